@@ -1,0 +1,123 @@
+"""
+The storage interfaces: what the rest of the server may ask of a database.
+
+Everything above ``xmppd/storage`` talks to these interfaces only; SQL and
+its dialects stay below them. Every method returns a Deferred. JIDs are
+passed as bare-JID strings (``user@host``), already normalised (stringprep)
+by the caller, so that storage never parses XMPP addresses.
+"""
+
+from zope.interface import Attribute, Interface
+
+
+class StorageError(Exception):
+    """The database could not do what was asked (down, constraint, timeout)."""
+
+
+class UserExists(StorageError):
+    """An account with this JID already exists."""
+
+
+class UnknownUser(StorageError):
+    """No account with this JID exists."""
+
+
+class QuotaExceeded(Exception):
+    """
+    Storing one more offline message would pass a limit.
+
+    ``limit`` names which one (``"pair"`` or ``"user"``) so that the caller
+    can count it in metrics; the decision itself was atomic with the insert.
+    """
+
+    def __init__(self, limit):
+        Exception.__init__(self, limit)
+        self.limit = limit
+
+
+class IDatabase(Interface):
+    engine = Attribute("The dialect object: its ``name`` is 'sqlite' or 'mysql'.")
+
+    def start():
+        """Open the pool and apply every schema delta not applied yet."""
+
+    def stop():
+        """Close the pool."""
+
+
+class IUserStore(Interface):
+    def create(jid, password):
+        """Create an account; only SCRAM keys are stored. Fails UserExists."""
+
+    def setPassword(jid, password):
+        """Replace the SCRAM keys. Fails UnknownUser."""
+
+    def delete(jid):
+        """Delete the account and everything stored for it. Fails UnknownUser."""
+
+    def exists(jid):
+        """Fire True if the account exists."""
+
+    def getScramCredentials(jid, hashName):
+        """
+        Fire the ``xmppd.scram.ScramCredentials`` for ``hashName`` ('sha1' or
+        'sha256'), or None when the account does not exist.
+        """
+
+    def listUsers(host=None):
+        """Fire the sorted list of bare JIDs, optionally of one host."""
+
+
+class ISettingsStore(Interface):
+    """A per-user key/value store, like Tigase's ``tig_pairs`` (node, key)."""
+
+    def get(jid, node, key):
+        """Fire the string value, or None."""
+
+    def set(jid, node, key, value):
+        """Insert or replace the value."""
+
+    def delete(jid, node, key):
+        """Remove the value if present."""
+
+
+class IOfflineStore(Interface):
+    """The offline message queue of every local account, in arrival order."""
+
+    def store(recipient, sender, xml, storedAt, expiresAt=None,
+              pairLimit=None, userLimit=None):
+        """
+        Append one stanza to ``recipient``'s queue and fire its id.
+
+        ``storedAt``/``expiresAt`` are microseconds since the epoch (UTC).
+        ``pairLimit`` caps the rows from ``sender`` to ``recipient``,
+        ``userLimit`` the recipient's whole queue; None means no cap. The
+        count and the insert are atomic: concurrent stores never overshoot.
+        Fails with QuotaExceeded.
+        """
+
+    def fetch(recipient, afterId=0, limit=100, now=None):
+        """
+        Fire up to ``limit`` rows ``(id, sender, xml)`` with id > afterId, in
+        id order, leaving out those expired at ``now`` (µs). Nothing is
+        deleted: the caller deletes by id once the stanzas were sent.
+        """
+
+    def delete(ids):
+        """Delete exactly these rows."""
+
+    def count(recipient):
+        """Fire the number of stored rows for ``recipient``."""
+
+    def listMessages(recipient):
+        """Fire all rows ``(id, sender, storedAt, expiresAt, xml)`` in order."""
+
+    def purge(recipient):
+        """Delete every row of ``recipient``; fire how many."""
+
+    def purgeExpired(now):
+        """Delete rows whose expiresAt <= now; fire the deleted rows
+        ``(id, recipient, sender, xml)`` so that AMP can tell senders."""
+
+    def purgeOlderThan(cutoff):
+        """Delete rows stored before ``cutoff`` (µs); fire how many."""
