@@ -1,0 +1,257 @@
+"""
+c2s stream negotiation (RFC 6120 §4–§7): header checks, STARTTLS, SASL, bind.
+
+The negotiator is the stream's authenticator and owns it until a resource is
+bound; then stanzas go to the bound ``Session``. Negotiation is an explicit
+state machine rather than a web of one-shot observers, so that every element
+that arrives in the wrong state gets the stream error RFC 6120 names for it.
+"""
+
+import base64
+import binascii
+import uuid
+
+from twisted.internet import defer
+from twisted.python import log
+from twisted.words.protocols.jabber import error, xmlstream
+from twisted.words.protocols.jabber.jid import InvalidFormat, JID
+from twisted.words.xish import domish
+
+from xmppd.c2s.sasl import NS_SASL, SASLFailure, createMechanism, mechanismsFor
+from xmppd.c2s.xmlstream import NS_CLIENT, NS_STREAMS
+
+NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
+NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+STANZA_NAMES = ("iq", "message", "presence")
+
+
+def stanzaError(stanza, condition, errorType=None, text=None):
+    """The RFC 6120 §8.3 error reply: swapped addresses, payload kept, error last."""
+    reply = error.StanzaError(condition, type=errorType, text=text).toResponse(stanza)
+    return reply
+
+
+class C2SNegotiator(xmlstream.ListenAuthenticator):
+    """
+    Drives one client connection from its first header to a bound resource.
+
+    ``server`` is the C2SServer that knows the hosts, the user store, the TLS
+    context, the session manager and the stream features modules add.
+    """
+
+    namespace = NS_CLIENT
+
+    def __init__(self, server):
+        xmlstream.ListenAuthenticator.__init__(self)
+        self.server = server
+        self.encrypted = False
+        self.username = None
+        self.mechanism = None
+        self.failedAuths = 0
+        self.session = None
+        self.host = None
+
+    # Stream start ---------------------------------------------------------
+
+    def streamStarted(self, rootElement):
+        xs = self.xmlstream
+        if (rootElement.uri, rootElement.name) != (NS_STREAMS, "stream"):
+            xs.namespace = NS_CLIENT
+            return xs.sendStreamError(error.StreamError("invalid-namespace"))
+        xmlstream.ListenAuthenticator.streamStarted(self, rootElement)
+        if xs.namespace != NS_CLIENT:
+            xs.namespace = NS_CLIENT
+            return xs.sendStreamError(error.StreamError("invalid-namespace"))
+        host = rootElement.getAttribute("to", "").lower()
+        if host not in self.server.hosts:
+            xs.thisEntity = JID(self.server.defaultHost)
+            return xs.sendStreamError(error.StreamError("host-unknown"))
+        if self.host is not None and host != self.host:
+            return xs.sendStreamError(error.StreamError("host-unknown"))
+        self.host = host
+        xs.thisEntity = JID(host)
+        if xs.version < (1, 0):
+            return xs.sendStreamError(error.StreamError("unsupported-version"))
+        if self.server.overCapacity(self):
+            return xs.sendStreamError(error.StreamError(
+                "resource-constraint", text="too many connections"))
+        xs.sendHeader()
+        xs.send(self.features())
+
+    def features(self):
+        features = domish.Element((NS_STREAMS, "features"))
+        if self.username is None:
+            tlsOffered = not self.encrypted and self.server.tlsContext is not None
+            if tlsOffered:
+                starttls = features.addElement((NS_TLS, "starttls"))
+                if self.server.requireEncryption:
+                    starttls.addElement("required")
+            if self.encrypted or not self.server.requireEncryption:
+                mechanisms = features.addElement((NS_SASL, "mechanisms"))
+                for name in mechanismsFor(self.encrypted):
+                    mechanisms.addElement("mechanism", content=name)
+            if self.mayNegotiateAuth():
+                for feature in self.server.preAuthFeatures(self.host):
+                    features.addChild(feature)
+        else:
+            features.addElement((NS_BIND, "bind"))
+            session = features.addElement((NS_SESSION, "session"))
+            session.addElement("optional")
+            for feature in self.server.boundFeatures(self.host):
+                features.addChild(feature)
+        return features
+
+    def mayNegotiateAuth(self):
+        return self.encrypted or not self.server.requireEncryption
+
+    # Elements before binding -----------------------------------------------
+
+    def elementReceived(self, element):
+        if self.session is not None:
+            return self.session.receivedFromClient(element)
+        if element.uri == NS_TLS and element.name == "starttls":
+            return self.onStartTLS(element)
+        if element.uri == NS_SASL:
+            return self.onSASL(element)
+        if element.name in STANZA_NAMES and element.uri == NS_CLIENT:
+            return self.onStanzaBeforeBind(element)
+        if element.name in STANZA_NAMES:
+            return self.xmlstream.sendStreamError(error.StreamError("invalid-namespace"))
+        if self.username is None:
+            return self.xmlstream.sendStreamError(error.StreamError("not-authorized"))
+        return self.xmlstream.sendStreamError(error.StreamError("unsupported-stanza-type"))
+
+    def onStartTLS(self, element):
+        xs = self.xmlstream
+        if self.encrypted or self.username is not None or self.server.tlsContext is None:
+            xs.send(domish.Element((NS_TLS, "failure")))
+            return xs.sendStreamError(error.StreamError("policy-violation"))
+        xs.send(domish.Element((NS_TLS, "proceed")))
+        xs.transport.startTLS(self.server.tlsContext)
+        self.encrypted = True
+        xs.reset()
+
+    def onStanzaBeforeBind(self, stanza):
+        xs = self.xmlstream
+        if self.username is None:
+            handler = self.server.preAuthIQHandler(self.host, stanza)
+            if handler is not None and self.mayNegotiateAuth():
+                return handler(self, stanza)
+            return xs.sendStreamError(error.StreamError("not-authorized"))
+        if stanza.name == "iq" and stanza.getAttribute("type") == "set":
+            child = _onlyChild(stanza)
+            if child is not None and (child.uri, child.name) == (NS_BIND, "bind"):
+                return self.onBind(stanza, child)
+        if stanza.name == "iq" and stanza.getAttribute("type") in ("get", "set"):
+            # RFC 6120 §7.1: no stanza may be processed before a resource is bound.
+            return xs.send(stanzaError(stanza, "not-authorized", "auth"))
+        return xs.sendStreamError(error.StreamError("not-authorized"))
+
+    # SASL -------------------------------------------------------------------
+
+    def onSASL(self, element):
+        xs = self.xmlstream
+        if self.username is not None:
+            return xs.sendStreamError(error.StreamError(
+                "policy-violation", text="already authenticated"))
+        if element.name == "auth":
+            return self.onAuth(element)
+        if element.name == "response" and self.mechanism is not None:
+            return self.step(self.mechanism.respond, element)
+        if element.name == "abort":
+            self.mechanism = None
+            return self.saslFailure(SASLFailure("aborted"))
+        return self.saslFailure(SASLFailure("malformed-request"))
+
+    def onAuth(self, element):
+        if not self.mayNegotiateAuth():
+            return self.saslFailure(SASLFailure("encryption-required"))
+        name = element.getAttribute("mechanism", "")
+        if name not in mechanismsFor(self.encrypted):
+            if name == "PLAIN":
+                return self.saslFailure(SASLFailure("encryption-required"))
+            return self.saslFailure(SASLFailure("invalid-mechanism"))
+        self.mechanism = createMechanism(name, self.host, self.server.users)
+        return self.step(self.mechanism.start, element)
+
+    def step(self, method, element):
+        text = str(element).strip()
+        if element.name == "auth" and not text:
+            data = None
+        else:
+            try:
+                data = b"" if text == "=" else base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError):
+                self.mechanism = None
+                return self.saslFailure(SASLFailure("incorrect-encoding"))
+        d = defer.maybeDeferred(method, data)
+        d.addCallbacks(self.stepDone, self.stepFailed)
+        return d
+
+    def stepDone(self, result):
+        xs = self.xmlstream
+        if xs.stream is None:
+            return
+        if result[0] == "challenge":
+            xs.send(domish.Element((NS_SASL, "challenge"),
+                                   content=base64.b64encode(result[1]).decode("ascii") or "="))
+            return
+        _, additional, username = result
+        self.mechanism = None
+        self.username = username
+        success = domish.Element((NS_SASL, "success"))
+        if additional:
+            success.addContent(base64.b64encode(additional).decode("ascii"))
+        xs.send(success)
+        xs.otherEntity = None
+        xs.reset()
+
+    def stepFailed(self, failure):
+        self.mechanism = None
+        if not failure.check(SASLFailure):
+            log.err(failure, "SASL step failed")
+            return self.saslFailure(SASLFailure("temporary-auth-failure"))
+        return self.saslFailure(failure.value)
+
+    def saslFailure(self, reason):
+        xs = self.xmlstream
+        if xs.stream is None:
+            return
+        element = domish.Element((NS_SASL, "failure"))
+        element.addElement(reason.condition)
+        if reason.text:
+            element.addElement("text", content=reason.text)
+        xs.send(element)
+        if reason.condition in ("not-authorized", "invalid-authzid", "malformed-request"):
+            self.failedAuths += 1
+            if self.failedAuths >= self.server.maxAuthAttempts:
+                xs.sendStreamError(error.StreamError(
+                    "policy-violation", text="too many failed authentication attempts"))
+
+    # Resource binding ---------------------------------------------------------
+
+    def onBind(self, iq, bind):
+        xs = self.xmlstream
+        resource = (bind.resource and str(bind.resource).strip()) or ""
+        if not resource:
+            resource = uuid.uuid4().hex[:12]
+        try:
+            full = JID(tuple=(self.username, self.host, resource))
+        except (InvalidFormat, UnicodeError, ValueError):
+            return xs.send(stanzaError(iq, "bad-request", "modify", "invalid resource"))
+        if len(full.resource.encode("utf-8")) > 1023:
+            return xs.send(stanzaError(iq, "bad-request", "modify", "resource too long"))
+        self.session = self.server.sessions.bind(full, xs)
+        reply = xmlstream.toResponse(iq, "result")
+        reply.addElement((NS_BIND, "bind")).addElement("jid", content=full.full())
+        xs.send(reply)
+        self.server.resourceBound(self.session)
+
+
+def _onlyChild(stanza):
+    children = [c for c in stanza.elements()]
+    if len(children) != 1:
+        return None
+    return children[0]

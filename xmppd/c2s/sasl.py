@@ -1,0 +1,130 @@
+"""
+Server-side SASL mechanisms for c2s streams (RFC 6120 §6, RFC 4616, RFC 5802).
+
+A mechanism is a small object driven by the negotiator: ``start(initial)``
+and ``respond(data)`` return Deferreds firing ``("challenge", bytes)``,
+``("success", bytes-or-None, username)``, or failing with SASLFailure.
+"""
+
+import hmac
+
+from twisted.internet import defer
+from twisted.words.protocols.jabber.jid import InvalidFormat, JID
+
+from xmppd.scram import ScramError, ScramServer, deriveCredentials
+
+NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+
+
+class SASLFailure(Exception):
+    """Ends the exchange with ``<failure><CONDITION/></failure>``."""
+
+    def __init__(self, condition, text=None):
+        Exception.__init__(self, condition, text)
+        self.condition = condition
+        self.text = text
+
+
+def normaliseUsername(username, host):
+    """Nodeprep the authentication identity, or fail as RFC 6120 §6.4.5 says."""
+    try:
+        return JID(tuple=(username, host, None)).user
+    except (InvalidFormat, UnicodeError, ValueError):
+        raise SASLFailure("not-authorized")
+
+
+class ScramMechanism:
+    """SCRAM-SHA-1 / SCRAM-SHA-256 without channel binding."""
+
+    def __init__(self, hashName, host, users):
+        self.host = host
+        self.users = users
+        self.scram = ScramServer(hashName, self._lookup)
+        self.step = 0
+
+    def _lookup(self, username):
+        return self.users.getScramCredentials(username + "@" + self.host, self.scram.hashName)
+
+    @defer.inlineCallbacks
+    def start(self, initial):
+        if initial is None:
+            return ("challenge", b"")
+        try:
+            raw = self.scram.parseClientFirst(initial)
+        except ScramError as e:
+            raise SASLFailure(e.condition, e.text)
+        try:
+            self.username = normaliseUsername(raw, self.host)
+        except SASLFailure:
+            self.username = None
+        authzid = self.scram.authzid
+        if authzid and authzid not in (raw, self.username, "%s@%s" % (self.username, self.host)):
+            # Acting as someone else (proxy authorisation) is not offered.
+            raise SASLFailure("invalid-authzid")
+        credentials = None
+        if self.username is not None:
+            credentials = yield self._lookup(self.username)
+        self.step = 1
+        return ("challenge", self.scram.serverFirst(credentials))
+
+    def respond(self, data):
+        if self.step == 0:
+            return self.start(data)
+        if self.step == 1:
+            self.step = 2
+            try:
+                final = self.scram.verifyClientFinal(data)
+            except ScramError as e:
+                return defer.fail(SASLFailure(e.condition, e.text))
+            return defer.succeed(("success", final, self.username))
+        return defer.fail(SASLFailure("malformed-request"))
+
+
+class PlainMechanism:
+    """PLAIN (RFC 4616), offered only on encrypted streams."""
+
+    def __init__(self, host, users):
+        self.host = host
+        self.users = users
+
+    @defer.inlineCallbacks
+    def start(self, initial):
+        if initial is None:
+            return ("challenge", b"")
+        try:
+            authzid, authcid, password = initial.decode("utf-8").split("\x00")
+        except (UnicodeDecodeError, ValueError):
+            raise SASLFailure("malformed-request")
+        username = normaliseUsername(authcid, self.host)
+        if authzid and authzid not in (username, username + "@" + self.host):
+            raise SASLFailure("invalid-authzid")
+        credentials = yield self.users.getScramCredentials(username + "@" + self.host, "sha256")
+        if credentials is None or not _checkPassword(password, credentials):
+            raise SASLFailure("not-authorized")
+        return ("success", None, username)
+
+    def respond(self, data):
+        return self.start(data)
+
+
+def _checkPassword(password, credentials):
+    derived = deriveCredentials(password, "sha256", credentials.salt, credentials.iterations)
+    return hmac.compare_digest(derived.storedKey, credentials.storedKey)
+
+
+def mechanismsFor(encrypted):
+    """The mechanisms offered on a stream, strongest first; PLAIN only under TLS."""
+    names = ["SCRAM-SHA-256", "SCRAM-SHA-1"]
+    if encrypted:
+        names.append("PLAIN")
+    return names
+
+
+def createMechanism(name, host, users):
+    if name == "SCRAM-SHA-256":
+        return ScramMechanism("sha256", host, users)
+    if name == "SCRAM-SHA-1":
+        return ScramMechanism("sha1", host, users)
+    if name == "PLAIN":
+        return PlainMechanism(host, users)
+    raise SASLFailure("invalid-mechanism")

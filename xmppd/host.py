@@ -1,0 +1,145 @@
+"""
+A virtual host: the Wokkel InternalComponent that the enabled modules hang on.
+
+Stanzas routed to the host's domain arrive in ``receive``. An IQ to a full
+JID is the resource's business and goes straight to that session (RFC 6121
+§8.5.3.1); everything else is dispatched to the module handlers' XPath
+observers, where the first handler to take a stanza marks it ``handled`` and
+the fallback answers what nobody took.
+"""
+
+from twisted.python import log
+from twisted.words.protocols.jabber.jid import JID
+from twisted.words.xish import domish
+from wokkel.component import InternalComponent
+from wokkel.generic import XmlPipe
+
+from xmppd.c2s.negotiation import stanzaError
+from xmppd.events import EventBus
+
+
+class Host(InternalComponent):
+    """
+    One served domain and the module API a handler sees.
+
+    Attributes handlers use: ``domain``, ``events`` (EventBus), ``sessions``
+    (SessionManager), ``storage`` (named stores: ``users``, ``settings``,
+    ``offline``, …), ``config`` (the ServerConfig), ``access``
+    (AccessRules), ``modules`` (name → validated options of enabled modules).
+    """
+
+    def __init__(self, server, domain):
+        InternalComponent.__init__(self, server.router, domain)
+        self.server = server
+        self.domain = domain
+        self.jid = JID(domain)
+        self.events = EventBus()
+        self.discoFeatures = []
+        self.discoIdentities = []
+        self.modules = {}
+        self._streamFeatures = {"pre-auth": [], "bound": []}
+        self._preAuthIQ = {}
+
+    @property
+    def sessions(self):
+        return self.server.sessions
+
+    @property
+    def storage(self):
+        return self.server.storage
+
+    @property
+    def config(self):
+        return self.server.config
+
+    @property
+    def access(self):
+        return self.server.access
+
+    # Wiring ------------------------------------------------------------------
+
+    def startService(self):
+        # As InternalComponent.startService, but the router's side of the pipe
+        # delivers into ``receive`` so that full-JID IQs bypass the handlers.
+        self.running = 1
+        self._pipe = XmlPipe()
+        self.xmlstream = self._pipe.source
+        self._pipe.sink.send = self.receive
+        for domain in self.domains:
+            self._router.addRoute(domain, self._pipe.sink)
+        for handler in self:
+            handler.makeConnection(self.xmlstream)
+            handler.connectionInitialized()
+
+    def addDiscoFeature(self, namespace):
+        if namespace not in self.discoFeatures:
+            self.discoFeatures.append(namespace)
+
+    def addStreamFeature(self, element, stage="bound"):
+        """Offer ``element`` in stream features, before auth or after it."""
+        self._streamFeatures[stage].append(element)
+
+    def streamFeatures(self, stage):
+        return list(self._streamFeatures[stage])
+
+    def addPreAuthIQHandler(self, namespace, handler):
+        """Let ``handler(negotiator, iq)`` answer an IQ on an unauthenticated stream."""
+        self._preAuthIQ[namespace] = handler
+
+    def preAuthIQHandler(self, stanza):
+        if stanza.name != "iq":
+            return None
+        for child in stanza.elements():
+            return self._preAuthIQ.get(child.uri)
+        return None
+
+    # Traffic ------------------------------------------------------------------
+
+    def receive(self, stanza):
+        if not isinstance(stanza, domish.Element):
+            return
+        to = stanza.getAttribute("to")
+        if stanza.name == "iq" and to is not None:
+            to = JID(to)
+            if to.user and to.resource:
+                return self.deliverIQ(to, stanza)
+        try:
+            self.xmlstream.dispatch(stanza)
+        except Exception:
+            log.err(None, "handler failed on %s" % stanza.toXml())
+            if stanza.getAttribute("type") not in ("error", "result"):
+                self.send(stanzaError(stanza, "internal-server-error", "wait"))
+
+    def deliverIQ(self, to, iq):
+        session = self.sessions.get(to)
+        if session is not None and session.send(iq):
+            return
+        if iq.getAttribute("type") in ("get", "set"):
+            self.send(stanzaError(iq, "service-unavailable", "cancel"))
+
+    def send(self, stanza):
+        """Route a stanza from this host, stamped with the host as sender if unset."""
+        if not stanza.getAttribute("from"):
+            stanza["from"] = self.domain
+        self.server.router.route(stanza)
+
+    def deliverToSession(self, session, stanza):
+        return session.send(stanza)
+
+    def bounce(self, stanza, condition, errorType=None, text=None):
+        """Answer a stanza with an RFC 6120 §8.3 error, never an error to an error."""
+        if stanza.getAttribute("type") in ("error", "result"):
+            return
+        self.send(stanzaError(stanza, condition, errorType, text))
+
+    # Session lifecycle, fired as events for the modules ------------------------
+
+    def resourceBound(self, session):
+        self.events.fire("resource-bound", session)
+
+    def resourceUnbound(self, session):
+        self.events.fire("resource-unbound", session)
+
+    def isLocalUser(self, jid):
+        """Fire True if ``jid``'s account exists on this host."""
+        return self.storage.users.exists(jid.userhost())

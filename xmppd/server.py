@@ -1,0 +1,96 @@
+"""
+The server object: hosts, router, sessions and the c2s policy in one place.
+
+The c2s negotiator and the sessions ask this object, not the config, what the
+policy is (TLS required, limits, features), so the listener stays unaware of
+modules and the modules stay unaware of sockets.
+"""
+
+from twisted.words.protocols.jabber.jid import JID
+from wokkel.component import Router
+
+from xmppd.c2s.negotiation import stanzaError
+from xmppd.sessions import SessionManager
+
+
+class ServerRouter(Router):
+    """Routes by domain; a domain no host serves gets ``remote-server-not-found``."""
+
+    def route(self, stanza):
+        destination = JID(stanza["to"]).host
+        route = self.routes.get(destination)
+        if route is not None:
+            return route.send(stanza)
+        if stanza.getAttribute("type") in ("error", "result"):
+            return
+        # No s2s yet: every remote domain is unreachable (RFC 6120 §8.3.3.15).
+        reply = stanzaError(stanza, "remote-server-not-found", "cancel")
+        if JID(reply["to"]).host in self.routes:
+            self.route(reply)
+
+
+class StoreRegistry:
+    """The named stores (``users``, ``settings``, ``offline``, …) of one database."""
+
+    def __init__(self, database, **stores):
+        self.database = database
+        self.__dict__.update(stores)
+
+
+class XMPPServer:
+    def __init__(self, config, storage, access, tlsContext=None):
+        self.config = config
+        self.storage = storage
+        self.access = access
+        self.tlsContext = tlsContext
+        self.router = ServerRouter()
+        self.sessions = SessionManager(self)
+        self.hosts = {}
+        c2s = config.c2s
+        self.requireEncryption = c2s.require_encryption
+        self.stanzaSizeLimit = c2s.stanza_size_limit
+        self.authTimeout = c2s.auth_timeout
+        self.maxAuthAttempts = c2s.max_auth_attempts
+        self.maxConnections = c2s.max_connections
+        self.maxConnectionsPerAddress = c2s.max_connections_per_ip
+
+    @property
+    def defaultHost(self):
+        return self.config.hosts[0]
+
+    @property
+    def users(self):
+        return self.storage.users
+
+    def addHost(self, host):
+        self.hosts[host.domain] = host
+
+    # What the c2s negotiator asks ---------------------------------------------
+
+    def overCapacity(self, negotiator):
+        xs = negotiator.xmlstream
+        return xs.factory.overCapacity(xs)
+
+    def preAuthFeatures(self, domain):
+        return self.hosts[domain].streamFeatures("pre-auth")
+
+    def boundFeatures(self, domain):
+        return self.hosts[domain].streamFeatures("bound")
+
+    def preAuthIQHandler(self, domain, stanza):
+        return self.hosts[domain].preAuthIQHandler(stanza)
+
+    def resourceBound(self, session):
+        session.host.resourceBound(session)
+
+    def routeFromClient(self, stanza, session):
+        """
+        Route a checked, stamped stanza from a client. A stanza without ``to``
+        is for the sender's own account (RFC 6120 §10.3), except presence,
+        where no ``to`` means a broadcast that the sender's host handles.
+        """
+        if not stanza.getAttribute("to"):
+            if stanza.name == "presence":
+                return session.host.receive(stanza)
+            stanza["to"] = session.bareJID.full()
+        self.router.route(stanza)
