@@ -1,0 +1,65 @@
+"""
+The configuration: one TOML file, validated at start-up against schemas.
+
+``schema`` is the small declarative library that the server and every
+module use to describe their options; ``server`` holds the server's own
+tables and ``loadConfig``. Import from here.
+"""
+
+from xmppd.config.schema import (
+    KINDS,
+    ConfigError,
+    Entries,
+    Option,
+    Schema,
+    Section,
+    Table,
+    formatDuration,
+    formatSize,
+    formatValue,
+    parseDuration,
+    parseSize,
+)
+from xmppd.config.server import (
+    ALLOW,
+    BUILTIN_ACLS,
+    DENY,
+    INFINITY,
+    ROOT,
+    AccessItem,
+    ServerConfig,
+    loadConfig,
+    normaliseAclPattern,
+    normaliseBareJID,
+    normaliseDomain,
+    parseConfig,
+    parseHostPort,
+)
+
+__all__ = [
+    "ALLOW",
+    "BUILTIN_ACLS",
+    "DENY",
+    "INFINITY",
+    "KINDS",
+    "ROOT",
+    "AccessItem",
+    "ConfigError",
+    "Entries",
+    "Option",
+    "Schema",
+    "Section",
+    "ServerConfig",
+    "Table",
+    "formatDuration",
+    "formatSize",
+    "formatValue",
+    "loadConfig",
+    "normaliseAclPattern",
+    "normaliseBareJID",
+    "normaliseDomain",
+    "parseConfig",
+    "parseDuration",
+    "parseHostPort",
+    "parseSize",
+]

@@ -1,0 +1,530 @@
+"""
+The server's own configuration: the tables of ``etc/xmppd.toml``.
+
+Every key below has the same name in the file and in code
+(``[c2s] port`` is ``config.c2s.port``), so that grepping for a key finds
+both. Values arrive parsed: durations in seconds, sizes in bytes, lists as
+tuples, relative paths made absolute against the directory the server was
+started in, JIDs and host names normalised (stringprep) as routing compares
+them.
+"""
+
+import ipaddress
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Mapping, NamedTuple, Optional, Union
+
+from twisted.words.protocols.jabber import jid as jabberJID
+
+from xmppd.config.schema import (
+    ConfigError,
+    Entries,
+    Option,
+    Schema,
+    Section,
+    Table,
+    formatValue,
+    joinKey,
+)
+
+BUILTIN_ACLS = ("all", "admin")
+INFINITY = "infinity"
+ALLOW = "allow"
+DENY = "deny"
+
+
+# -- checks shared by the schema and the cross-field validation ------------
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normaliseDomain(text):
+    """
+    The domain as routing compares it (nameprep, lower case); ValueError if
+    it is not a host name an XMPP address can carry.
+    """
+    try:
+        parsed = jabberJID.JID(text)
+    except Exception:
+        # Twisted raises InvalidFormat, and IndexError for "a..b".
+        raise ValueError(text) from None
+    if parsed.user is not None or parsed.resource is not None:
+        raise ValueError(text)
+    host = parsed.host
+    try:
+        ascii = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(text) from None
+    if len(ascii) > 253 or not all(_LABEL.match(label) for label in ascii.split(".")):
+        raise ValueError(text)
+    return host
+
+
+def normaliseBareJID(text):
+    """``user@host`` as routing compares it; ValueError for anything else."""
+    try:
+        parsed = jabberJID.JID(text)
+    except Exception:
+        raise ValueError(text) from None
+    if not parsed.user or parsed.resource is not None:
+        raise ValueError(text)
+    return f"{parsed.user}@{normaliseDomain(parsed.host)}"
+
+
+def normaliseAclPattern(text):
+    """
+    An ACL pattern in canonical form: ``user@host`` for one account,
+    ``@host`` for every account of a domain (written ``@host`` or ``host``).
+    """
+    if text.startswith("@"):
+        return "@" + normaliseDomain(text[1:])
+    if "@" in text:
+        return normaliseBareJID(text)
+    return "@" + normaliseDomain(text)
+
+
+def parseHostPort(text):
+    """
+    (host, port) from ``"127.0.0.1:9105"`` or ``"[::1]:9105"``;
+    ValueError if it is neither.
+    """
+    match = re.match(r"^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$", text) or re.match(
+        r"^([^:\[\]\s]+):(\d{1,5})$", text
+    )
+    if not match or int(match.group(2)) > 65535:
+        raise ValueError(text)
+    return match.group(1), int(match.group(2))
+
+
+def _checkIPAddress(value):
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return 'expected an IP address to listen on ("0.0.0.0" = every IPv4 address, "::" = every address)'
+    return None
+
+
+def _checkHosts(value):
+    if not value:
+        return "expected at least one host name"
+    for host in value:
+        try:
+            normaliseDomain(host)
+        except ValueError:
+            return f"{formatValue(host)} is not a valid domain name"
+    normalised = [normaliseDomain(host) for host in value]
+    for host in normalised:
+        if normalised.count(host) > 1:
+            return f"{formatValue(host)} is listed twice"
+    return None
+
+
+def _checkAdmins(value):
+    for admin in value:
+        try:
+            normaliseBareJID(admin)
+        except ValueError:
+            return f"{formatValue(admin)} is not a bare JID (user@host)"
+    return None
+
+
+def _checkHostPort(value):
+    try:
+        parseHostPort(value)
+    except ValueError:
+        return 'expected "HOST:PORT", e.g. "127.0.0.1:9105" or "[::1]:9105"'
+    return None
+
+
+def _checkNotEmpty(value):
+    return None if value.strip() else "expected a non-empty string"
+
+
+# -- [acl] and [access] -----------------------------------------------------
+
+
+class AccessItem(NamedTuple):
+    """One ``{acl = ..., value = ...}`` of an access rule."""
+
+    acl: str
+    value: Union[int, str]  # int >= 0, "infinity", "allow" or "deny"
+
+
+def _parseAcl(name, dottedKey, raw):
+    if name in BUILTIN_ACLS:
+        raise ConfigError(
+            f"{dottedKey} = {formatValue(raw)}: the acl {formatValue(name)} is built in"
+            " (all = everyone, admin = server.admins) and cannot be redefined",
+            dottedKey,
+        )
+    expected = 'expected a list of bare JIDs ("user@host") or domains ("@host")'
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise ConfigError(f"{dottedKey} = {formatValue(raw)}: {expected}", dottedKey)
+    patterns = []
+    for pattern in raw:
+        try:
+            patterns.append(normaliseAclPattern(pattern))
+        except ValueError:
+            raise ConfigError(
+                f"{dottedKey} = {formatValue(raw)}: {formatValue(pattern)} is not a"
+                ' bare JID ("user@host") nor a domain ("@host")',
+                dottedKey,
+            ) from None
+    return tuple(patterns)
+
+
+def _parseAccessValue(raw):
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        return raw
+    if raw in (INFINITY, ALLOW, DENY):
+        return raw
+    raise ValueError(raw)
+
+
+def _parseAccessRule(name, dottedKey, raw):
+    expected = "expected a list of {acl = NAME, value = LIMIT} tables"
+    if not isinstance(raw, list):
+        raise ConfigError(f"{dottedKey} = {formatValue(raw)}: {expected}", dottedKey)
+    items = []
+    for index, item in enumerate(raw):
+        itemKey = f"{dottedKey}[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{itemKey} = {formatValue(item)}: {expected}", itemKey)
+        for key in item:
+            if key not in ("acl", "value"):
+                raise ConfigError(
+                    f"unknown key {joinKey(itemKey, key)} (known: acl, value)",
+                    joinKey(itemKey, key),
+                )
+        for key in ("acl", "value"):
+            if key not in item:
+                raise ConfigError(
+                    f"{itemKey} = {formatValue(item)}: missing key {key!r}", itemKey
+                )
+        if not isinstance(item["acl"], str):
+            key = itemKey + ".acl"
+            raise ConfigError(
+                f"{key} = {formatValue(item['acl'])}: expected the name of an acl", key
+            )
+        try:
+            value = _parseAccessValue(item["value"])
+        except ValueError:
+            key = itemKey + ".value"
+            raise ConfigError(
+                f"{key} = {formatValue(item['value'])}: expected an integer of at least 0,"
+                ' "infinity", "allow" or "deny"',
+                key,
+            ) from None
+        items.append(AccessItem(item["acl"], value))
+    boolean = {item.value in (ALLOW, DENY) for item in items}
+    if len(boolean) > 1:
+        raise ConfigError(
+            f"{dottedKey} = {formatValue(raw)}: a rule gives either limits or"
+            ' "allow"/"deny", not both',
+            dottedKey,
+        )
+    return tuple(items)
+
+
+# -- the schema of the file -------------------------------------------------
+
+SERVER = Schema(
+    [
+        Option("hosts", "list-of-str", ["localhost"],
+               "The XMPP domains this server hosts (virtual hosts).",
+               check=_checkHosts),
+        Option("data_dir", "str", "xmppd-data",
+               "Directory for the database, generated certificate and other state.",
+               check=_checkNotEmpty),
+        Option("admins", "list-of-str", [],
+               "Bare JIDs of the server administrators (the built-in acl 'admin').",
+               check=_checkAdmins),
+    ],
+    doc="The server as a whole.",
+)
+
+C2S = Schema(
+    [
+        Option("interface", "str", "0.0.0.0",
+               "IP address the client listeners bind to.", check=_checkIPAddress),
+        Option("port", "int", 5222,
+               "Client port with STARTTLS (0 = any free port).",
+               minimum=0, maximum=65535),
+        Option("direct_tls_port", "int", 0,
+               "Client port with direct TLS, XEP-0368 (0 = off).",
+               minimum=0, maximum=65535),
+        Option("require_encryption", "bool", True,
+               "Refuse authentication before STARTTLS."),
+        Option("stanza_size_limit", "size", "256KiB",
+               "Largest stanza a client may send; a larger one closes the stream.",
+               minimum="1KiB"),
+        Option("max_connections", "int", 10000,
+               "Most client connections at once (0 = no limit).", minimum=0),
+        Option("max_connections_per_ip", "int", 100,
+               "Most client connections from one IP address (0 = no limit).",
+               minimum=0),
+        Option("auth_timeout", "duration", "30s",
+               "A stream not authenticated this long after it opened is closed.",
+               minimum="1s"),
+        Option("max_auth_attempts", "int", 5,
+               "Failed authentication attempts allowed on one stream.", minimum=1),
+        Option("idle_timeout", "duration", None,
+               "A client silent this long is pinged (XEP-0199); unset = never.",
+               minimum="1s"),
+        Option("ping_timeout", "duration", "60s",
+               "How long that ping may go unanswered before the stream is closed.",
+               minimum="1s"),
+    ],
+    doc="Client-to-server connections.",
+)
+
+TLS = Schema(
+    [
+        Option("certificate", "str", "",
+               "PEM certificate (chain) file; empty = a self-signed one in data_dir."),
+        Option("private_key", "str", "",
+               "PEM private key file; empty = in the certificate file or generated."),
+    ],
+    doc="TLS for STARTTLS and direct TLS.",
+)
+
+SQLITE = Schema(
+    [
+        Option("path", "str", "",
+               "Database file; empty = xmppd.sqlite in data_dir."),
+    ],
+    doc="SQLite (WAL mode, one writer).",
+)
+
+MYSQL = Schema(
+    [
+        Option("host", "str", "127.0.0.1", "Database server host."),
+        Option("port", "int", 3306, "Database server port.", minimum=1, maximum=65535),
+        Option("unix_socket", "str", "",
+               "Unix socket path; when set it is used instead of host and port."),
+        Option("user", "str", "xmppd", "Database user."),
+        Option("password", "str", "", "Database password."),
+        Option("database", "str", "xmppd", "Database (schema) name.",
+               check=_checkNotEmpty),
+        Option("pool_size", "int", 5, "Connections in the pool.", minimum=1),
+    ],
+    doc="MySQL 8 / MariaDB 10.6+ (InnoDB, utf8mb4).",
+)
+
+STORAGE = Schema(
+    [
+        Option("backend", "str", "sqlite", "Which database to use.",
+               choices=["sqlite", "mysql"]),
+        Table("sqlite", SQLITE, "Settings used when backend = \"sqlite\"."),
+        Table("mysql", MYSQL, "Settings used when backend = \"mysql\"."),
+    ],
+    doc="Where accounts, rosters and offline messages are kept.",
+)
+
+METRICS = Schema(
+    [
+        Option("enabled", "bool", False, "Serve Prometheus metrics over HTTP."),
+        Option("listen", "str", "127.0.0.1:9105",
+               "HOST:PORT of the metrics endpoint.", check=_checkHostPort),
+    ],
+    doc="Prometheus metrics.",
+)
+
+DEFAULT_ACCESS = {
+    "max_user_offline_messages": [
+        {"acl": "admin", "value": 5000},
+        {"acl": "all", "value": 1000},
+    ],
+}
+
+ROOT = Schema(
+    [
+        Table("server", SERVER, SERVER.doc),
+        Table("c2s", C2S, C2S.doc),
+        Table("tls", TLS, TLS.doc),
+        Table("storage", STORAGE, STORAGE.doc),
+        Table("metrics", METRICS, METRICS.doc),
+        Entries("acl",
+                "Named lists of bare JIDs and domains; 'all' and 'admin' are built in.",
+                _parseAcl),
+        Entries("access",
+                "Named rules: the first item whose acl matches gives the value.",
+                _parseAccessRule, default=DEFAULT_ACCESS),
+    ],
+)
+
+
+# -- the result ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """
+    The whole validated configuration, shared read-only by every service.
+
+    ``acl`` maps a name to canonical patterns (``user@host``, ``@host``),
+    ``access`` a rule name to its AccessItems, ``modules`` a module name to
+    its Section (always with ``enabled``), for every known module.
+    """
+
+    server: Section
+    c2s: Section
+    tls: Section
+    storage: Section
+    metrics: Section
+    acl: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))
+    access: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))
+    modules: Mapping[str, Section] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    source: Optional[str] = None
+
+    @property
+    def hosts(self):
+        return self.server.hosts
+
+    @property
+    def data_dir(self):
+        return self.server.data_dir
+
+    @property
+    def admins(self):
+        return self.server.admins
+
+    def enabledModules(self):
+        """Names of the enabled modules, in the order they were declared."""
+        return [name for name, options in self.modules.items() if options.enabled]
+
+    def replace(self, **changes):
+        """A copy with whole sections replaced (``c2s=config.c2s.replace(port=0)``)."""
+        return replace(self, **changes)
+
+
+def _validateModules(tables, modules):
+    if not isinstance(tables, dict):
+        raise ConfigError(
+            f"modules = {formatValue(tables)}: expected a table of [modules.NAME] tables",
+            "modules",
+        )
+    for name in tables:
+        key = joinKey("modules", name)
+        if name not in modules:
+            known = ", ".join(sorted(modules)) or "none"
+            raise ConfigError(f"unknown module {key} (known: {known})", key)
+    result = {}
+    for name, (schema, enabledByDefault) in modules.items():
+        if "enabled" in schema:
+            raise ValueError(f"module {name} must not declare 'enabled' itself")
+        full = schema.extendedWith(
+            Option("enabled", "bool", bool(enabledByDefault),
+                   "Whether the module runs (a [modules.NAME] table alone enables it).")
+        )
+        key = joinKey("modules", name)
+        raw = tables.get(name)
+        if raw is None:
+            result[name] = full.defaults(key)
+        else:
+            options = full.validate(raw, key)
+            if isinstance(raw, dict) and "enabled" not in raw:
+                # SPEC "Config semantics": a table without `enabled` enables it.
+                options = options.replace(enabled=True)
+            result[name] = options
+    return MappingProxyType(result)
+
+
+def _absolute(path):
+    return os.path.abspath(os.path.expanduser(path)) if path else path
+
+
+def _crossCheck(root):
+    server = root.server.replace(
+        hosts=tuple(normaliseDomain(host) for host in root.server.hosts),
+        admins=tuple(normaliseBareJID(admin) for admin in root.server.admins),
+        data_dir=_absolute(root.server.data_dir),
+    )
+
+    c2s = root.c2s
+    if c2s.direct_tls_port and c2s.direct_tls_port == c2s.port:
+        raise ConfigError(
+            f"c2s.direct_tls_port = {c2s.direct_tls_port}: expected a port other"
+            " than c2s.port",
+            "c2s.direct_tls_port",
+        )
+
+    tls = root.tls
+    if tls.private_key and not tls.certificate:
+        raise ConfigError(
+            f"tls.certificate = \"\": expected the certificate file that goes with"
+            f" tls.private_key = {formatValue(tls.private_key)}",
+            "tls.certificate",
+        )
+    tls = tls.replace(
+        certificate=_absolute(tls.certificate),
+        private_key=_absolute(tls.private_key or tls.certificate),
+    )
+
+    sqlite = root.storage.sqlite
+    sqlite = sqlite.replace(
+        path=_absolute(sqlite.path) or os.path.join(server.data_dir, "xmppd.sqlite")
+    )
+    storage = root.storage.replace(sqlite=sqlite)
+
+    defined = set(BUILTIN_ACLS) | set(root.acl)
+    for rule, items in root.access.items():
+        for index, item in enumerate(items):
+            if item.acl not in defined:
+                key = f"{joinKey('access', rule)}[{index}].acl"
+                known = ", ".join(list(BUILTIN_ACLS) + sorted(root.acl))
+                raise ConfigError(
+                    f"{key} = {formatValue(item.acl)}: no such acl (defined: {known})",
+                    key,
+                )
+    return server, c2s, tls, storage
+
+
+def parseConfig(data, modules=None, source=None):
+    """
+    Validate a config already parsed from TOML (a dict) against the schema.
+
+    ``modules`` maps each module name to ``(Schema, enabledByDefault)``;
+    a ``[modules.NAME]`` table for any other name is an error. Useful to
+    tests, which can build a config without writing a file.
+    """
+    data = dict(data)
+    moduleTables = data.pop("modules", {})
+    root = ROOT.validate(data, "", alsoKnown=("modules",))
+    moduleOptions = _validateModules(moduleTables, dict(modules or {}))
+    server, c2s, tls, storage = _crossCheck(root)
+    return ServerConfig(
+        server=server,
+        c2s=c2s,
+        tls=tls,
+        storage=storage,
+        metrics=root.metrics,
+        acl=root.acl,
+        access=root.access,
+        modules=moduleOptions,
+        source=source,
+    )
+
+
+def loadConfig(path=None, modules=None):
+    """
+    The ServerConfig for the TOML file at ``path`` overlaid on the embedded
+    defaults (``path=None``: the defaults alone). Raises ConfigError.
+    """
+    if path is None:
+        return parseConfig({}, modules)
+    try:
+        with open(path, "rb") as configFile:
+            data = tomllib.load(configFile)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 ({e.reason} at byte {e.start})") from None
+    return parseConfig(data, modules, source=str(path))
