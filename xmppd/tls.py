@@ -1,0 +1,247 @@
+"""
+The server's TLS certificate and context factory.
+
+A fresh install must accept TLS logins without the operator making a
+certificate first (SPEC: `require_encryption` is on by default), so when
+none is configured a self-signed one is generated once under the data
+directory and reused on later starts. It is made again only when it no
+longer fits: a host was added, it is about to expire, or the files were
+damaged, because a certificate that changes on every start would make
+clients that pinned it complain every time.
+"""
+
+import datetime
+import ipaddress
+import os
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from OpenSSL import crypto
+from twisted.internet import ssl
+from twisted.logger import Logger
+
+from xmppd.config import ConfigError, formatValue
+
+log = Logger()
+
+GENERATED_CERTIFICATE = "self-signed-cert.pem"
+GENERATED_PRIVATE_KEY = "self-signed-key.pem"
+VALIDITY = datetime.timedelta(days=365)
+# Regenerate this long before expiry, so a server restarted on the last day
+# does not serve a certificate that dies the next morning.
+RENEW_BEFORE = datetime.timedelta(days=7)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _subjectAltName(hostname):
+    try:
+        return x509.IPAddress(ipaddress.ip_address(hostname))
+    except ValueError:
+        return x509.DNSName(hostname.encode("idna").decode("ascii"))
+
+
+def certificateNames(certificate):
+    """The DNS names and IP addresses (as strings) a certificate is valid for."""
+    try:
+        names = certificate.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        ).value
+    except x509.ExtensionNotFound:
+        return set()
+    return set(names.get_values_for_type(x509.DNSName)) | {
+        str(address) for address in names.get_values_for_type(x509.IPAddress)
+    }
+
+
+def _wanted(hostnames):
+    return {str(_subjectAltName(host).value) for host in hostnames}
+
+
+def _samePublicKey(certificate, privateKey):
+    encoding = serialization.Encoding.PEM
+    info = serialization.PublicFormat.SubjectPublicKeyInfo
+    return certificate.public_key().public_bytes(encoding, info) == (
+        privateKey.public_key().public_bytes(encoding, info)
+    )
+
+
+def _reusable(certPath, keyPath, hostnames, now):
+    try:
+        with open(certPath, "rb") as f:
+            certificate = x509.load_pem_x509_certificate(f.read())
+        with open(keyPath, "rb") as f:
+            privateKey = serialization.load_pem_private_key(f.read(), None)
+    except (OSError, ValueError, TypeError):
+        return False
+    return (
+        _samePublicKey(certificate, privateKey)
+        and certificate.not_valid_after_utc - RENEW_BEFORE > now
+        and _wanted(hostnames) <= certificateNames(certificate)
+    )
+
+
+def _writeFile(path, data, mode):
+    # Write beside the target and rename, so that a crash never leaves a
+    # half-written key that the next start would try to use; the mode is
+    # set before any byte of a private key reaches the disk.
+    temporary = f"{path}.{os.getpid()}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(descriptor, mode)
+        with os.fdopen(descriptor, "wb") as f:
+            f.write(data)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    os.replace(temporary, path)
+
+
+def generateSelfSigned(certPath, keyPath, hostnames, now=None):
+    """Write a fresh EC P-256 key (mode 0600) and a self-signed certificate."""
+    now = now or _now()
+    privateKey = ec.generate_private_key(ec.SECP256R1())
+    commonName = hostnames[0] if len(hostnames[0]) <= 64 else "xmppd"
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, commonName)])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(privateKey.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + VALIDITY)
+        .add_extension(
+            x509.SubjectAlternativeName([_subjectAltName(h) for h in hostnames]),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(privateKey, hashes.SHA256())
+    )
+    _writeFile(
+        keyPath,
+        privateKey.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        0o600,
+    )
+    _writeFile(certPath, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def ensureCertificate(certPath, keyPath, dataDir, hostnames):
+    """
+    The (certificate, private key) paths the server should use.
+
+    Configured paths are only checked to exist (their content is checked
+    by serverContextFactory). Without them, the generated pair under
+    ``dataDir`` is reused while it still fits ``hostnames``, else made anew.
+    """
+    if certPath:
+        for key, path in (("tls.certificate", certPath), ("tls.private_key", keyPath)):
+            if path and not os.path.isfile(path):
+                raise ConfigError(f"{key} = {formatValue(path)}: no such file", key)
+        return certPath, keyPath or certPath
+    hostnames = list(hostnames)
+    if not hostnames:
+        raise ConfigError("server.hosts = []: expected at least one host name", "server.hosts")
+    os.makedirs(dataDir, exist_ok=True)
+    certPath = os.path.join(dataDir, GENERATED_CERTIFICATE)
+    keyPath = os.path.join(dataDir, GENERATED_PRIVATE_KEY)
+    if not _reusable(certPath, keyPath, hostnames, _now()):
+        generateSelfSigned(certPath, keyPath, hostnames)
+        log.info(
+            "Generated a self-signed certificate for {hosts} in {path}; "
+            "set [tls] certificate and private_key to use a real one",
+            hosts=", ".join(hostnames),
+            path=certPath,
+        )
+    return certPath, keyPath
+
+
+def _read(path, key):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ConfigError(
+            f"{key} = {formatValue(path)}: cannot read: {e.strerror or e}", key
+        ) from None
+
+
+def serverContextFactory(certPath, keyPath=None):
+    """
+    A server-side TLS context factory (TLS 1.2 or later) for
+    ``transport.startTLS``, ``listenSSL`` and TLS endpoints.
+
+    The certificate file may hold the whole chain (leaf first), and the key
+    may sit in the same file. Every problem is a ConfigError naming the key.
+    """
+    keyPath = keyPath or certPath
+    try:
+        chain = x509.load_pem_x509_certificates(_read(certPath, "tls.certificate"))
+    except ValueError:
+        raise ConfigError(
+            f"tls.certificate = {formatValue(certPath)}: expected a PEM certificate file",
+            "tls.certificate",
+        ) from None
+    try:
+        privateKey = serialization.load_pem_private_key(
+            _read(keyPath, "tls.private_key"), None
+        )
+    except TypeError:
+        raise ConfigError(
+            f"tls.private_key = {formatValue(keyPath)}: the key is encrypted;"
+            " expected an unencrypted PEM private key",
+            "tls.private_key",
+        ) from None
+    except (ValueError, crypto.Error):
+        raise ConfigError(
+            f"tls.private_key = {formatValue(keyPath)}: expected a PEM private key file",
+            "tls.private_key",
+        ) from None
+    if not _samePublicKey(chain[0], privateKey):
+        raise ConfigError(
+            f"tls.private_key = {formatValue(keyPath)}: does not match the first"
+            f" certificate in {formatValue(certPath)}",
+            "tls.private_key",
+        )
+    try:
+        options = _certificateOptions(privateKey, chain[0], chain[1:])
+    except TypeError:
+        # pyOpenSSL before 24.3 takes only its own wrappers, which later
+        # releases deprecate; both are supported by the pinned range.
+        options = _certificateOptions(
+            crypto.PKey.from_cryptography_key(privateKey),
+            crypto.X509.from_cryptography(chain[0]),
+            [crypto.X509.from_cryptography(c) for c in chain[1:]],
+        )
+    return options
+
+
+def _certificateOptions(privateKey, certificate, extraCertChain):
+    options = ssl.CertificateOptions(
+        privateKey=privateKey,
+        certificate=certificate,
+        extraCertChain=list(extraCertChain),
+        raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
+    )
+    # Build the OpenSSL context now, so that a bad chain fails at start-up
+    # rather than on the first client's STARTTLS.
+    options.getContext()
+    return options
+
+
+def contextFactoryForConfig(config):
+    """The context factory for a ServerConfig, generating a certificate if needed."""
+    certPath, keyPath = ensureCertificate(
+        config.tls.certificate, config.tls.private_key, config.data_dir, config.hosts
+    )
+    return serverContextFactory(certPath, keyPath)
