@@ -98,6 +98,7 @@ class Host(InternalComponent):
     def receive(self, stanza):
         if not isinstance(stanza, domish.Element):
             return
+        stanza.handled = False
         to = stanza.getAttribute("to")
         if stanza.name == "iq" and to is not None:
             to = JID(to)

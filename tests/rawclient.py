@@ -1,0 +1,242 @@
+"""
+A raw-stanza XMPP client for tests: real TCP, real TLS, exact bytes.
+
+It shares no code with the server (asyncio streams and ElementTree's pull
+parser), so a test reads like a transcript: what this client sends, and the
+exact elements that come back, in order. ``expect`` awaits the next
+top-level element; ``roundTrip`` proves silence (nothing arrived before the
+answer to a ping), so no test ever sleeps to wait for "nothing".
+"""
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import ssl
+import uuid
+import xml.etree.ElementTree as ET
+
+NS_STREAMS = "http://etherx.jabber.org/streams"
+NS_CLIENT = "jabber:client"
+NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
+NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+NS_STREAM_ERRORS = "urn:ietf:params:xml:ns:xmpp-streams"
+TIMEOUT = 10
+
+
+def q(ns, name):
+    return "{%s}%s" % (ns, name)
+
+
+class StreamClosed(Exception):
+    pass
+
+
+class RawClient:
+    def __init__(self, reader, writer):
+        self.reader = reader
+        self.writer = writer
+        self.domain = None
+        self.jid = None
+        self._reset()
+
+    def _reset(self):
+        self.parser = ET.XMLPullParser(events=("start", "end"))
+        self.depth = 0
+        self.queue = []
+        self.header = None
+        self.streamEnded = False
+
+    @classmethod
+    async def connect(cls, port, host="127.0.0.1"):
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer)
+
+    # Raw I/O -----------------------------------------------------------------
+
+    def sendRaw(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.writer.write(data)
+
+    async def _fill(self, timeout):
+        data = await asyncio.wait_for(self.reader.read(65536), timeout)
+        if not data:
+            raise StreamClosed("connection closed")
+        self.parser.feed(data)
+        for event, element in self.parser.read_events():
+            if event == "start":
+                self.depth += 1
+                if self.depth == 1:
+                    self.header = element
+            else:
+                self.depth -= 1
+                if self.depth == 1:
+                    self.queue.append(element)
+                elif self.depth == 0:
+                    self.streamEnded = True
+
+    async def expect(self, timeout=TIMEOUT):
+        """The next top-level element of the server's stream."""
+        while not self.queue:
+            if self.streamEnded:
+                raise StreamClosed("stream ended")
+            await self._fill(timeout)
+        return self.queue.pop(0)
+
+    async def expectHeader(self, timeout=TIMEOUT):
+        while self.header is None:
+            await self._fill(timeout)
+        return self.header
+
+    async def expectClosed(self, timeout=TIMEOUT):
+        """Wait until the server closes the TCP connection."""
+        try:
+            while True:
+                await self._fill(timeout)
+        except StreamClosed:
+            return True
+
+    async def expectStreamError(self, condition, timeout=TIMEOUT):
+        element = await self.expect(timeout)
+        assert element.tag == q(NS_STREAMS, "error"), ET.tostring(element)
+        conditions = [c.tag for c in element if c.tag != q(NS_STREAM_ERRORS, "text")]
+        assert conditions == [q(NS_STREAM_ERRORS, condition)], ET.tostring(element)
+        await self.expectClosed(timeout)
+        return element
+
+    # Stream negotiation --------------------------------------------------------
+
+    async def open(self, domain="localhost", extra=""):
+        self.domain = domain
+        self._reset()
+        self.sendRaw("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                     "xmlns:stream='%s' to='%s' version='1.0'%s>" % (NS_STREAMS, domain, extra))
+        await self.expectHeader()
+        features = await self.expect()
+        assert features.tag == q(NS_STREAMS, "features"), ET.tostring(features)
+        self.features = features
+        return features
+
+    def mechanisms(self):
+        mechs = self.features.find(q(NS_SASL, "mechanisms"))
+        return [] if mechs is None else [m.text for m in mechs]
+
+    async def starttls(self):
+        self.sendRaw("<starttls xmlns='%s'/>" % NS_TLS)
+        proceed = await self.expect()
+        assert proceed.tag == q(NS_TLS, "proceed"), ET.tostring(proceed)
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        await self.writer.start_tls(context, server_hostname=self.domain)
+        return await self.open(self.domain)
+
+    async def authenticate(self, username, password, mechanism="SCRAM-SHA-256"):
+        """Run SASL; return the final element (success or failure)."""
+        if mechanism == "PLAIN":
+            payload = base64.b64encode(("\0%s\0%s" % (username, password)).encode()).decode()
+            self.sendRaw("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" % (NS_SASL, payload))
+            return await self.expect()
+        hashName = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-1": "sha1"}[mechanism]
+        scram = ScramClient(hashName, username, password)
+        self.sendRaw("<auth xmlns='%s' mechanism='%s'>%s</auth>" % (
+            NS_SASL, mechanism, base64.b64encode(scram.first()).decode()))
+        challenge = await self.expect()
+        if challenge.tag != q(NS_SASL, "challenge"):
+            return challenge
+        final = scram.final(base64.b64decode(challenge.text))
+        self.sendRaw("<response xmlns='%s'>%s</response>" % (
+            NS_SASL, base64.b64encode(final).decode()))
+        result = await self.expect()
+        if result.tag == q(NS_SASL, "success"):
+            assert scram.verifyServer(base64.b64decode(result.text or "")), "bad server signature"
+        return result
+
+    async def bind(self, resource=None):
+        inner = "<resource>%s</resource>" % resource if resource else ""
+        self.sendRaw("<iq type='set' id='bind1'><bind xmlns='%s'>%s</bind></iq>" % (NS_BIND, inner))
+        reply = await self.expect()
+        assert reply.get("type") == "result", ET.tostring(reply)
+        self.jid = reply.find(q(NS_BIND, "bind")).find(q(NS_BIND, "jid")).text
+        return self.jid
+
+    async def login(self, username, password, resource=None, domain="localhost"):
+        await self.open(domain)
+        await self.starttls()
+        result = await self.authenticate(username, password)
+        assert result.tag == q(NS_SASL, "success"), ET.tostring(result)
+        await self.open(domain)
+        return await self.bind(resource)
+
+    # Stanzas ---------------------------------------------------------------------
+
+    async def roundTrip(self, timeout=TIMEOUT):
+        """
+        Ping the server and return every element received before the pong:
+        an empty list proves that nothing else was sent to this client.
+        """
+        pingId = "rt-" + uuid.uuid4().hex[:8]
+        self.sendRaw("<iq type='get' id='%s' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>"
+                     % (pingId, self.domain))
+        before = []
+        while True:
+            element = await self.expect(timeout)
+            if element.tag == q(NS_CLIENT, "iq") and element.get("id") == pingId:
+                return before
+            before.append(element)
+
+    async def close(self):
+        try:
+            self.sendRaw("</stream:stream>")
+            await self.writer.drain()
+        except (ConnectionError, RuntimeError):
+            pass
+        self.writer.close()
+
+    def abort(self):
+        """Cut the TCP connection without closing the stream."""
+        self.writer.transport.abort()
+
+
+def stanzaErrorCondition(element):
+    error = element.find(q(NS_CLIENT, "error"))
+    assert error is not None, ET.tostring(element)
+    for child in error:
+        if child.tag.startswith("{%s}" % NS_STANZAS) and not child.tag.endswith("}text"):
+            return error.get("type"), child.tag.split("}")[1]
+    raise AssertionError("no condition in %s" % ET.tostring(element))
+
+
+class ScramClient:
+    def __init__(self, hashName, username, password):
+        self.hashName = hashName
+        self.digest = getattr(hashlib, hashName)
+        self.username = username
+        self.password = password
+        self.nonce = base64.b64encode(os.urandom(18)).decode()
+
+    def first(self):
+        self.firstBare = "n=%s,r=%s" % (self.username, self.nonce)
+        return ("n,," + self.firstBare).encode()
+
+    def final(self, serverFirst):
+        self.serverFirst = serverFirst.decode()
+        attrs = dict(part.split("=", 1) for part in self.serverFirst.split(","))
+        salt = base64.b64decode(attrs["s"])
+        salted = hashlib.pbkdf2_hmac(self.hashName, self.password.encode(), salt, int(attrs["i"]))
+        clientKey = hmac.new(salted, b"Client Key", self.digest).digest()
+        storedKey = self.digest(clientKey).digest()
+        withoutProof = "c=biws,r=%s" % attrs["r"]
+        self.authMessage = ",".join((self.firstBare, self.serverFirst, withoutProof)).encode()
+        signature = hmac.new(storedKey, self.authMessage, self.digest).digest()
+        proof = bytes(a ^ b for a, b in zip(clientKey, signature))
+        self.serverKey = hmac.new(salted, b"Server Key", self.digest).digest()
+        return (withoutProof + ",p=" + base64.b64encode(proof).decode()).encode()
+
+    def verifyServer(self, serverFinal):
+        expected = hmac.new(self.serverKey, self.authMessage, self.digest).digest()
+        return serverFinal.decode() == "v=" + base64.b64encode(expected).decode()

@@ -1,0 +1,31 @@
+"""
+``Module``: the ready-made IModule a module file instantiates once.
+
+A plugin file in ``xmppd/plugins`` (or in a third-party distribution's
+``xmppd/plugins``) holds ``motd = Module("motd", handlersFor, schema)`` and
+nothing else: the name, the options it accepts and a function that builds the
+handlers for a host.
+"""
+
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from xmppd.imodule import IModule
+
+
+@implementer(IPlugin, IModule)
+class Module:
+    def __init__(self, name, handlersFor, schema=None, enabledByDefault=True,
+                 description=""):
+        from xmppd.config import Schema
+        self.name = name
+        self._handlersFor = handlersFor
+        self.schema = schema if schema is not None else Schema([])
+        self.enabledByDefault = enabledByDefault
+        self.description = description
+
+    def handlersFor(self, host, options):
+        return list(self._handlersFor(host, options))
+
+    def __repr__(self):
+        return "<Module %s>" % self.name

@@ -1,0 +1,115 @@
+"""
+Message routing between local accounts (RFC 6121 §8.5): who gets a message.
+
+This module decides *when* a message is offline, and only that: when no
+resource can receive it, it fires ``message/offline`` and the offline module
+(or the stub, or nothing) decides what happens to it. A message nobody
+takes is bounced with ``service-unavailable`` (RFC 6121 §8.5.2.2.1).
+
+Messages for one recipient that wait on the database (the account check)
+are processed in arrival order, so that nothing overtakes on its way to
+offline storage.
+"""
+
+from twisted.internet import defer
+from twisted.python import log
+from twisted.words.protocols.jabber.jid import JID
+from wokkel.subprotocols import XMPPHandler
+
+OFFLINE_EVENT = "message/offline"
+
+
+class OfflineMessage:
+    """What the offline event carries: the stanza and its resolved recipient."""
+
+    def __init__(self, stanza, recipient):
+        self.stanza = stanza
+        self.recipient = recipient
+        self.kind = stanza.getAttribute("type", "normal")
+
+
+class MessageRouter(XMPPHandler):
+    def __init__(self, host):
+        XMPPHandler.__init__(self)
+        self.host = host
+        self._pending = {}
+
+    def connectionInitialized(self):
+        self.xmlstream.addObserver("/message", self.onMessage, 0)
+
+    def onMessage(self, message):
+        if getattr(message, "handled", False):
+            return
+        message.handled = True
+        to = JID(message["to"])
+        kind = message.getAttribute("type", "normal")
+        if not to.user:
+            # Nothing here answers messages to the domain itself.
+            return self.host.bounce(message, "service-unavailable", "cancel")
+        sessions = self.host.sessions
+        if to.resource:
+            session = sessions.get(to)
+            if session is not None:
+                session.send(message)
+                return
+            if kind != "chat":
+                # RFC 6121 §8.5.3.2.1: only chat falls back to the bare JID.
+                return self.host.bounce(message, "service-unavailable", "cancel")
+        if kind == "error":
+            return
+        bare = to.userhostJID()
+        targets = self.targets(bare, kind)
+        if targets:
+            if kind == "groupchat":
+                return self.host.bounce(message, "service-unavailable", "cancel")
+            for session in targets:
+                session.send(message)
+            return
+        self.inOrder(bare.full(), self.offline, message, bare)
+
+    def targets(self, bare, kind):
+        sessions = self.host.sessions
+        if kind == "headline" or kind == "groupchat":
+            return sessions.availableResources(bare)
+        return sessions.highestPriorityResources(bare)
+
+    def inOrder(self, key, fn, *args):
+        """Run ``fn`` after every earlier call for the same key has finished."""
+        previous = self._pending.get(key)
+        d = defer.Deferred()
+        self._pending[key] = d
+
+        def run(_):
+            result = defer.maybeDeferred(fn, *args)
+            result.addErrback(log.err, "message routing failed")
+            result.addBoth(lambda _: d.callback(None))
+
+        def forget(_):
+            if self._pending.get(key) is d:
+                del self._pending[key]
+
+        d.addCallback(forget)
+        if previous is None:
+            run(None)
+        else:
+            previous.addCallback(run)
+        return d
+
+    @defer.inlineCallbacks
+    def offline(self, message, bare):
+        exists = bool(self.host.sessions.resources(bare)) or (
+            yield self.host.isLocalUser(bare))
+        if not exists:
+            return self.host.bounce(message, "service-unavailable", "cancel")
+        # A resource may have come online while the account was looked up.
+        kind = message.getAttribute("type", "normal")
+        targets = self.targets(bare, kind)
+        if targets and kind != "groupchat":
+            for session in targets:
+                session.send(message)
+            return
+        taken = self.host.events.fire(OFFLINE_EVENT, OfflineMessage(message, bare))
+        if taken is None:
+            self.host.bounce(message, "service-unavailable", "cancel")
+        elif isinstance(taken, defer.Deferred):
+            yield taken

@@ -1,0 +1,129 @@
+"""
+``twistd xmppd``: options and the service tree (DESIGN.md, "The service tree").
+
+makeService builds, in order: the database, the server with its router, one
+Host per virtual host carrying the enabled modules' handlers, and the c2s
+listeners. Listeners start only after the schema is up to date, so that no
+client is accepted by a server that cannot store anything yet.
+"""
+
+import sys
+
+from twisted.application import internet, service
+from twisted.internet import defer
+from twisted.plugin import getPlugins
+from twisted.python import log, usage
+from wokkel.generic import FallbackHandler
+
+import xmppd.plugins
+from xmppd.access import AccessRules
+from xmppd.c2s.stream import ClientStreamFactory
+from xmppd.config import ConfigError, loadConfig
+from xmppd.host import Host
+from xmppd.imodule import IModule
+from xmppd.modules.message import MessageRouter
+from xmppd.server import XMPPServer
+from xmppd.storage import openStorage
+from xmppd.tls import ensureCertificate, serverContextFactory
+
+
+class Options(usage.Options):
+    optParameters = [
+        ["config", "c", None, "TOML config file (default: embedded defaults)"],
+    ]
+
+    def postOptions(self):
+        try:
+            self["modules"] = availableModules()
+            self["server-config"] = loadConfig(self["config"], moduleSchemas(self["modules"]))
+        except ConfigError as e:
+            # One line naming the key, as operators expect; no usage dump.
+            sys.stderr.write("xmppd: %s\n" % (e,))
+            raise SystemExit(1)
+
+
+def availableModules():
+    """Every IModule plugin installed, built-in or third-party, by name."""
+    return {module.name: module for module in getPlugins(IModule, xmppd.plugins)}
+
+
+def moduleSchemas(modules):
+    return {name: (m.schema, m.enabledByDefault) for name, m in modules.items()}
+
+
+class XMPPDService(service.MultiService):
+    """Opens the database first, then starts the listeners and hosts."""
+
+    def __init__(self, storage):
+        service.MultiService.__init__(self)
+        self.storage = storage
+
+    def startService(self):
+        service.Service.startService(self)
+        d = self.storage.database.start()
+        d.addCallback(lambda _: [s.startService() for s in self])
+        d.addErrback(self._failed)
+        return d
+
+    def _failed(self, failure):
+        log.err(failure, "xmppd could not start")
+        from twisted.internet import reactor
+        sys.stderr.write("xmppd: could not start: %s\n" % (failure.getErrorMessage(),))
+        reactor.stop()
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        yield service.MultiService.stopService(self)
+        yield self.storage.database.stop()
+
+
+def buildServer(config, modules):
+    """The XMPPServer with its hosts and handlers, not yet listening."""
+    storage = openStorage(config)
+    certificate, key = ensureCertificate(
+        config.tls.certificate, config.tls.private_key, config.data_dir, config.hosts)
+    server = XMPPServer(config, storage, AccessRules(config),
+                        serverContextFactory(certificate, key))
+    for domain in config.hosts:
+        host = Host(server, domain)
+        host.addHandler(MessageRouter(host))
+        for name, options in sorted(config.modules.items()):
+            if options.enabled:
+                host.modules[name] = options
+                for handler in modules[name].handlersFor(host, options):
+                    host.addHandler(handler)
+        host.addHandler(FallbackHandler())
+        server.addHost(host)
+    return server
+
+
+def makeService(options):
+    config = options["server-config"]
+    server = buildServer(config, options["modules"])
+    top = XMPPDService(server.storage)
+    top.server = server
+    for host in server.hosts.values():
+        host.setServiceParent(top)
+    factory = ClientStreamFactory(server)
+    server.c2sFactory = factory
+    c2s = config.c2s
+    internet.TCPServer(c2s.port, factory, interface=c2s.interface).setServiceParent(top)
+    if c2s.direct_tls_port:
+        internet.SSLServer(c2s.direct_tls_port, DirectTLSFactory(factory),
+                           server.tlsContext, interface=c2s.interface).setServiceParent(top)
+    return top
+
+
+class DirectTLSFactory:
+    """XEP-0368: the same c2s streams, already encrypted when they start."""
+
+    def __init__(self, factory):
+        self.factory = factory
+
+    def __getattr__(self, name):
+        return getattr(self.factory, name)
+
+    def buildProtocol(self, addr):
+        xs = self.factory.buildProtocol(addr)
+        xs.authenticator.encrypted = True
+        return xs
