@@ -7,6 +7,7 @@ listeners. Listeners start only after the schema is up to date, so that no
 client is accepted by a server that cannot store anything yet.
 """
 
+import os
 import sys
 
 from twisted.application import internet, service
@@ -22,8 +23,8 @@ from xmppd.config import ConfigError, loadConfig
 from xmppd.host import Host
 from xmppd.imodule import IModule
 from xmppd.modules.message import MessageRouter
-from xmppd.server import XMPPServer
-from xmppd.storage import openStorage
+from xmppd.server import StoreRegistry, XMPPServer
+from xmppd.storage import Database, OfflineStore, SettingsStore, UserStore
 from xmppd.tls import ensureCertificate, serverContextFactory
 
 
@@ -77,9 +78,32 @@ class XMPPDService(service.MultiService):
         yield self.storage.database.stop()
 
 
-def buildServer(config, modules):
+def openStorage(config):
+    """The configured database (not started yet) and a store per feature."""
+    storage = config.storage
+    if storage.backend == "sqlite":
+        os.makedirs(config.data_dir, exist_ok=True)
+        path = storage.sqlite.path or os.path.join(config.data_dir, "xmppd.sqlite")
+        database = Database("sqlite", path=path)
+    else:
+        mysql = storage.mysql
+        database = Database("mysql", host=mysql.host, port=mysql.port, user=mysql.user,
+                            password=mysql.password, database=mysql.database,
+                            unix_socket=mysql.unix_socket or None,
+                            pool_size=mysql.pool_size)
+    return storesFor(database)
+
+
+def storesFor(database):
+    return StoreRegistry(database, users=UserStore(database),
+                         settings=SettingsStore(database),
+                         offline=OfflineStore(database))
+
+
+def buildServer(config, modules, storage=None):
     """The XMPPServer with its hosts and handlers, not yet listening."""
-    storage = openStorage(config)
+    if storage is None:
+        storage = openStorage(config)
     certificate, key = ensureCertificate(
         config.tls.certificate, config.tls.private_key, config.data_dir, config.hosts)
     server = XMPPServer(config, storage, AccessRules(config),

@@ -195,8 +195,9 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         if xs.stream is None:
             return
         if result[0] == "challenge":
-            xs.send(domish.Element((NS_SASL, "challenge"),
-                                   content=base64.b64encode(result[1]).decode("ascii") or "="))
+            challenge = domish.Element((NS_SASL, "challenge"))
+            challenge.addContent(base64.b64encode(result[1]).decode("ascii") or "=")
+            xs.send(challenge)
             return
         _, additional, username = result
         self.mechanism = None

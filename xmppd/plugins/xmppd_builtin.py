@@ -2,7 +2,7 @@
 
 from xmppd.config import Option, Schema
 from xmppd.module import Module
-from xmppd.modules import disco, ping, version
+from xmppd.modules import disco, ping, presence, version
 
 discoModule = Module(
     "disco", disco.handlersFor,
@@ -13,3 +13,6 @@ versionModule = Module(
     Schema([Option("show_os", "bool", False,
                    "Also reveal the operating system's name in version replies")]),
     description="Software Version (XEP-0092)")
+presenceModule = Module(
+    "presence", lambda host, options: [presence.PresenceHandler(host)],
+    description="Presence of local resources (RFC 6121 §4)")

@@ -1,0 +1,230 @@
+"""
+The SQL dialects, one small class each (after Synapse's storage engines).
+
+The stores write every query once, with ``?`` placeholders and portable SQL;
+whatever differs between SQLite and MySQL/MariaDB -- the driver, the
+paramstyle, upserts, auto-increment ids, how a transaction takes its locks,
+which driver errors are worth a retry -- is answered here.
+"""
+
+import functools
+import sqlite3
+
+from twisted.enterprise import adbapi
+
+
+@functools.lru_cache(maxsize=512)
+def _formatParamstyle(sql):
+    # PyMySQL interpolates with ``%`` even for literal percent signs, so those
+    # are doubled before the placeholders become ``%s``.
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class SqliteEngine:
+    """
+    SQLite in WAL mode behind exactly one connection.
+
+    One connection serialises every transaction of this process, and
+    ``BEGIN IMMEDIATE`` takes the database's write lock up front, so that a
+    check followed by a write (a quota count, then the insert) cannot be
+    interleaved even with another process, such as ``xmppctl``, on the file.
+    """
+
+    name = "sqlite"
+    driverErrors = (sqlite3.Error,)
+
+    def __init__(self, path):
+        self.path = path
+
+    def makePool(self):
+        return adbapi.ConnectionPool(
+            "sqlite3", self.path,
+            # Python's implicit transactions would start a DEFERRED
+            # transaction before our own BEGIN IMMEDIATE could.
+            isolation_level=None,
+            # adbapi closes the connection from the reactor thread.
+            check_same_thread=False,
+            # Waits for another process's write lock instead of failing.
+            timeout=30,
+            cp_min=1, cp_max=1, cp_noisy=False,
+            cp_openfun=self._prepareConnection)
+
+    def _prepareConnection(self, connection):
+        connection.execute("PRAGMA journal_mode = WAL")
+        # WAL with synchronous=NORMAL survives a crash of the process; only
+        # an OS crash or power loss may drop the last commits. FULL would
+        # fsync every stored message.
+        connection.execute("PRAGMA synchronous = NORMAL")
+
+    def formatSql(self, sql):
+        return sql
+
+    def beginTransaction(self, cursor):
+        cursor.execute("BEGIN IMMEDIATE")
+
+    def lockKey(self, transaction, table, column, value):
+        """BEGIN IMMEDIATE already holds the database's only write lock."""
+
+    def upsert(self, table, keyColumns, valueColumns):
+        columns = list(keyColumns) + list(valueColumns)
+        return "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s" % (
+            table, ", ".join(columns), ", ".join("?" * len(columns)),
+            ", ".join(keyColumns),
+            ", ".join("%s = excluded.%s" % (c, c) for c in valueColumns))
+
+    def forUpdate(self):
+        return ""
+
+    def isDuplicateKey(self, error):
+        return isinstance(error, sqlite3.IntegrityError)
+
+    def isTransient(self, error):
+        return False
+
+    def isConnectionLost(self, error):
+        return False
+
+    def acquireSchemaLock(self, cursor):
+        """BEGIN IMMEDIATE keeps a second process out until we commit."""
+
+    def releaseSchemaLock(self, cursor):
+        pass
+
+    def listTables(self, cursor):
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
+                       " AND name NOT LIKE 'sqlite!_%' ESCAPE '!'")
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+# MySQL error numbers (include/mysqld_error.h, errmsg.h).
+ER_DUP_ENTRY = 1062
+ER_LOCK_WAIT_TIMEOUT = 1205
+ER_LOCK_DEADLOCK = 1213
+CR_CONN_HOST_ERROR = 2003
+CR_SERVER_GONE_ERROR = 2006
+CR_SERVER_LOST = 2013
+CR_SERVER_LOST_EXTENDED = 2055
+ER_CONNECTION_KILLED = 1927
+ER_SERVER_SHUTDOWN = 1053
+
+
+class MysqlEngine:
+    """
+    MySQL 8 / MariaDB 10.6+ over PyMySQL: InnoDB, utf8mb4, a pool of
+    connections that reconnects after the server went away.
+
+    Connections run at READ COMMITTED so that a count made after taking a
+    row lock sees every row committed before the lock was granted, and
+    so that InnoDB takes no gap locks that would turn concurrent inserts
+    into deadlocks.
+    """
+
+    name = "mysql"
+
+    def __init__(self, host="127.0.0.1", port=3306, user="xmppd", password="",
+                 database="xmppd", unix_socket=None, pool_size=5,
+                 connect_timeout=10):
+        self.host = host
+        self.port = int(port)
+        self.user = user
+        self.password = password
+        self.database = database
+        self.unixSocket = unix_socket
+        self.poolSize = int(pool_size)
+        self.connectTimeout = connect_timeout
+
+    @property
+    def driverErrors(self):
+        import pymysql
+        return (pymysql.err.MySQLError,)
+
+    def makePool(self):
+        options = dict(
+            host=self.host, port=self.port, user=self.user,
+            password=self.password, database=self.database,
+            charset="utf8mb4", autocommit=False,
+            # Keys and salts are arbitrary bytes, not utf8mb4 text.
+            binary_prefix=True,
+            connect_timeout=self.connectTimeout,
+            init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        if self.unixSocket:
+            options["unix_socket"] = self.unixSocket
+        return adbapi.ConnectionPool(
+            "pymysql", cp_min=1, cp_max=self.poolSize, cp_noisy=False,
+            # A connection that failed is dropped and replaced on its next
+            # use, so the pool outlives a restart of the server.
+            cp_reconnect=True, **options)
+
+    def formatSql(self, sql):
+        return _formatParamstyle(sql)
+
+    def beginTransaction(self, cursor):
+        """PyMySQL with autocommit off opens one with the first statement."""
+
+    def lockKey(self, transaction, table, column, value):
+        # An INSERT that meets a duplicate key under ON DUPLICATE KEY UPDATE
+        # takes an exclusive lock on that row at once, whether or not it
+        # inserts; INSERT IGNORE followed by SELECT ... FOR UPDATE would take
+        # a shared lock first, and two such upgrades deadlock each other.
+        transaction.execute(
+            "INSERT INTO %s (%s) VALUES (?) ON DUPLICATE KEY UPDATE %s = %s"
+            % (table, column, column, column), (value,))
+
+    def upsert(self, table, keyColumns, valueColumns):
+        columns = list(keyColumns) + list(valueColumns)
+        # VALUES() rather than the row alias: MariaDB knows only VALUES().
+        return "INSERT INTO %s (%s) VALUES (%s) ON DUPLICATE KEY UPDATE %s" % (
+            table, ", ".join(columns), ", ".join("?" * len(columns)),
+            ", ".join("%s = VALUES(%s)" % (c, c) for c in valueColumns))
+
+    def forUpdate(self):
+        return " FOR UPDATE"
+
+    def _code(self, error):
+        args = getattr(error, "args", ())
+        return args[0] if args and isinstance(args[0], int) else None
+
+    def isDuplicateKey(self, error):
+        import pymysql
+        return (isinstance(error, pymysql.err.IntegrityError)
+                and self._code(error) == ER_DUP_ENTRY)
+
+    def isTransient(self, error):
+        """InnoDB rolled the transaction back to break a lock cycle."""
+        import pymysql
+        return (isinstance(error, pymysql.err.OperationalError)
+                and self._code(error) in (ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT))
+
+    def isConnectionLost(self, error):
+        import pymysql
+        if isinstance(error, pymysql.err.InterfaceError):
+            return True
+        return (isinstance(error, pymysql.err.OperationalError)
+                and self._code(error) in (CR_SERVER_GONE_ERROR, CR_SERVER_LOST,
+                                          CR_SERVER_LOST_EXTENDED,
+                                          ER_CONNECTION_KILLED, ER_SERVER_SHUTDOWN))
+
+    def acquireSchemaLock(self, cursor):
+        # DDL commits implicitly in MySQL, so a transaction cannot keep two
+        # nodes starting at once from applying the same delta; a named lock
+        # can.
+        cursor.execute("SELECT GET_LOCK('xmppd.schema', 60)")
+        if cursor.fetchone()[0] != 1:
+            raise RuntimeError("timed out waiting for the schema lock")
+
+    def releaseSchemaLock(self, cursor):
+        cursor.execute("SELECT RELEASE_LOCK('xmppd.schema')")
+        cursor.fetchall()
+
+    def listTables(self, cursor):
+        cursor.execute("SHOW TABLES")
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def createEngine(backend, **options):
+    if backend == "sqlite":
+        return SqliteEngine(**options)
+    if backend == "mysql":
+        return MysqlEngine(**options)
+    raise ValueError("unknown storage backend %r (expected 'sqlite' or 'mysql')"
+                     % (backend,))
