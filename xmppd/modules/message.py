@@ -110,6 +110,8 @@ class MessageRouter(XMPPHandler):
             return
         taken = self.host.events.fire(OFFLINE_EVENT, OfflineMessage(message, bare))
         if taken is None:
-            self.host.bounce(message, "service-unavailable", "cancel")
+            # No offline storage (SPEC §2 rule 2): MongooseIM's bounce, verbatim.
+            self.host.bounce(message, "service-unavailable", "cancel",
+                             "Bounce offline message")
         elif isinstance(taken, defer.Deferred):
             yield taken
