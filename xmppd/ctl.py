@@ -1,0 +1,149 @@
+"""
+``xmppctl``: the operator's command line, on the same config and storage as
+the server (SPEC §9).
+
+Every command opens the configured database (applying schema deltas, as the
+server does), does one thing, and exits 0 on success or 1 with one line on
+stderr naming what was wrong: an unknown user, a host this server does not
+serve, a bad config key.
+"""
+
+import argparse
+import getpass
+import sys
+
+from twisted.internet import defer, task
+from twisted.words.protocols.jabber.jid import InvalidFormat, JID
+
+from xmppd.config import ConfigError, loadConfig
+from xmppd.storage import StorageError, UnknownUser, UserExists
+
+
+class CommandError(Exception):
+    """A failure the operator can fix; printed as one line."""
+
+
+def parseAccount(config, text):
+    """A bare JID of a served host, normalised; CommandError otherwise."""
+    try:
+        jid = JID(text)
+    except (InvalidFormat, UnicodeError, ValueError):
+        raise CommandError("%r is not a valid JID" % (text,))
+    if not jid.user or jid.resource:
+        raise CommandError("%r is not an account (expected USER@HOST)" % (text,))
+    if jid.host not in config.hosts:
+        raise CommandError("%s is not a host of this server (hosts: %s)"
+                           % (jid.host, ", ".join(config.hosts)))
+    return jid.userhost()
+
+
+def readPassword(args):
+    if args.password_file:
+        try:
+            with open(args.password_file, encoding="utf-8") as f:
+                password = f.readline().rstrip("\r\n")
+        except OSError as e:
+            raise CommandError("cannot read %s: %s" % (args.password_file, e.strerror))
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CommandError("the passwords differ")
+    if not password:
+        raise CommandError("the password is empty")
+    return password
+
+
+async def adduser(config, storage, args):
+    jid = parseAccount(config, args.jid)
+    password = readPassword(args)
+    try:
+        await storage.users.create(jid, password)
+    except UserExists:
+        raise CommandError("%s already exists" % jid)
+    print("created %s" % jid)
+
+
+async def passwd(config, storage, args):
+    jid = parseAccount(config, args.jid)
+    if not await storage.users.exists(jid):
+        raise CommandError("no such user: %s" % jid)
+    password = readPassword(args)
+    try:
+        await storage.users.setPassword(jid, password)
+    except UnknownUser:
+        raise CommandError("no such user: %s" % jid)
+    print("password changed for %s" % jid)
+
+
+async def deluser(config, storage, args):
+    jid = parseAccount(config, args.jid)
+    try:
+        await storage.users.delete(jid)
+    except UnknownUser:
+        raise CommandError("no such user: %s" % jid)
+    print("deleted %s" % jid)
+
+
+async def users(config, storage, args):
+    if args.host and args.host not in config.hosts:
+        raise CommandError("%s is not a host of this server" % args.host)
+    for jid in await storage.users.listUsers(args.host):
+        print(jid)
+
+
+def buildParser():
+    parser = argparse.ArgumentParser(prog="xmppctl", description="Administer an xmppd server.")
+    parser.add_argument("-c", "--config", help="TOML config file (default: embedded defaults)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for name, fn, helpText in (("adduser", adduser, "create an account"),
+                               ("passwd", passwd, "change an account's password")):
+        sub = commands.add_parser(name, help=helpText)
+        sub.add_argument("jid", metavar="USER@HOST")
+        sub.add_argument("--password-file", help="read the password from the first line of FILE")
+        sub.set_defaults(run=fn)
+    sub = commands.add_parser("deluser", help="delete an account and all its data")
+    sub.add_argument("jid", metavar="USER@HOST")
+    sub.set_defaults(run=deluser)
+    sub = commands.add_parser("users", help="list accounts")
+    sub.add_argument("host", nargs="?", help="only this host")
+    sub.set_defaults(run=users)
+    try:
+        from xmppd.ctl_offline import addOfflineCommands
+    except ImportError:
+        pass
+    else:
+        addOfflineCommands(commands)
+    return parser
+
+
+async def runCommand(args):
+    from xmppd.tap import availableModules, moduleSchemas, openStorage
+    config = loadConfig(args.config, moduleSchemas(availableModules()))
+    storage = openStorage(config)
+    await storage.database.start()
+    try:
+        await args.run(config, storage, args)
+    finally:
+        await storage.database.stop()
+
+
+def main(argv=None):
+    args = buildParser().parse_args(argv)
+
+    async def run():
+        try:
+            await runCommand(args)
+        except (CommandError, ConfigError) as e:
+            sys.stderr.write("xmppctl: %s\n" % (e,))
+            raise SystemExit(1)
+        except StorageError as e:
+            sys.stderr.write("xmppctl: storage failed: %s\n" % (e,))
+            raise SystemExit(1)
+
+    # react() exits the process with the command's status.
+    task.react(lambda reactor: defer.ensureDeferred(run()))
+
+
+if __name__ == "__main__":
+    main()
