@@ -1,0 +1,105 @@
+"""
+The Database below the stores: one query text for both dialects, driver
+errors as StorageError, and a pool that outlives a restart of MariaDB.
+"""
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer
+
+from xmppd.storage import Database, OfflineStore, StorageError
+from xmppd.storage.engines import _formatParamstyle
+
+
+def test_question_marks_become_pymysql_placeholders_and_percent_is_kept():
+    assert _formatParamstyle("SELECT ? WHERE x LIKE '5%'") == "SELECT %s WHERE x LIKE '5%%'"
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_database_fixture_is_started(database):
+    assert database.engine.name == database.backend
+    assert await database.runQuery("SELECT 1") == [(1,)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_query_text_runs_on_both_dialects(database):
+    assert await database.runQuery("SELECT ?, '100%', ?", ("a?", 7)) == [("a?", "100%", 7)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_failing_statement_is_a_storage_error_with_its_cause(database):
+    with pytest.raises(StorageError) as raised:
+        await database.runOperation("INSERT INTO no_such_table VALUES (?)", (1,))
+    assert isinstance(raised.value.__cause__, database.engine.driverErrors)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_raising_interaction_rolls_back(database):
+    def insertThenFail(transaction):
+        transaction.execute(
+            "INSERT INTO settings (jid, node, name, value) VALUES (?, ?, ?, ?)",
+            ("a@b", "n", "k", "v"))
+        raise KeyError("boom")
+    with pytest.raises(KeyError):
+        await database.runInteraction(insertThenFail)
+    assert await database.runQuery("SELECT COUNT(*) FROM settings") == [(0,)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stopped_database_fails_storage_error(database):
+    await database.stop()
+    with pytest.raises(StorageError):
+        await database.runQuery("SELECT 1")
+
+
+@pytest_twisted.ensureDeferred
+async def test_unreachable_sqlite_file_fails_storage_error(tmp_path):
+    database = Database("sqlite", path=str(tmp_path / "missing-dir" / "x.sqlite"))
+    try:
+        with pytest.raises(StorageError):
+            await database.start()
+    finally:
+        await database.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_unreachable_mysql_server_fails_storage_error():
+    database = Database("mysql", host="127.0.0.1", port=9, user="x", password="x",
+                        database="x", connect_timeout=2)
+    try:
+        with pytest.raises(StorageError):
+            await database.start()
+    finally:
+        await database.stop()
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="postgres"):
+        Database("postgres")
+
+
+@pytest_twisted.ensureDeferred
+async def test_storing_fails_while_mariadb_is_down_and_works_once_it_is_back(
+        mariadb, make_database):
+    if not mariadb.restartable:
+        pytest.skip("the MariaDB server is external")
+    database = await make_database("mysql", pool_size=5)
+    offline = OfflineStore(database)
+    # Open every pooled connection, so that all of them go stale below.
+    await defer.gatherResults([
+        offline.store("alice@example.org", "bob@example.org", "<m/>", n, pairLimit=100)
+        for n in range(20)])
+
+    mariadb.stop()
+    try:
+        for n in range(3):
+            with pytest.raises(StorageError):
+                await offline.store("alice@example.org", "bob@example.org", "<m/>", n)
+    finally:
+        mariadb.start()
+
+    stored = await defer.gatherResults([
+        offline.store("alice@example.org", "bob@example.org", "<m/>", n, pairLimit=100)
+        for n in range(20)])
+    assert len(set(stored)) == 20
+    assert await offline.count("alice@example.org") == 40
