@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The one command to test xmppd on a fresh Debian 12 machine: it installs what
+# is missing (a .venv with the package and its test extras, MariaDB when run
+# as root) and runs pytest with any arguments given, e.g. `scripts/test.sh -x`.
+# The tests start their own throwaway MariaDB; exit status is pytest's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+isRoot() { [ "$(id -u)" -eq 0 ]; }
+aptInstall() {
+    # Refresh the package lists only when installing without them fails.
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "$@" \
+        || { apt-get update && apt-get install -y --no-install-recommends "$@"; }
+}
+
+# Without python3-venv, `python3 -m venv` leaves a .venv with no pip in it.
+if [ ! -x .venv/bin/pip ]; then
+    if ! python3 -m venv --clear .venv; then
+        isRoot || { echo "test.sh: run: sudo apt-get install python3-venv" >&2; exit 1; }
+        aptInstall python3-venv
+        python3 -m venv --clear .venv
+    fi
+    echo '*' > .venv/.gitignore
+fi
+.venv/bin/python -m pip install --quiet -e '.[test]'
+
+if ! PATH="$PATH:/usr/sbin:/usr/local/sbin" command -v mariadbd >/dev/null; then
+    if isRoot; then
+        aptInstall mariadb-server
+    else
+        echo "test.sh: mariadbd is missing (apt-get install mariadb-server);" \
+             "the MySQL tests will be skipped, or fail under CI=true" >&2
+    fi
+fi
+
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+# 5 means pytest collected nothing: a wrong path or filter, never a pass.
+[ "$status" -ne 5 ] || echo "test.sh: pytest collected no tests" >&2
+exit "$status"
