@@ -30,6 +30,7 @@ Without ``mariadbd`` the MySQL tests are skipped, unless CI=true, where they
 fail: a CI run that silently tested one backend would prove nothing.
 """
 
+import atexit
 import itertools
 import os
 import shutil
@@ -128,6 +129,8 @@ class ThrowawayMariaDB(MariaDBServer):
         self.dataDir = os.path.join(self.directory, "data")
         self.logFile = os.path.join(self.directory, "error.log")
         self.process = None
+        # Should pytest die before the session's teardown, leave no server.
+        atexit.register(self.close)
         MariaDBServer.__init__(self, "127.0.0.1", _freePort(), TEST_USER, TEST_PASSWORD,
                                unixSocket=os.path.join(self.directory, "mysqld.sock"))
 

@@ -44,6 +44,20 @@ class IDatabase(Interface):
     def stop():
         """Close the pool."""
 
+    def runInteraction(interaction, *args, **kw):
+        """
+        Run ``interaction(transaction, *args, **kw)`` in a pool thread as one
+        transaction and fire its result. ``transaction.execute(sql, args)``
+        takes ``?`` placeholders on every backend. A driver error fails with
+        StorageError (the driver's exception as ``__cause__``).
+        """
+
+    def runQuery(sql, args=()):
+        """Fire the rows of one query as tuples."""
+
+    def runOperation(sql, args=()):
+        """Fire the number of rows one statement changed."""
+
 
 class IUserStore(Interface):
     def create(jid, password):
@@ -93,18 +107,20 @@ class IOfflineStore(Interface):
         ``pairLimit`` caps the rows from ``sender`` to ``recipient``,
         ``userLimit`` the recipient's whole queue; None means no cap. The
         count and the insert are atomic: concurrent stores never overshoot.
-        Fails with QuotaExceeded.
+        A limit of 0 stores nothing. Rows expired but not yet purged still
+        count. Fails with QuotaExceeded, naming "pair" when both are reached.
         """
 
     def fetch(recipient, afterId=0, limit=100, now=None):
         """
         Fire up to ``limit`` rows ``(id, sender, xml)`` with id > afterId, in
-        id order, leaving out those expired at ``now`` (µs). Nothing is
-        deleted: the caller deletes by id once the stanzas were sent.
+        id order, leaving out those expired at ``now`` (µs; None means the
+        current time), i.e. with expiresAt <= now. Nothing is deleted: the
+        caller deletes by id once the stanzas were sent.
         """
 
     def delete(ids):
-        """Delete exactly these rows."""
+        """Delete exactly these rows; fire how many existed."""
 
     def count(recipient):
         """Fire the number of stored rows for ``recipient``."""
