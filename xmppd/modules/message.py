@@ -28,6 +28,56 @@ class OfflineMessage:
         self.kind = stanza.getAttribute("type", "normal")
 
 
+DELIVER, BOUNCE, DROP, OFFLINE = "deliver", "bounce", "drop", "offline"
+
+
+class Routing:
+    """
+    What routing does with a message right now: ``DELIVER`` to ``sessions``,
+    ``BOUNCE`` with service-unavailable, ``DROP`` silently, or ``OFFLINE``
+    for the account ``bare`` (which may yet turn out not to exist).
+    """
+
+    def __init__(self, verdict, sessions=(), bare=None):
+        self.verdict = verdict
+        self.sessions = list(sessions)
+        self.bare = bare
+
+
+def route(sessions, message):
+    """
+    The one place that applies RFC 6121 §8.5 to a message; the router acts
+    on it and AMP evaluates its rules against it (XEP-0079 §2.2.2).
+    """
+    to = JID(message["to"])
+    kind = message.getAttribute("type", "normal")
+    if not to.user:
+        # Nothing here answers messages to the domain itself.
+        return Routing(BOUNCE)
+    if to.resource:
+        session = sessions.get(to)
+        if session is not None:
+            return Routing(DELIVER, [session])
+        if kind != "chat":
+            # RFC 6121 §8.5.3.2.1: only chat falls back to the bare JID.
+            return Routing(BOUNCE)
+    if kind == "error":
+        return Routing(DROP)
+    bare = to.userhostJID()
+    found = targets(sessions, bare, kind)
+    if found:
+        if kind == "groupchat":
+            return Routing(BOUNCE)
+        return Routing(DELIVER, found)
+    return Routing(OFFLINE, bare=bare)
+
+
+def targets(sessions, bare, kind):
+    if kind == "headline" or kind == "groupchat":
+        return sessions.availableResources(bare)
+    return sessions.highestPriorityResources(bare)
+
+
 class MessageRouter(XMPPHandler):
     def __init__(self, host):
         XMPPHandler.__init__(self)
@@ -41,37 +91,17 @@ class MessageRouter(XMPPHandler):
         if getattr(message, "handled", False):
             return
         message.handled = True
-        to = JID(message["to"])
-        kind = message.getAttribute("type", "normal")
-        if not to.user:
-            # Nothing here answers messages to the domain itself.
-            return self.host.bounce(message, "service-unavailable", "cancel")
-        sessions = self.host.sessions
-        if to.resource:
-            session = sessions.get(to)
-            if session is not None:
+        routing = route(self.host.sessions, message)
+        if routing.verdict == DELIVER:
+            for session in routing.sessions:
                 session.send(message)
-                return
-            if kind != "chat":
-                # RFC 6121 §8.5.3.2.1: only chat falls back to the bare JID.
-                return self.host.bounce(message, "service-unavailable", "cancel")
-        if kind == "error":
-            return
-        bare = to.userhostJID()
-        targets = self.targets(bare, kind)
-        if targets:
-            if kind == "groupchat":
-                return self.host.bounce(message, "service-unavailable", "cancel")
-            for session in targets:
-                session.send(message)
-            return
-        self.inOrder(bare.full(), self.offline, message, bare)
+        elif routing.verdict == BOUNCE:
+            self.host.bounce(message, "service-unavailable", "cancel")
+        elif routing.verdict == OFFLINE:
+            self.inOrder(routing.bare.full(), self.offline, message, routing.bare)
 
     def targets(self, bare, kind):
-        sessions = self.host.sessions
-        if kind == "headline" or kind == "groupchat":
-            return sessions.availableResources(bare)
-        return sessions.highestPriorityResources(bare)
+        return targets(self.host.sessions, bare, kind)
 
     def inOrder(self, key, fn, *args):
         """Run ``fn`` after every earlier call for the same key has finished."""
