@@ -129,14 +129,13 @@ class SessionManager:
         is replaced and its stream closed with ``<conflict/>`` (RFC 6120
         §7.7.2.2, the policy every major server uses).
         """
-        resources = self.accounts.setdefault(jid.userhost(), {})
-        old = resources.get(jid.resource)
+        old = self.get(jid)
         if old is not None:
             self.unbind(old)
             old.stream.authenticator.session = None
             old.sendStreamError("conflict", "replaced by a new session")
         session = Session(self, jid, stream)
-        resources[jid.resource] = session
+        self.accounts.setdefault(jid.userhost(), {})[jid.resource] = session
         return session
 
     def unbind(self, session):
