@@ -78,6 +78,13 @@ def test_unknown_backend_is_refused():
         Database("postgres")
 
 
+def openConnections(mariadb, databaseName):
+    with mariadb.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = %s",
+                       (databaseName,))
+        return cursor.fetchone()[0]
+
+
 @pytest_twisted.ensureDeferred
 async def test_storing_fails_while_mariadb_is_down_and_works_once_it_is_back(
         mariadb, make_database):
@@ -89,6 +96,7 @@ async def test_storing_fails_while_mariadb_is_down_and_works_once_it_is_back(
     await defer.gatherResults([
         offline.store("alice@example.org", "bob@example.org", "<m/>", n, pairLimit=100)
         for n in range(20)])
+    assert openConnections(mariadb, database.engine.database) == 5
 
     mariadb.stop()
     try:

@@ -123,7 +123,7 @@ class Database(service.Service):
 
     async def _runInteraction(self, interaction, args, kw):
         attempt = 0
-        reconnected = False
+        staleConnections = 0
         while True:
             attempt += 1
             if self.pool is None:
@@ -139,9 +139,12 @@ class Database(service.Service):
                     from twisted.internet import reactor
                     await task.deferLater(reactor, random.uniform(0, 0.01 * attempt))
                     continue
+                # The retry may land on another idle connection that is just
+                # as stale; each such failure replaces one, so the pool size
+                # bounds them.
                 if (self.engine.isConnectionLost(error) and statementsDone == 0
-                        and not reconnected):
-                    reconnected = True
+                        and staleConnections < self.engine.poolSize):
+                    staleConnections += 1
                     continue
                 raise StorageError("%s: %s" % (self.backend, error)) from error
 

@@ -31,6 +31,7 @@ class SqliteEngine:
     """
 
     name = "sqlite"
+    poolSize = 1
     driverErrors = (sqlite3.Error,)
 
     def __init__(self, path):
