@@ -11,7 +11,9 @@ multi-node session registry can replace this class without touching them.
 from twisted.words.protocols.jabber import error
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID, internJID
 
-from xmppd.c2s.negotiation import NS_CLIENT, STANZA_NAMES, stanzaError
+from twisted.words.protocols.jabber.xmlstream import toResponse
+
+from xmppd.c2s.negotiation import NS_CLIENT, NS_SESSION, STANZA_NAMES, stanzaError
 
 IQ_TYPES = ("get", "set", "result", "error")
 MESSAGE_TYPES = ("chat", "error", "groupchat", "headline", "normal")
@@ -89,7 +91,19 @@ class Session:
             if stanza.getAttribute("type") != "error":
                 self.stream.send(stanzaError(stanza, *problem))
             return
+        if _isLegacySessionRequest(stanza):
+            # RFC 3921's session establishment is a no-op kept for old clients.
+            return self.stream.send(toResponse(stanza, "result"))
         self.manager.server.routeFromClient(stanza, self)
+
+
+def _isLegacySessionRequest(stanza):
+    if stanza.name != "iq" or stanza.getAttribute("type") != "set":
+        return False
+    if stanza.getAttribute("to") not in (None, stanza["from"].split("/")[0]):
+        return False
+    child = next(stanza.elements(), None)
+    return child is not None and (child.uri, child.name) == (NS_SESSION, "session")
 
 
 def _checkStanza(stanza):
