@@ -130,6 +130,19 @@ class OfflineStore:
         d.addCallback(lambda rows: int(rows[0][0]))
         return d
 
+    def counts(self, recipient, sender):
+        """
+        Fire (rows from ``sender``, all rows) for ``recipient``: a cheap,
+        unlocked look at the quota before the atomic insert (AMP needs to
+        know whether a message would be stored before it is).
+        """
+        d = self.database.runQuery(
+            "SELECT (SELECT COUNT(*) FROM offline_messages WHERE recipient = ? AND sender = ?),"
+            " (SELECT COUNT(*) FROM offline_messages WHERE recipient = ?)",
+            (recipient, sender, recipient))
+        d.addCallback(lambda rows: (int(rows[0][0]), int(rows[0][1])))
+        return d
+
     def listMessages(self, recipient):
         return self.database.runQuery(
             "SELECT id, sender, stored_at, expires_at, xml FROM offline_messages"

@@ -1,0 +1,78 @@
+"""
+The ``msgoffline`` IQ (Tigase; SPEC §4): a user reads or sets their own
+per-pair limit of stored offline messages.
+
+The value lives in the settings store under node ``offline-msgs``, key
+``store-limit``, as the text the user gave ("0", "10", "false"), where the
+offline service reads it for every message to that user. The checks run in
+the order of SPEC's table: someone else's account first, then whether
+offline storage runs at all, then whether users may set limits.
+"""
+
+from twisted.words.protocols.jabber.error import StanzaError
+from twisted.words.protocols.jabber.jid import JID
+from twisted.words.xish import domish
+from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
+
+from xmppd.offline.service import LIMIT_KEY, LIMIT_NODE
+
+NS_MSGOFFLINE = "msgoffline"
+QUERY_GET = "/iq[@type='get']/msgoffline[@xmlns='msgoffline']"
+QUERY_SET = "/iq[@type='set']/msgoffline[@xmlns='msgoffline']"
+
+
+class MsgOfflineHandler(XMPPHandler, IQHandlerMixin):
+    iqHandlers = {QUERY_GET: "onGet", QUERY_SET: "onSet"}
+
+    def __init__(self, host):
+        XMPPHandler.__init__(self)
+        self.host = host
+
+    def connectionInitialized(self):
+        self.xmlstream.addObserver(QUERY_GET, self.handleRequest)
+        self.xmlstream.addObserver(QUERY_SET, self.handleRequest)
+
+    def _account(self, iq):
+        sender = JID(iq["from"]).userhostJID()
+        to = iq.getAttribute("to")
+        if to is not None and JID(to).userhostJID() != sender:
+            raise StanzaError("forbidden", "auth",
+                              "offline limits can be read and set only on your own account")
+        if getattr(self.host, "offline", None) is None or not self.host.offline.enabled:
+            raise StanzaError("feature-not-implemented", "cancel",
+                              "offline message storage is disabled")
+        return sender.userhost()
+
+    async def onGet(self, iq):
+        account = self._account(iq)
+        limit = await self.host.offline.pairLimitFor(account)
+        return _reply("false" if limit is None else str(limit))
+
+    async def onSet(self, iq):
+        account = self._account(iq)
+        if not self.host.offline.options.user_limits:
+            raise StanzaError("not-allowed", "cancel",
+                              "users may not set their own offline message limit here")
+        value = iq.msgoffline.getAttribute("limit")
+        if value is None or not (value == "false" or _isDigits(value)):
+            raise StanzaError("bad-request", "modify",
+                              "the 'limit' attribute must be a non-negative integer or false")
+        if value != "false":
+            value = str(int(value))
+        await self.host.storage.settings.set(account, LIMIT_NODE, LIMIT_KEY, value)
+        return _reply(value)
+
+
+def _isDigits(value):
+    # str.isdigit() accepts other scripts' digits and superscripts.
+    return bool(value) and all("0" <= c <= "9" for c in value)
+
+
+def _reply(limit):
+    element = domish.Element((NS_MSGOFFLINE, NS_MSGOFFLINE))
+    element["limit"] = limit
+    return element
+
+
+def handlersFor(host, options):
+    return [MsgOfflineHandler(host)]

@@ -1,0 +1,16 @@
+"""
+Offline messages (XEP-0160; SPEC §1–§5, §7): what is stored for a user who
+is not online, and how it reaches them later.
+
+- ``matchers``: the ``store_paths`` element-path matchers;
+- ``policy``: the offline decision, rule by rule;
+- ``service``: ``host.offline`` -- decide, commit, the per-recipient lanes;
+- ``delivery``: the pop when a resource comes online;
+- ``expiry``: the periodic sweep;
+- ``metrics``: the Prometheus series.
+
+The handlers that wire these to a host are ``xmppd.modules.offline`` and
+``xmppd.modules.msgoffline``.
+"""
+
+from xmppd.offline.service import serviceFor  # noqa: F401

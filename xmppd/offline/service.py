@@ -1,0 +1,293 @@
+"""
+The offline service a host exposes as ``host.offline``: the decision and the
+commit of one offline message (SPEC §2, §4), as two steps.
+
+They are two steps for AMP (SPEC §6): it must know whether a message *would*
+be stored (``deliver=stored`` or ``deliver=none``) before anything happens to
+it. ``decide`` therefore pre-checks the quota with a plain count; ``commit``
+then inserts atomically with the limits, and a race lost there turns into
+the same bounce or drop the decision would have given.
+
+Everything that writes or reads one recipient's queue -- stores, deliveries,
+re-stores of a departed resource's held messages -- runs in that recipient's
+lane, one at a time: with MariaDB's pool of connections, two of them could
+otherwise overtake each other, and a message stored while its recipient
+came online could be left behind until the next login.
+"""
+
+import time
+from datetime import datetime, timezone
+
+from twisted.internet import defer
+from twisted.python import log
+from twisted.words.protocols.jabber.jid import JID
+from twisted.words.xish import domish
+
+from xmppd.offline import policy
+from xmppd.offline.matchers import parseMatchers
+from xmppd.offline.metrics import metricsFor
+from xmppd.storage.interfaces import QuotaExceeded
+
+NS_DELAY = "urn:xmpp:delay"
+LIMIT_NODE = "offline-msgs"
+LIMIT_KEY = "store-limit"
+
+
+class Lanes:
+    """Per-key FIFO of asynchronous jobs: a job starts when the previous one ended."""
+
+    def __init__(self):
+        self._tails = {}
+
+    def run(self, key, job, *args):
+        """Fire with ``job(*args)``'s result once every earlier job for ``key`` is done."""
+        previous = self._tails.get(key)
+        done = defer.Deferred()
+        self._tails[key] = done
+        result = defer.Deferred()
+
+        def finish(outcome):
+            if self._tails.get(key) is done:
+                del self._tails[key]
+            done.callback(None)
+            return outcome
+
+        def start(_):
+            d = defer.maybeDeferred(job, *args)
+            d.addBoth(finish)
+            d.chainDeferred(result)
+
+        if previous is None:
+            start(None)
+        else:
+            previous.addCallback(start)
+        return result
+
+    def busy(self, key):
+        return key in self._tails
+
+
+def lanesFor(server):
+    """One set of lanes per server: an account's queue is one, whatever the host."""
+    lanes = getattr(server, "offlineLanes", None)
+    if lanes is None:
+        lanes = server.offlineLanes = Lanes()
+    return lanes
+
+
+def formatStamp(microseconds):
+    moment = datetime.fromtimestamp(microseconds // 1_000_000, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + ".%06dZ" % (microseconds % 1_000_000)
+
+
+def storedCopy(stanza, domain, receivedAt):
+    """The stanza as sent, plus the server's XEP-0203 delay (SPEC §2), as XML."""
+    copy = domish.Element((stanza.uri, stanza.name), stanza.defaultUri)
+    copy.attributes.update(stanza.attributes)
+    for child in stanza.children:
+        copy.addChild(child)
+    delay = copy.addElement((NS_DELAY, "delay"))
+    delay["from"] = domain
+    delay["stamp"] = formatStamp(receivedAt)
+    delay.addContent("Offline Storage")
+    return copy.toXml()
+
+
+class OfflineService:
+    """
+    What ``host.offline`` offers modules (AMP first of all): ``decide``,
+    ``commit``, and the events ``offline/stored`` (offlineMessage, rowId),
+    ``offline/delivered`` (session, rowIds), ``offline/expired``
+    (recipient, sender, xml).
+    """
+
+    enabled = True
+
+    def __init__(self, host, options, clock=None):
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.host = host
+        self.options = options
+        self.clock = clock
+        self.matchers = parseMatchers(options.store_paths)
+        self.metrics = metricsFor(host.server)
+        self.lanes = lanesFor(host.server)
+        self.delivery = None
+
+    @property
+    def store(self):
+        return self.host.storage.offline
+
+    @property
+    def backend(self):
+        return self.host.storage.database.backend
+
+    def now(self):
+        """Now in µs, from the injectable clock (the expiry tests move it)."""
+        return int(self.clock.seconds() * 1_000_000)
+
+    # The decision (SPEC §2) -----------------------------------------------------
+
+    def decide(self, offlineMessage):
+        return defer.ensureDeferred(self._decide(offlineMessage))
+
+    async def _decide(self, offlineMessage):
+        stanza = offlineMessage.stanza
+        decision = policy.eligibility(stanza, self.matchers,
+                                      self.options.store_groupchat_messages)
+        if not decision.store:
+            return decision
+        receivedAt = getattr(offlineMessage, "receivedAt", None)
+        if receivedAt is None:
+            receivedAt = offlineMessage.receivedAt = self.now()
+        decision.expiresAt = policy.expiresAt(
+            stanza, receivedAt, getattr(offlineMessage, "expiresAt", None))
+        if decision.expiresAt is not None and decision.expiresAt <= receivedAt:
+            return policy.dropped("expired")
+        recipient = _bare(offlineMessage.recipient)
+        try:
+            decision.pairLimit = await self.pairLimitFor(recipient)
+            decision.userLimit = self.userLimitFor(recipient)
+            over = await self._overQuota(recipient, _bare(stanza["from"]),
+                                         decision.pairLimit, decision.userLimit)
+        except Exception:
+            log.err(None, "offline quota check failed")
+            return _storageFailed()
+        if over is not None:
+            return policy.overQuota(over, self.options.quota_exceeded)
+        return decision
+
+    async def pairLimitFor(self, recipient):
+        """The user's own limit if users may set one (SPEC §4), else ``pair_limit``."""
+        if self.options.user_limits:
+            value = await self.host.storage.settings.get(recipient, LIMIT_NODE, LIMIT_KEY)
+            if value == "false":
+                return None
+            if value is not None and value.isdigit():
+                return int(value)
+        return self.options.pair_limit
+
+    def userLimitFor(self, recipient):
+        return self.host.access.evaluate(self.options.access_max_user_messages, recipient)
+
+    async def _overQuota(self, recipient, sender, pairLimit, userLimit):
+        if pairLimit is None and userLimit is None:
+            return None
+        if pairLimit is not None and pairLimit <= 0:
+            return "pair"
+        if userLimit is not None and userLimit <= 0:
+            return "user"
+        pairCount, userCount = await self.store.counts(recipient, sender)
+        if pairLimit is not None and pairCount >= pairLimit:
+            return "pair"
+        if userLimit is not None and userCount >= userLimit:
+            return "user"
+        return None
+
+    # The outcome -------------------------------------------------------------------
+
+    def commit(self, offlineMessage, decision):
+        """Fire "stored", or the reason it was not (already bounced or dropped)."""
+        if not decision.store:
+            self.reject(offlineMessage, decision)
+            return defer.succeed(decision.reason)
+        recipient = _bare(offlineMessage.recipient)
+        return self.lanes.run(recipient, self.storeNow, offlineMessage, decision)
+
+    def reject(self, offlineMessage, decision):
+        if decision.bounce:
+            self.host.bounce(offlineMessage.stanza, decision.condition,
+                             decision.errorType, decision.text)
+            self.metrics.bounced.labels(decision.reason).inc()
+        else:
+            self.metrics.dropped.labels(decision.reason).inc()
+
+    async def storeNow(self, offlineMessage, decision, deliver=True):
+        """Insert in the recipient's lane; then hand it over if they came online."""
+        stanza = offlineMessage.stanza
+        recipient = _bare(offlineMessage.recipient)
+        receivedAt = getattr(offlineMessage, "receivedAt", None) or self.now()
+        xml = storedCopy(stanza, self.host.domain, receivedAt)
+        started = time.perf_counter()
+        try:
+            rowId = await self.store.store(
+                recipient, _bare(stanza["from"]), xml, receivedAt, decision.expiresAt,
+                decision.pairLimit, decision.userLimit)
+        except QuotaExceeded as e:
+            refused = policy.overQuota(e.limit, self.options.quota_exceeded)
+            self.reject(offlineMessage, refused)
+            return refused.reason
+        except Exception:
+            log.err(None, "storing an offline message failed")
+            failed = _storageFailed()
+            self.reject(offlineMessage, failed)
+            return failed.reason
+        finally:
+            self.metrics.writeSeconds.labels(self.backend).observe(
+                time.perf_counter() - started)
+        self.metrics.stored.inc()
+        self.host.events.fire("offline/stored", offlineMessage, rowId)
+        if deliver and self.delivery is not None:
+            # SPEC §3: a store that completes after its recipient came
+            # online is delivered in that session, not at the next login.
+            await self.delivery.deliverToOnline(recipient)
+        return "stored"
+
+    # The message/offline event ----------------------------------------------------
+
+    def onOfflineMessage(self, offlineMessage):
+        d = self.decide(offlineMessage)
+        d.addCallback(lambda decision: self.commit(offlineMessage, decision))
+        d.addErrback(self._failed, offlineMessage)
+        return d
+
+    def _failed(self, failure, offlineMessage):
+        log.err(failure, "offline message handling failed")
+        self.reject(offlineMessage, _storageFailed())
+        return "storage-failed"
+
+
+class DisabledOffline:
+    """
+    ``host.offline`` while offline storage is off (SPEC §2 rule 2), so that
+    AMP asks the same questions either way: the stub drops, otherwise the
+    sender hears MongooseIM's "Bounce offline message".
+    """
+
+    enabled = False
+
+    def __init__(self, host, stub):
+        self.host = host
+        self.stub = stub
+
+    def decide(self, offlineMessage):
+        if offlineMessage.stanza.getAttribute("type") == "error":
+            return defer.succeed(policy.dropped("error"))
+        if self.stub:
+            return defer.succeed(policy.dropped("disabled"))
+        return defer.succeed(policy.bounced("disabled", policy.DISABLED_TEXT))
+
+    def commit(self, offlineMessage, decision):
+        if decision.bounce:
+            self.host.bounce(offlineMessage.stanza, decision.condition,
+                             decision.errorType, decision.text)
+        return defer.succeed(decision.reason)
+
+
+def serviceFor(host):
+    """``host.offline``, or the disabled service when no module set one."""
+    service = getattr(host, "offline", None)
+    if service is None:
+        service = DisabledOffline(host, stub=False)
+    return service
+
+
+def _storageFailed():
+    return policy.bounced("storage-failed", policy.FAILED_TEXT,
+                          "internal-server-error", "wait")
+
+
+def _bare(jid):
+    if isinstance(jid, JID):
+        return jid.userhost()
+    return JID(jid).userhost()

@@ -1,0 +1,40 @@
+"""Offline messages (XEP-0160), the stub that drops them, and the msgoffline IQ."""
+
+from xmppd.config import Option, Schema
+from xmppd.module import Module
+from xmppd.modules import msgoffline, offline
+from xmppd.offline.matchers import checkStorePaths
+
+offlineModule = Module(
+    "offline", offline.handlersFor,
+    Schema([
+        Option("store_paths", "list-of-str", [],
+               "Path matchers deciding storage before the type and content rules.",
+               check=checkStorePaths),
+        Option("store_groupchat_messages", "bool", False,
+               "Store groupchat messages (MUC-light-style rooms)."),
+        Option("pair_limit", "int", 100,
+               "Most stored messages per (recipient, sender) pair.", minimum=0),
+        Option("access_max_user_messages", "str", "max_user_offline_messages",
+               "Name of the [access] rule capping a user's whole queue."),
+        Option("user_limits", "bool", False,
+               "Let users set their own pair limit with the msgoffline IQ."),
+        Option("quota_exceeded", "str", "error",
+               "Over a limit: bounce an error or drop silently.",
+               choices=["error", "drop"]),
+        Option("delivery_batch", "int", 100,
+               "Offline messages sent per batch when a user comes online.", minimum=1),
+        Option("expire_interval", "duration", "60s",
+               "How often expired messages are deleted.", minimum="1s"),
+        Option("max_age", "duration", None,
+               "Delete stored messages older than this (not set: keep)."),
+    ]),
+    description="Offline message storage (XEP-0160)")
+
+offlineStubModule = Module(
+    "offline_stub", offline.stubHandlersFor, enabledByDefault=False,
+    description="Drop offline messages silently while offline storage is off")
+
+msgofflineModule = Module(
+    "msgoffline", msgoffline.handlersFor,
+    description="The msgoffline IQ: users read and set their own offline limit")
