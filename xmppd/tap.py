@@ -110,13 +110,13 @@ def buildServer(config, modules, storage=None):
                         serverContextFactory(certificate, key))
     for domain in config.hosts:
         host = Host(server, domain)
-        host.addHandler(MessageRouter(host))
+        MessageRouter(host).setHandlerParent(host)
         for name, options in sorted(config.modules.items()):
             if options.enabled:
                 host.modules[name] = options
                 for handler in modules[name].handlersFor(host, options):
-                    host.addHandler(handler)
-        host.addHandler(FallbackHandler())
+                    handler.setHandlerParent(host)
+        FallbackHandler().setHandlerParent(host)
         server.addHost(host)
     return server
 

@@ -28,7 +28,9 @@ class HostDiscoInfo(XMPPHandler):
             d = self.host.isLocalUser(target)
             d.addCallback(self._accountInfo)
             return d
-        info = [disco.DiscoIdentity("server", "im", "xmppd")]
+        info = [disco.DiscoIdentity("server", "im", "xmppd"),
+                disco.DiscoFeature(disco.NS_DISCO_INFO),
+                disco.DiscoFeature(disco.NS_DISCO_ITEMS)]
         info.extend(disco.DiscoFeature(ns) for ns in self.host.discoFeatures)
         return defer.succeed(info)
 
