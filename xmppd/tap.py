@@ -25,6 +25,7 @@ from xmppd.imodule import IModule
 from xmppd.modules.message import MessageRouter
 from xmppd.server import StoreRegistry, XMPPServer
 from xmppd.storage import Database, OfflineStore, SettingsStore, UserStore
+from xmppd.storage.roster import RosterStore
 from xmppd.tls import ensureCertificate, serverContextFactory
 
 
@@ -97,7 +98,8 @@ def openStorage(config):
 def storesFor(database):
     return StoreRegistry(database, users=UserStore(database),
                          settings=SettingsStore(database),
-                         offline=OfflineStore(database))
+                         offline=OfflineStore(database),
+                         roster=RosterStore(database))
 
 
 def buildServer(config, modules, storage=None):

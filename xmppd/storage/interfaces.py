@@ -35,6 +35,10 @@ class QuotaExceeded(Exception):
         self.limit = limit
 
 
+class RosterFull(Exception):
+    """Adding one more item would pass the roster size limit."""
+
+
 class IDatabase(Interface):
     engine = Attribute("The dialect object: its ``name`` is 'sqlite' or 'mysql'.")
 
@@ -137,3 +141,36 @@ class IOfflineStore(Interface):
 
     def purgeOlderThan(cutoff):
         """Delete rows stored before ``cutoff`` (µs); fire how many."""
+
+
+class IRosterStore(Interface):
+    """
+    Rosters (RFC 6121 §2), pending inbound subscription requests (§3.1.3)
+    and XEP-0237 roster versions. Items are ``xmppd.storage.roster.RosterRow``,
+    the state of one contact a ``RosterState`` (item or None, pending-in XML
+    or None).
+    """
+
+    def getRoster(owner):
+        """Fire ``(version, [RosterRow])`` in contact order; version 0 when new."""
+
+    def getVersion(owner):
+        """Fire the roster version, an integer bumped by every item change."""
+
+    def getState(owner, contact):
+        """Fire the RosterState of one contact."""
+
+    def transition(owner, contact, change, maxItems=None):
+        """
+        Atomically replace the contact's state by ``change(oldState)`` (a pure
+        function, run in the transaction) and fire ``(old, new, version)``.
+        A changed item bumps the version; a new item past ``maxItems`` fails
+        with RosterFull and changes nothing.
+        """
+
+    def subscribedTo(contact):
+        """Fire the set of owners whose roster gives ``contact`` a
+        subscription to their presence (``from`` or ``both``)."""
+
+    def pendingRequests(owner):
+        """Fire ``[(contact, xml)]``: the requests waiting for an answer."""

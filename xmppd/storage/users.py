@@ -21,6 +21,9 @@ USER_OWNED_TABLES = [
     ("settings", "jid"),
     ("offline_messages", "recipient"),
     ("offline_locks", "recipient"),
+    ("roster_items", "owner"),
+    ("roster_pending", "owner"),
+    ("roster_versions", "owner"),
 ]
 
 _HASH_NAMES = ("sha1", "sha256")
