@@ -1,0 +1,126 @@
+"""
+Building blocks for offline-message transcripts: named clients that log in,
+come online with a priority, send and read messages.
+"""
+
+import re
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
+
+from tests.rawclient import NS_CLIENT, NS_STANZAS, RawClient, q
+
+NS_DELAY = "urn:xmpp:delay"
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+async def connect(xmpp, name, resource="r1"):
+    """A bound resource of ``name`` that has sent no presence."""
+    client = await RawClient.connect(xmpp.port)
+    await client.login(name, "secret-" + name, resource)
+    client.name = name
+    return client
+
+
+async def online(xmpp, name, resource="r1", priority=None):
+    """A resource of ``name`` that sent its initial presence and saw it reflected."""
+    client = await connect(xmpp, name, resource)
+    await sendPresence(client, priority)
+    return client
+
+
+async def sendPresence(client, priority=None):
+    inner = "" if priority is None else "<priority>%d</priority>" % priority
+    client.sendRaw("<presence>%s</presence>" % inner)
+    reflected = await client.expect()
+    assert reflected.tag == q(NS_CLIENT, "presence"), ET.tostring(reflected)
+    assert reflected.get("from") == client.jid
+    return reflected
+
+
+def message(to, id, body=None, type="chat", payload=""):
+    kind = "" if type is None else " type='%s'" % type
+    text = "" if body is None else "<body>%s</body>" % escape(body)
+    return "<message to='%s' id='%s'%s>%s%s</message>" % (to, id, kind, text, payload)
+
+
+def send(client, to, id, body=None, type="chat", payload=""):
+    client.sendRaw(message(to, id, body, type, payload))
+
+
+async def expectMessages(client, count):
+    received = []
+    while len(received) < count:
+        element = await client.expect()
+        assert element.tag == q(NS_CLIENT, "message"), ET.tostring(element)
+        received.append(element)
+    return received
+
+
+def body(element):
+    return element.findtext(q(NS_CLIENT, "body"))
+
+
+def assertOfflineCopy(element, sender, id, text, host="localhost"):
+    """A stored message as delivered: from, id, body, and the one server delay."""
+    assert element.get("from") == sender, ET.tostring(element)
+    assert element.get("id") == id, ET.tostring(element)
+    assert body(element) == text, ET.tostring(element)
+    delays = [d for d in element.findall(q(NS_DELAY, "delay")) if d.get("from") == host]
+    assert len(delays) == 1, ET.tostring(element)
+    assert delays[0].text == "Offline Storage"
+    assert STAMP.match(delays[0].get("stamp")), delays[0].get("stamp")
+
+
+def assertBounce(element, id, condition, errorType="cancel", text=None, code=None,
+                 sender=None, body=None):
+    """An RFC 6120 §8.3 error reply: id kept, payload kept, error last."""
+    assert element.tag == q(NS_CLIENT, "message"), ET.tostring(element)
+    assert element.get("type") == "error", ET.tostring(element)
+    assert element.get("id") == id, ET.tostring(element)
+    if sender is not None:
+        assert element.get("from") == sender, ET.tostring(element)
+    if body is not None:
+        assert element.findtext(q(NS_CLIENT, "body")) == body, ET.tostring(element)
+    error = list(element)[-1]
+    assert error.tag == q(NS_CLIENT, "error"), ET.tostring(element)
+    assert error.get("type") == errorType, ET.tostring(element)
+    if code is not None:
+        assert error.get("code") == code, ET.tostring(element)
+    children = [c.tag for c in error]
+    assert children[0] == q(NS_STANZAS, condition), ET.tostring(element)
+    if text is not None:
+        assert error.findtext(q(NS_STANZAS, "text")) == text, ET.tostring(element)
+    return error
+
+
+async def expectSilence(*clients):
+    """Nothing at all reached any of ``clients`` (a ping round trip each)."""
+    for client in clients:
+        assert await client.roundTrip() == [], client.name
+
+
+async def storedCount(xmpp, user):
+    from tests.aio import wait
+    return await wait(xmpp.storage.offline.count("%s@localhost" % user))
+
+
+async def settle(xmpp, recipient, *senders):
+    """
+    Wait until every message the ``senders`` sent so far to ``recipient``
+    went through the offline handling (decided, stored or bounced), and
+    return what each sender received meanwhile. After it, a round trip
+    proves that no bounce is still on its way.
+    """
+    from tests.aio import wait
+    from xmppd.modules.message import MessageRouter
+    early = [await sender.roundTrip() for sender in senders]
+    router = next(h for h in xmpp.host() if isinstance(h, MessageRouter))
+    await wait(router.inOrder("%s@localhost" % recipient, lambda: None))
+    return early
+
+
+async def assertDroppedSilently(xmpp, sender, recipient):
+    early = await settle(xmpp, recipient, sender)
+    assert early == [[]]
+    await expectSilence(sender)
+    assert await storedCount(xmpp, recipient) == 0
