@@ -1,0 +1,1 @@
+"""Advanced Message Processing (XEP-0079): ``rules`` (pure) and ``handler`` (the module)."""

@@ -1,0 +1,217 @@
+"""
+The ``amp`` module: Advanced Message Processing (XEP-0079) on this host.
+
+A message carrying ``<amp/>`` meets this handler before routing: it is
+validated (§2.2.1), then its rules are evaluated in document order against
+what would happen to it (§2.2.2) -- the routing verdict of
+``xmppd.modules.message.route`` for a recipient that is online, or the
+offline service's decision for one that is not. The first rule that holds
+fires: ``alert``, ``drop`` and ``error`` take the message; ``notify`` tells
+the sender and lets processing go on.
+
+This server is always the recipient's edge server (there is no s2s), so
+``per-hop`` changes nothing here: every rule applies at this hop.
+
+An ``expire-at`` rule on a stored message becomes the stored row's expiry;
+when the sweep deletes the row, the rule fires then (``offline/expired``).
+A row delivered in time is deleted on delivery and never reaches the sweep.
+"""
+
+import time
+
+from twisted.internet import defer
+from twisted.python import log
+from twisted.words.protocols.jabber.jid import JID
+from wokkel import disco
+from wokkel.generic import parseXml
+from wokkel.iwokkel import IDisco
+from wokkel.subprotocols import XMPPHandler
+from zope.interface import implementer
+
+from xmppd.amp.rules import (
+    ACTION_NODES,
+    CONDITION_NODES,
+    DIRECT,
+    NONE,
+    NS_AMP,
+    STORED,
+    AmpInvalid,
+    Delivery,
+    evaluate,
+    expiredRules,
+    findAmp,
+    parseRequest,
+    reply,
+)
+from xmppd.modules.message import DELIVER, OFFLINE, OFFLINE_EVENT, route
+
+# Before the router (priority 0) on '/message', and before offline storage
+# (priority 0) on the offline event: AMP decides first (DESIGN.md).
+PRIORITY = 10
+AMP_MESSAGE = "/message/amp[@xmlns='%s']" % NS_AMP
+EXPIRED_EVENT = "offline/expired"
+
+
+@implementer(IDisco)
+class AmpHandler(XMPPHandler):
+    def __init__(self, host, clock=None):
+        XMPPHandler.__init__(self)
+        self.host = host
+        self.clock = clock
+        host.addDiscoFeature(NS_AMP)
+        host.amp = self
+
+    def connectionInitialized(self):
+        self.xmlstream.addObserver(AMP_MESSAGE, self.onMessage, PRIORITY)
+        self.host.events.hook(OFFLINE_EVENT, self.onOffline, PRIORITY)
+        self.host.events.hook(EXPIRED_EVENT, self.onExpired)
+
+    def now(self):
+        """
+        Now in µs. The offline service's clock when there is one, so that a
+        test moving that clock moves expire-at with it.
+        """
+        if self.clock is not None:
+            return int(self.clock.seconds() * 1_000_000)
+        offline = getattr(self.host, "offline", None)
+        if offline is not None and hasattr(offline, "now"):
+            return offline.now()
+        return int(time.time() * 1_000_000)
+
+    # Before routing ------------------------------------------------------------
+
+    def onMessage(self, message):
+        if getattr(message, "handled", False):
+            return
+        if message.getAttribute("type") == "error":
+            return
+        if not JID(message.getAttribute("from", "")).user:
+            # The server's own messages, AMP replies among them (§3.4).
+            return
+        try:
+            request = parseRequest(message)
+        except AmpInvalid as invalid:
+            message.handled = True
+            self.host.send(invalid.toResponse(message))
+            return
+        message.ampRequest = request
+        routing = route(self.host.sessions, message)
+        if routing.verdict == OFFLINE:
+            # Decided with offline storage's answer, in onOffline.
+            return
+        if routing.verdict == DELIVER:
+            delivery = Delivery(DIRECT, [session.jid for session in routing.sessions])
+        else:
+            delivery = Delivery(NONE)
+        fired, notifies = evaluate(request.rules, delivery, JID(message["to"]), self.now())
+        self.tell(message, notifies)
+        if fired is not None:
+            message.handled = True
+            self.act(message, fired)
+
+    # For a recipient who is offline --------------------------------------------
+
+    def onOffline(self, offlineMessage):
+        request = getattr(offlineMessage.stanza, "ampRequest", None)
+        if request is None:
+            return None
+        offline = getattr(self.host, "offline", None)
+        if offline is None:
+            return self.withoutStorage(offlineMessage, request)
+        d = defer.ensureDeferred(self.throughStorage(offlineMessage, request, offline))
+        d.addErrback(log.err, "AMP processing of an offline message failed")
+        return d
+
+    def withoutStorage(self, offlineMessage, request):
+        """No offline service at all: the message is ``deliver=none``."""
+        message = offlineMessage.stanza
+        fired, notifies = evaluate(request.rules, Delivery(NONE),
+                                   JID(message["to"]), self.now())
+        self.tell(message, notifies)
+        if fired is None:
+            # The stub or the router's bounce, as without AMP.
+            return None
+        self.act(message, fired)
+        return "amp-" + fired.action
+
+    async def throughStorage(self, offlineMessage, request, offline):
+        message = offlineMessage.stanza
+        expiresAt = request.expiresAt()
+        if expiresAt is not None:
+            # Never delivered after expire-at (§3.3.2): the row expires then.
+            offlineMessage.expiresAt = expiresAt
+        decision = await offline.decide(offlineMessage)
+        # Over quota, disabled or refused: it would not be stored (SPEC §6).
+        delivery = Delivery(STORED if decision.store else NONE)
+        fired, notifies = evaluate(request.rules, delivery, JID(message["to"]), self.now())
+        if fired is not None:
+            self.tell(message, notifies)
+            self.act(message, fired)
+            return "amp-" + fired.action
+        outcome = await offline.commit(offlineMessage, decision)
+        if decision.store and outcome != "stored":
+            # Lost the quota race at insert time: it was not stored after all.
+            notifies = [rule for rule in notifies
+                        if not (rule.condition == "deliver" and rule.value == "stored")]
+        self.tell(message, notifies)
+        return outcome
+
+    # In storage, when the sweep deletes an expired row ----------------------
+
+    def onExpired(self, recipient, sender, xml):
+        try:
+            message = parseXml(xml.encode("utf-8") if isinstance(xml, str) else xml)
+            if findAmp(message) is None:
+                return None
+            request = parseRequest(message)
+        except Exception:
+            # XEP-0023 expiry, or rules this server would have refused.
+            return None
+        fired, notifies = expiredRules(request.rules, self.now())
+        to = self.replyAddress(message)
+        self.tell(message, notifies, to)
+        if fired is not None and fired.action != "drop":
+            self.host.send(reply(message, fired, self.host.domain, to))
+        return None
+
+    def replyAddress(self, message):
+        """
+        The original sender's full JID while it is connected; otherwise the
+        bare JID, so an alert reaches another resource or waits offline.
+        """
+        sender = JID(message["from"])
+        if sender.resource and self.host.sessions.get(sender) is None:
+            return sender.userhost()
+        return sender.full()
+
+    # Actions (§3.4) -----------------------------------------------------------------
+
+    def act(self, message, rule):
+        """alert, drop, error: the message goes no further."""
+        if rule.action != "drop":
+            self.host.send(reply(message, rule, self.host.domain))
+
+    def tell(self, message, notifies, to=None):
+        for rule in notifies:
+            self.host.send(reply(message, rule, self.host.domain, to))
+
+    # Discovery (§2.1.1) ---------------------------------------------------------
+
+    def getDiscoInfo(self, requestor, target, nodeIdentifier=""):
+        if target.user or target.host != self.host.domain or not nodeIdentifier:
+            return defer.succeed([])
+        identity = disco.DiscoIdentity("server", "im", "xmppd AMP support")
+        if nodeIdentifier == NS_AMP:
+            features = (NS_AMP,) + ACTION_NODES + CONDITION_NODES
+        elif nodeIdentifier in ACTION_NODES + CONDITION_NODES:
+            features = (nodeIdentifier,)
+        else:
+            return defer.succeed([])
+        return defer.succeed([identity] + [disco.DiscoFeature(f) for f in features])
+
+    def getDiscoItems(self, requestor, target, nodeIdentifier=""):
+        return defer.succeed([])
+
+
+def handlersFor(host, options):
+    return [AmpHandler(host)]

@@ -1,0 +1,8 @@
+"""The ``amp`` module: Advanced Message Processing (XEP-0079), on by default."""
+
+from xmppd.amp.handler import handlersFor
+from xmppd.module import Module
+
+ampModule = Module(
+    "amp", handlersFor,
+    description="Advanced Message Processing (XEP-0079); works with offline storage off")
