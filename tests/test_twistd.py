@@ -1,0 +1,74 @@
+"""
+``twistd xmppd`` as operators run it: a separate process, its own config,
+a generated certificate, and a real client logging in.
+"""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+
+from tests.aio import asyncioTest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, PYTHONPATH=REPO)
+TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+
+
+def freePort():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def writeConfig(tmp_path, port):
+    config = tmp_path / "xmppd.toml"
+    config.write_text('[server]\ndata_dir = "%s"\n\n[c2s]\ninterface = "127.0.0.1"\n'
+                      'port = %d\n' % (tmp_path / "data", port))
+    return config
+
+
+async def waitForListening(process, port):
+    """Read twistd's log until the c2s factory reports it is listening."""
+    while True:
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert line, "twistd exited before listening"
+        if b"ClientStreamFactory starting on %d" % port in line:
+            return
+
+
+@asyncioTest
+async def test_twistd_xmppd_runs_and_a_client_logs_in(tmp_path):
+    from tests.c2s.test_slixmpp import connected
+    port = freePort()
+    config = writeConfig(tmp_path, port)
+    password = tmp_path / "pw"
+    password.write_text("s3cret\n")
+    subprocess.run([sys.executable, "-m", "xmppd.ctl", "-c", str(config), "adduser",
+                    "dave@localhost", "--password-file", str(password)],
+                   check=True, env=ENV, cwd=tmp_path, capture_output=True)
+    process = await asyncio.create_subprocess_exec(
+        *TWISTD, "--nodaemon", "--pidfile=", "--logfile=-",
+        "xmppd", "--config", str(config),
+        cwd=tmp_path, env=ENV, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        await waitForListening(process, port)
+        assert (tmp_path / "data" / "self-signed-cert.pem").exists()
+        client = await connected(port, "dave@localhost/cli", "s3cret")
+        assert client.boundjid.full == "dave@localhost/cli"
+        client.disconnect()
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+
+
+def test_bad_config_stops_twistd_with_one_line(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[storage]\nbackend = "pgsql"\n')
+    result = subprocess.run(TWISTD + ["--nodaemon", "--pidfile=", "xmppd", "--config", str(config)],
+                            capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        'xmppd: storage.backend = "pgsql": expected one of "sqlite", "mysql"']
