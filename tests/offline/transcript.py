@@ -124,3 +124,27 @@ async def assertDroppedSilently(xmpp, sender, recipient):
     assert early == [[]]
     await expectSilence(sender)
     assert await storedCount(xmpp, recipient) == 0
+
+
+async def leave(xmpp, client, abort=False):
+    """Close (or cut) ``client``'s stream and wait until the server let the resource go."""
+    from twisted.internet.defer import Deferred
+
+    from tests.aio import wait
+    host = xmpp.host()
+    gone = Deferred()
+
+    def onUnbound(session):
+        if session.jid.full() == client.jid and not gone.called:
+            gone.callback(None)
+
+    host.events.hook("resource-unbound", onUnbound, 1000)
+    try:
+        if abort:
+            client.abort()
+        else:
+            await client.close()
+        if host.sessions.get(client.jid) is not None:
+            await wait(gone)
+    finally:
+        host.events.unhook("resource-unbound", onUnbound)
