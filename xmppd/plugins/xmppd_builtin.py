@@ -2,7 +2,7 @@
 
 from xmppd.config import Option, Schema
 from xmppd.module import Module
-from xmppd.modules import disco, ping, presence, version
+from xmppd.modules import disco, ping, presence, register, version
 
 discoModule = Module(
     "disco", disco.handlersFor,
@@ -16,3 +16,15 @@ versionModule = Module(
 presenceModule = Module(
     "presence", lambda host, options: [presence.PresenceHandler(host)],
     description="Presence of local resources (RFC 6121 §4)")
+registerModule = Module(
+    "register", register.handlersFor,
+    Schema([
+        Option("allow_registration", "bool", True,
+               "Let new users create accounts over the stream (XEP-0077)"),
+        Option("allow_removal", "bool", True,
+               "Let users delete their own account in-band"),
+        Option("min_seconds_between_registrations", "duration", "60s",
+               "Minimum time between two registrations from one IP address"),
+    ]),
+    enabledByDefault=False,
+    description="In-band registration and password change (XEP-0077)")
