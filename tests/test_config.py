@@ -211,13 +211,6 @@ def test_parseConfig_builds_a_config_from_a_dict():
 # -- the annotated default config -------------------------------------------
 
 
-def test_etc_config_loads_and_states_exactly_the_defaults(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    annotated = loadConfig(str(ETC_CONFIG), FAKE_MODULES)
-    defaults = loadConfig(None, FAKE_MODULES)
-    assert annotated.replace(source=None) == defaults
-
-
 def installedModules():
     """The real module plugins, over the stand-ins for those not written yet."""
     pytest.importorskip("xmppd.imodule")
