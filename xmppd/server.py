@@ -51,8 +51,10 @@ class XMPPServer:
         self.stanzaSizeLimit = c2s.stanza_size_limit
         self.authTimeout = c2s.auth_timeout
         self.maxAuthAttempts = c2s.max_auth_attempts
-        self.maxConnections = c2s.max_connections
-        self.maxConnectionsPerAddress = c2s.max_connections_per_ip
+        self.maxConnectionsPerAddress = c2s.max_connections_per_ip or float("inf")
+        self.maxConnections = c2s.max_connections or float("inf")
+        self.idleTimeout = c2s.idle_timeout
+        self.pingTimeout = c2s.ping_timeout
 
     @property
     def defaultHost(self):

@@ -7,21 +7,61 @@ authenticate and bind are bounded here, before any stanza reaches a host.
 
 from twisted.internet import protocol
 from twisted.words.protocols.jabber import error
+from twisted.words.xish import domish
 
 from xmppd.c2s.negotiation import C2SNegotiator
 from xmppd.c2s.xmlstream import HardenedXmlStream
+
+NS_PING = "urn:xmpp:ping"
 
 
 class ClientStream(HardenedXmlStream):
     """A client connection; stanzas go to its negotiator, then to its session."""
 
+    _idleTimer = None
+    _pingSentAt = None
+
     def connectionMade(self):
-        self.maxStanzaSize = self.factory.server.stanzaSizeLimit
+        server, clock = self.factory.server, self.factory.clock
+        self.maxStanzaSize = server.stanzaSizeLimit
         HardenedXmlStream.connectionMade(self)
         self.peerAddress = getattr(self.transport.getPeer(), "host", None)
         self.factory.connectionOpened(self)
-        self._authTimer = self.factory.clock.callLater(
-            self.factory.server.authTimeout, self._authTimedOut)
+        self.lastActivity = clock.seconds()
+        self._authTimer = clock.callLater(server.authTimeout, self._authTimedOut)
+        if server.idleTimeout:
+            self._idleTimer = clock.callLater(server.idleTimeout, self._checkIdle)
+
+    def dataReceived(self, data):
+        self.lastActivity = self.factory.clock.seconds()
+        HardenedXmlStream.dataReceived(self, data)
+
+    def _checkIdle(self):
+        """
+        A client silent for ``idle_timeout`` gets a XEP-0199 ping; one that
+        stays silent ``ping_timeout`` longer is a dead connection (a phone
+        that lost its network) and is closed, so its presence goes offline.
+        """
+        server, clock = self.factory.server, self.factory.clock
+        now = clock.seconds()
+        if self._pingSentAt is not None and self.lastActivity >= self._pingSentAt:
+            self._pingSentAt = None
+        quiet = now - self.lastActivity
+        if quiet < server.idleTimeout:
+            self._idleTimer = clock.callLater(server.idleTimeout - quiet, self._checkIdle)
+        elif self._pingSentAt is None:
+            self._pingSentAt = now
+            session = self.authenticator.session
+            if session is not None:
+                ping = domish.Element((None, "iq"))
+                ping.attributes.update({"type": "get", "id": "idle-%d" % int(now),
+                                        "from": session.jid.host, "to": session.jid.full()})
+                ping.addElement((NS_PING, "ping"))
+                self.send(ping)
+            self._idleTimer = clock.callLater(server.pingTimeout, self._checkIdle)
+        else:
+            self._idleTimer = None
+            self.sendStreamError(error.StreamError("connection-timeout", text="no answer to ping"))
 
     def _authTimedOut(self):
         self._authTimer = None
@@ -35,9 +75,10 @@ class ClientStream(HardenedXmlStream):
         self.authenticator.elementReceived(element)
 
     def connectionLost(self, reason):
-        if self._authTimer is not None and self._authTimer.active():
-            self._authTimer.cancel()
-        self._authTimer = None
+        for timer in (self._authTimer, self._idleTimer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._authTimer = self._idleTimer = None
         HardenedXmlStream.connectionLost(self, reason)
         self.factory.connectionClosed(self)
         session = self.authenticator.session
