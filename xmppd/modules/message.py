@@ -16,6 +16,8 @@ from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 from wokkel.subprotocols import XMPPHandler
 
+from xmppd.lanes import Lanes
+
 OFFLINE_EVENT = "message/offline"
 
 
@@ -82,7 +84,7 @@ class MessageRouter(XMPPHandler):
     def __init__(self, host):
         XMPPHandler.__init__(self)
         self.host = host
-        self._pending = {}
+        self._lanes = Lanes()
 
     def connectionInitialized(self):
         self.xmlstream.addObserver("/message", self.onMessage, 0)
@@ -105,24 +107,9 @@ class MessageRouter(XMPPHandler):
 
     def inOrder(self, key, fn, *args):
         """Run ``fn`` after every earlier call for the same key has finished."""
-        previous = self._pending.get(key)
-        d = defer.Deferred()
-        self._pending[key] = d
-
-        def run(_):
-            result = defer.maybeDeferred(fn, *args)
-            result.addErrback(log.err, "message routing failed")
-            result.addBoth(lambda _: d.callback(None))
-
-        def forget(_):
-            if self._pending.get(key) is d:
-                del self._pending[key]
-
-        d.addCallback(forget)
-        if previous is None:
-            run(None)
-        else:
-            previous.addCallback(run)
+        d = self._lanes.run(key, fn, *args)
+        d.addErrback(log.err, "message routing failed")
+        d.addCallback(lambda _: None)
         return d
 
     @defer.inlineCallbacks

@@ -23,6 +23,7 @@ from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 
+from xmppd.lanes import Lanes
 from xmppd.offline import policy
 from xmppd.offline.matchers import parseMatchers
 from xmppd.offline.metrics import metricsFor
@@ -31,40 +32,6 @@ from xmppd.storage.interfaces import QuotaExceeded
 NS_DELAY = "urn:xmpp:delay"
 LIMIT_NODE = "offline-msgs"
 LIMIT_KEY = "store-limit"
-
-
-class Lanes:
-    """Per-key FIFO of asynchronous jobs: a job starts when the previous one ended."""
-
-    def __init__(self):
-        self._tails = {}
-
-    def run(self, key, job, *args):
-        """Fire with ``job(*args)``'s result once every earlier job for ``key`` is done."""
-        previous = self._tails.get(key)
-        done = defer.Deferred()
-        self._tails[key] = done
-        result = defer.Deferred()
-
-        def finish(outcome):
-            if self._tails.get(key) is done:
-                del self._tails[key]
-            done.callback(None)
-            return outcome
-
-        def start(_):
-            d = defer.maybeDeferred(job, *args)
-            d.addBoth(finish)
-            d.chainDeferred(result)
-
-        if previous is None:
-            start(None)
-        else:
-            previous.addCallback(start)
-        return result
-
-    def busy(self, key):
-        return key in self._tails
 
 
 def lanesFor(server):

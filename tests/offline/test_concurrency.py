@@ -1,0 +1,72 @@
+"""
+Store and delivery racing each other (SPEC §3 "once", §4 atomic limits):
+four senders write to bob while bob keeps coming and going. Whatever the
+interleaving, every message reaches bob exactly once and in its sender's
+order, and nothing is left in storage.
+"""
+
+import asyncio
+
+import pytest
+
+from tests.aio import asyncioTest
+from tests.offline.transcript import body, leave, online, send, settle, storedCount
+from tests.rawclient import NS_CLIENT, StreamClosed, q
+
+BOB = "bob@localhost"
+SENDERS = ("alice", "carol", "dave", "erin")
+PER_SENDER = 125
+SESSIONS = 10
+
+
+async def closeReading(client):
+    """End the stream and keep what the server wrote before it saw the end."""
+    client.sendRaw("</stream:stream>")
+    received = []
+    try:
+        while True:
+            received.append(await client.expect())
+    except StreamClosed:
+        pass
+    client.writer.close()
+    return received
+
+
+def messagesIn(elements):
+    return [e for e in elements if e.tag == q(NS_CLIENT, "message")]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@asyncioTest
+async def test_500_messages_from_4_senders_while_recipient_logs_in_and_out_10_times(
+        serve, backend):
+    xmpp = await serve(backend, offline={"pair_limit": 1000, "delivery_batch": 20})
+    senders = [await online(xmpp, name) for name in SENDERS]
+    received = []
+
+    async def write(sender):
+        for n in range(PER_SENDER):
+            send(sender, BOB, "%s-%d" % (sender.name, n), "%s %d" % (sender.name, n))
+            if n % 10 == 9:
+                # Pace by round trips so the sends spread over bob's sessions.
+                assert await sender.roundTrip() == []
+
+    async def comeAndGo():
+        for number in range(SESSIONS):
+            bob = await online(xmpp, "bob", "s%d" % number)
+            received.extend(messagesIn(await bob.roundTrip()))
+            received.extend(messagesIn(await bob.roundTrip()))
+            received.extend(messagesIn(await closeReading(bob)))
+
+    await asyncio.gather(comeAndGo(), *[write(sender) for sender in senders])
+    assert await settle(xmpp, "bob", *senders) == [[]] * len(senders)
+    bob = await online(xmpp, "bob", "last")
+    received.extend(messagesIn(await bob.roundTrip()))
+    ids = [m.get("id") for m in received]
+    assert len(ids) == len(set(ids)), "a message arrived twice"
+    for name in SENDERS:
+        mine = [m for m in received if m.get("id").startswith(name + "-")]
+        assert [body(m) for m in mine] == ["%s %d" % (name, n) for n in range(PER_SENDER)]
+    assert len(received) == len(SENDERS) * PER_SENDER
+    await leave(xmpp, bob)
+    assert await storedCount(xmpp, "bob") == 0
