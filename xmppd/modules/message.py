@@ -114,8 +114,15 @@ class MessageRouter(XMPPHandler):
 
     @defer.inlineCallbacks
     def offline(self, message, bare):
-        exists = bool(self.host.sessions.resources(bare)) or (
-            yield self.host.isLocalUser(bare))
+        try:
+            exists = bool(self.host.sessions.resources(bare)) or (
+                yield self.host.isLocalUser(bare))
+        except Exception:
+            # SPEC §2 rule 8: the database is down; the sender must hear of
+            # it rather than the message vanishing.
+            log.err(None, "account lookup failed")
+            return self.host.bounce(message, "internal-server-error", "wait",
+                                    "Offline storage failed")
         if not exists:
             return self.host.bounce(message, "service-unavailable", "cancel")
         # A resource may have come online while the account was looked up.
