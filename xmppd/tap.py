@@ -137,6 +137,9 @@ def makeService(options):
     if c2s.direct_tls_port:
         internet.SSLServer(c2s.direct_tls_port, DirectTLSFactory(factory),
                            server.tlsContext, interface=c2s.interface).setServiceParent(top)
+    if config.metrics.enabled:
+        from xmppd.metrics import metricsService
+        metricsService(server, config.metrics.listen).setServiceParent(top)
     return top
 
 
