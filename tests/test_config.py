@@ -43,9 +43,16 @@ OFFLINE_SCHEMA = Schema(
         Option("max_age", "duration", None, "Delete stored messages older than this."),
     ]
 )
+ROSTER_SCHEMA = Schema(
+    [
+        Option("max_roster_size", "int", 1000, "Most items in one roster.", minimum=1),
+        Option("max_name_length", "int", 1024, "Longest item name.", minimum=1),
+        Option("max_group_length", "int", 1024, "Longest group name.", minimum=1),
+    ]
+)
 EMPTY = Schema([])
 FAKE_MODULES = {
-    "roster": (EMPTY, True),
+    "roster": (ROSTER_SCHEMA, True),
     "presence": (EMPTY, True),
     "disco": (EMPTY, True),
     "ping": (EMPTY, True),

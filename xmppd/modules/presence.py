@@ -1,28 +1,159 @@
 """
-Presence of local resources (RFC 6121 §4): availability, priority, and the
-events other modules wait for.
+Presence (RFC 6121 §4): availability of local resources, broadcast to the
+contacts the roster names, probes, directed presence, and the events other
+modules wait for.
 
-A resource becomes available with its first broadcast presence and stops
-being so with ``unavailable`` or when its stream closes, even without a
-closing stanza. Those transitions are fired as host events so that offline
-delivery and the roster never inspect streams themselves:
+The story of one resource:
 
-- ``resource-available`` (session): first available presence; fired after
-  the presence has been reflected and sent to contacts, so that anything a
-  handler sends comes after it on the wire (SPEC §3).
-- ``priority-changed`` (session, oldPriority): a later broadcast presence
-  changed the priority.
-- ``resource-unavailable`` (session).
-- ``presence/broadcast`` (session, stanza) and ``presence/directed``
-  (session, stanza): hooks for the roster module to send presence to
-  contacts; they may return a Deferred that delays ``resource-available``.
+1. Its first broadcast presence (no ``to``, no ``type``) is *initial
+   presence*: the resource becomes available, the presence is reflected to
+   every available resource of the account (itself included), sent to the
+   contacts subscribed to it (``from``/``both``), the current presence of
+   the contacts it is subscribed to (``to``/``both``) is written to it —
+   local ones directly, remote ones probed —, then the subscription
+   requests still waiting for an answer (§3.1.3), and only then
+   ``resource-available`` fires: the SPEC §3 wire order, roster result →
+   own presence → contacts' presence → offline messages.
+2. Later broadcasts are presence updates: reflected and sent to the same
+   contacts; a changed priority fires ``priority-changed``.
+3. ``unavailable``, or its stream closing without one (a dropped TCP
+   connection included), makes it unavailable: reflected, sent to the
+   subscribed contacts and to everyone it sent directed presence to.
+
+Which contacts are which is the roster's business: this module asks with
+the ``presence/contacts`` event (owner bare JID, initial) and gets a
+``Contacts`` (or nothing when no roster module is enabled: then presence is
+only reflected).
+
+Everything that touches one account's roster or presence state — roster
+IQs, its outbound presence, presence and subscriptions addressed to it —
+runs through one ``AccountQueue`` in arrival order, so that a roster get
+followed by initial presence answers in that order although both wait on
+the database, and so that an inbound ``subscribed`` and the presence that
+follows it reach the client in the order they were sent.
+
+Events fired on the host:
+
+- ``resource-available`` (session): after everything of step 1 was written.
+- ``priority-changed`` (session, oldPriority).
+- ``resource-unavailable`` (session): at once when the resource stops being
+  available, before contacts are told.
+- ``presence/directed`` (session, stanza) and ``presence/inbound``
+  (stanza): observers; a handler returning non-None takes the stanza.
 """
 
+import weakref
+
 from twisted.internet import defer
-from twisted.python import log
+from twisted.python import failure, log
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 from wokkel.subprotocols import XMPPHandler
+
+CONTACTS_EVENT = "presence/contacts"
+SUBSCRIPTION_TYPES = ("subscribe", "subscribed", "unsubscribe", "unsubscribed")
+
+
+class Contacts:
+    """
+    What the roster tells presence about one account: ``subscribers`` get
+    its broadcasts, ``publishers`` are those whose presence it may see (for
+    local ones the roster has checked their own rosters agree), and, for an
+    initial presence, ``pendingRequests``: the subscription request stanzas
+    still waiting for the account's answer.
+    """
+
+    def __init__(self, subscribers=(), publishers=(), pendingRequests=()):
+        self.subscribers = list(subscribers)
+        self.publishers = list(publishers)
+        self.pendingRequests = list(pendingRequests)
+
+
+class AccountQueue:
+    """Runs work for one account at a time, in the order it arrived."""
+
+    def __init__(self):
+        self._tails = {}
+
+    def run(self, account, fn, *args):
+        """Run ``fn(*args)`` after earlier work for ``account``; fire its result."""
+        done = defer.Deferred()
+        tail = defer.Deferred()
+        previous = self._tails.get(account)
+        self._tails[account] = tail
+
+        def start(_):
+            d = defer.maybeDeferred(fn, *args)
+            d.addBoth(finish)
+
+        def finish(result):
+            if self._tails.get(account) is tail:
+                del self._tails[account]
+            if isinstance(result, failure.Failure):
+                done.errback(result)
+            else:
+                done.callback(result)
+            tail.callback(None)
+
+        if previous is None:
+            start(None)
+        else:
+            previous.addCallback(start)
+        return done
+
+
+_queues = weakref.WeakKeyDictionary()
+
+
+def accountQueue(host):
+    """The queue shared by every host and module of one server."""
+    queue = _queues.get(host.server)
+    if queue is None:
+        queue = _queues[host.server] = AccountQueue()
+    return queue
+
+
+def outboundSession(host, stanza):
+    """
+    The local session a stanza still has to be processed for as outbound,
+    or None when it is inbound: from elsewhere, or already processed and
+    routed on by this server.
+    """
+    if getattr(stanza, "routedByServer", False) or not stanza.getAttribute("from"):
+        return None
+    sender = JID(stanza["from"])
+    if not sender.resource:
+        return None
+    return host.sessions.get(sender)
+
+
+def routeAsServer(host, stanza):
+    """Route a stanza whose outbound processing is done, towards its recipient."""
+    stanza.routedByServer = True
+    host.send(stanza)
+
+
+def availableSessions(host, jid):
+    """The sessions presence to ``jid`` goes to: that resource, or every available one."""
+    if jid.resource:
+        session = host.sessions.get(jid)
+        return [session] if session is not None else []
+    return [s for s in host.sessions.resources(jid.userhostJID()) if s.available]
+
+
+def sendPresenceOf(host, owner, to):
+    """Send the current presence of each of ``owner``'s available resources to ``to``."""
+    for session in availableSessions(host, owner.userhostJID()):
+        if session.presence is not None:
+            copy = _copy(session.presence)
+            copy["to"] = to
+            routeAsServer(host, copy)
+
+
+def sendUnavailableOf(host, owner, to):
+    """Tell ``to`` that each of ``owner``'s available resources is gone for it."""
+    for session in availableSessions(host, owner.userhostJID()):
+        routeAsServer(host, _unavailable(session.jid, to))
 
 
 def parsePriority(presence):
@@ -40,93 +171,206 @@ class PresenceHandler(XMPPHandler):
     def __init__(self, host):
         XMPPHandler.__init__(self)
         self.host = host
+        self.queue = accountQueue(host)
 
     def connectionInitialized(self):
         self.xmlstream.addObserver("/presence", self.onPresence, 0)
         self.host.events.hook("resource-unbound", self.onResourceUnbound)
 
+    def connectionLost(self, reason):
+        self.host.events.unhook("resource-unbound", self.onResourceUnbound)
+        XMPPHandler.connectionLost(self, reason)
+
     def onPresence(self, presence):
         if getattr(presence, "handled", False):
             return
         presence.handled = True
-        sender = JID(presence["from"])
-        to = presence.getAttribute("to")
-        session = self.host.sessions.get(sender) if sender.host == self.host.domain else None
-        if to is None:
-            if session is not None:
-                return self.onBroadcast(session, presence)
-            return
-        if session is not None and presence.getAttribute("type") in (None, "unavailable"):
-            if presence.getAttribute("type") is None:
-                session.directedPresence.add(to)
-            else:
-                session.directedPresence.discard(to)
-            if self.host.events.fire("presence/directed", session, presence) is not None:
-                return
-        if self.host.events.fire("presence/inbound", presence) is not None:
-            return
-        self.deliverInbound(presence)
+        session = outboundSession(self.host, presence)
+        if session is not None:
+            self.outbound(session, presence)
+        else:
+            self.inbound(presence)
 
-    def deliverInbound(self, presence):
-        """Default delivery: to a full JID if bound, else every available resource."""
-        to = JID(presence["to"])
-        if not to.user:
-            return
-        if to.resource:
-            session = self.host.sessions.get(to)
-            if session is not None:
-                session.send(presence)
-            return
-        for session in self.host.sessions.availableResources(to):
-            session.send(presence)
+    # What a local resource sends -------------------------------------------
 
-    def onBroadcast(self, session, presence):
+    def outbound(self, session, presence):
         kind = presence.getAttribute("type")
-        if kind == "unavailable":
-            return self.becameUnavailable(session, presence)
-        if kind is not None:
+        account = session.bareJID.full()
+        if presence.getAttribute("to") is None:
+            if kind is None:
+                self.inQueue(account, self.broadcastAvailable, session, presence)
+            elif kind == "unavailable":
+                self.inQueue(account, self.broadcastUnavailable, session, presence)
             return
-        wasAvailable = session.available
+        if kind in (None, "unavailable"):
+            return self.directed(session, presence)
+        if kind == "probe" or kind in SUBSCRIPTION_TYPES:
+            # §4.3.1, §3.1.2: these speak for the account, not one resource.
+            presence["from"] = account
+        routeAsServer(self.host, presence)
+
+    def directed(self, session, presence):
+        """§4.6: remember whom to tell when this resource goes unavailable."""
+        if presence.getAttribute("type") is None:
+            session.directedPresence.add(presence["to"])
+        else:
+            session.directedPresence.discard(presence["to"])
+        if self.host.events.fire("presence/directed", session, presence) is not None:
+            return
+        routeAsServer(self.host, presence)
+
+    @defer.inlineCallbacks
+    def broadcastAvailable(self, session, presence):
+        initial = not session.available
+        contacts = yield self.contacts(session.bareJID.full(), initial)
+        if session.closed:
+            return
         oldPriority = session.priority
         session.available = True
         session.priority = parsePriority(presence)
         session.presence = presence
         self.reflect(session, presence)
-        d = defer.maybeDeferred(self.host.events.fire, "presence/broadcast", session, presence)
-        if not wasAvailable:
-            d.addCallback(lambda _: self.host.events.fire("resource-available", session))
-        elif oldPriority != session.priority:
-            d.addCallback(lambda _: self.host.events.fire("priority-changed", session, oldPriority))
-        d.addErrback(log.err, "presence broadcast failed")
+        for contact in contacts.subscribers:
+            self.sendCopy(presence, contact)
+        if not initial:
+            if oldPriority != session.priority:
+                self.host.events.fire("priority-changed", session, oldPriority)
+            return
+        self.showContactsTo(session, contacts.publishers)
+        for request in contacts.pendingRequests:
+            session.send(request)
+        self.host.events.fire("resource-available", session)
+
+    def showContactsTo(self, session, publishers):
+        """§4.2.2: local contacts answer at once, remote ones are probed."""
+        for contact in publishers:
+            jid = JID(contact)
+            if jid.userhostJID() == session.bareJID:
+                continue
+            if jid.host not in self.host.server.hosts:
+                probe = domish.Element((None, "presence"))
+                probe["type"] = "probe"
+                probe["from"] = session.bareJID.full()
+                probe["to"] = contact
+                routeAsServer(self.host, probe)
+                continue
+            for other in availableSessions(self.host, jid):
+                if other.available and other.presence is not None:
+                    copy = _copy(other.presence)
+                    copy["to"] = session.jid.full()
+                    session.send(copy)
+
+    def broadcastUnavailable(self, session, presence):
+        directed = self.markUnavailable(session, presence)
+        if directed is not None:
+            return self.tellContactsUnavailable(session, presence, directed)
+
+    def onResourceUnbound(self, session):
+        """A closed or dropped stream: unavailable without a closing stanza."""
+        presence = _unavailable(session.jid)
+        directed = self.markUnavailable(session, presence)
+        if directed is not None:
+            self.inQueue(session.bareJID.full(), self.tellContactsUnavailable,
+                         session, presence, directed)
+
+    def markUnavailable(self, session, presence):
+        """Flip the state now and return the directed-presence targets, or None."""
+        if not session.available:
+            return None
+        self.reflect(session, presence)
+        session.available = False
+        session.presence = None
+        directed = sorted(session.directedPresence)
+        session.directedPresence.clear()
+        self.host.events.fire("resource-unavailable", session)
+        return directed
+
+    @defer.inlineCallbacks
+    def tellContactsUnavailable(self, session, presence, directed):
+        contacts = yield self.contacts(session.bareJID.full(), False)
+        told = set()
+        for contact in contacts.subscribers:
+            self.sendCopy(presence, contact)
+            told.add(contact)
+        for target in directed:
+            if target not in told and JID(target).userhost() not in told:
+                self.sendCopy(presence, target)
 
     def reflect(self, session, presence):
         """Send a resource's presence to every available resource of its account."""
         for other in self.host.sessions.resources(session.bareJID):
-            if other.available:
+            if other.available or other is session:
                 copy = _copy(presence)
                 copy["to"] = other.jid.full()
                 other.send(copy)
 
-    def becameUnavailable(self, session, presence=None):
-        if not session.available:
-            return
-        if presence is None:
-            presence = domish.Element((None, "presence"))
-            presence["from"] = session.jid.full()
-            presence["type"] = "unavailable"
-        self.reflect(session, presence)
-        session.available = False
-        session.presence = None
-        for target in sorted(session.directedPresence):
-            copy = _copy(presence)
-            copy["to"] = target
-            self.host.send(copy)
-        session.directedPresence.clear()
-        self.host.events.fire("presence/broadcast", session, presence)
-        self.host.events.fire("resource-unavailable", session)
+    def sendCopy(self, presence, to):
+        copy = _copy(presence)
+        copy["to"] = to
+        routeAsServer(self.host, copy)
 
-    def onResourceUnbound(self, session):
-        self.becameUnavailable(session)
+    # What arrives for a local account ----------------------------------------
+
+    def inbound(self, presence):
+        to = presence.getAttribute("to")
+        if not to or not presence.getAttribute("from"):
+            return
+        to = JID(to)
+        if not to.user:
+            return
+        if self.host.events.fire("presence/inbound", presence) is not None:
+            return
+        self.inQueue(to.userhost(), self.deliverInbound, presence, to)
+
+    def deliverInbound(self, presence, to):
+        if presence.getAttribute("type") == "probe":
+            return self.answerProbe(presence, to)
+        # RFC 6121 §8.5.2.1.3, §8.5.3.2.3: every available resource, whatever
+        # its priority; to a resource that is gone, nothing.
+        for session in availableSessions(self.host, to):
+            session.send(presence)
+
+    @defer.inlineCallbacks
+    def answerProbe(self, probe, to):
+        """§4.3.2: only a subscriber learns the presence; others get nothing."""
+        prober = JID(probe["from"]).userhost()
+        contacts = yield self.contacts(to.userhost(), False)
+        allowed = {JID(c).userhost() for c in contacts.subscribers} | {to.userhost()}
+        if prober not in allowed:
+            return
+        for session in availableSessions(self.host, to):
+            if session.available and session.presence is not None:
+                copy = _copy(session.presence)
+                copy["to"] = probe["from"]
+                routeAsServer(self.host, copy)
+
+    # Helpers -------------------------------------------------------------------
+
+    def inQueue(self, account, fn, *args):
+        d = self.queue.run(account, fn, *args)
+        d.addErrback(log.err, "presence handling for %s failed" % (account,))
+        return d
+
+    def contacts(self, owner, initial):
+        d = defer.maybeDeferred(self.host.events.fire, CONTACTS_EVENT, owner, initial)
+
+        def failed(reason):
+            # Better available without contacts than never available at all.
+            log.err(reason, "could not read the contacts of %s" % (owner,))
+            return None
+
+        d.addErrback(failed)
+        d.addCallback(lambda contacts: contacts if contacts is not None else Contacts())
+        return d
+
+
+def _unavailable(sender, to=None):
+    presence = domish.Element((None, "presence"))
+    presence["from"] = sender.full()
+    presence["type"] = "unavailable"
+    if to is not None:
+        presence["to"] = to
+    return presence
 
 
 def _copy(stanza):

@@ -1,0 +1,217 @@
+"""
+The roster IQ (RFC 6121 §2) and roster versioning (XEP-0237).
+
+A roster get marks the resource *interested* (it gets roster pushes from
+now on) and fires ``roster-requested``; a client that sends the version it
+has cached gets an empty result when nothing changed. A roster set adds or
+updates one item (name and groups only: subscription states belong to the
+subscription handshake), or removes it, which also cancels both
+subscription directions (§2.5.2). Every change is pushed, with the new
+version, to every interested resource, then answered.
+
+Roster IQs and the account's presence share its AccountQueue, so that a
+client's roster get and initial presence are answered in that order.
+"""
+
+import dataclasses
+
+from twisted.internet import defer
+from twisted.python import log
+from twisted.words.protocols.jabber.error import StanzaError
+from twisted.words.protocols.jabber.jid import JID
+from twisted.words.protocols.jabber.xmlstream import toResponse
+from twisted.words.xish import domish
+from wokkel.generic import parseXml
+from wokkel.subprotocols import XMPPHandler
+from wokkel.xmppim import NS_ROSTER, RosterItem, RosterRequest
+
+from xmppd.modules.presence import (CONTACTS_EVENT, Contacts, accountQueue, routeAsServer,
+                                    sendUnavailableOf)
+from xmppd.modules.roster.subscriptions import presenceStanza
+from xmppd.storage.interfaces import RosterFull
+from xmppd.storage.roster import RosterRow, RosterState
+
+NS_ROSTER_VER = "urn:xmpp:features:rosterver"
+NS_PRE_APPROVAL = "urn:xmpp:features:pre-approval"
+ROSTER_GET = "/iq[@type='get']/query[@xmlns='%s']" % NS_ROSTER
+ROSTER_SET = "/iq[@type='set']/query[@xmlns='%s']" % NS_ROSTER
+
+
+def rosterItemOf(row):
+    """The Wokkel item that renders a stored row."""
+    item = RosterItem(JID(row.contact), row.subscriptionTo, row.subscriptionFrom,
+                      row.name, list(row.groups))
+    item.pendingOut = row.pendingOut
+    item.approved = row.approved
+    return item
+
+
+class RosterHandler(XMPPHandler):
+    def __init__(self, host, options):
+        XMPPHandler.__init__(self)
+        self.host = host
+        self.maxItems = options.max_roster_size
+        self.maxNameLength = options.max_name_length
+        self.maxGroupLength = options.max_group_length
+        self.queue = accountQueue(host)
+        # Sessions that sent a ``ver``: XEP-0237 versions go only to them.
+        self.versioned = set()
+        host.addStreamFeature(domish.Element((NS_ROSTER_VER, "ver")))
+        host.addStreamFeature(domish.Element((NS_PRE_APPROVAL, "sub")))
+
+    @property
+    def store(self):
+        return self.host.storage.roster
+
+    def connectionInitialized(self):
+        self.xmlstream.addObserver(ROSTER_GET, self.onRosterIQ, 10, handler=self.rosterGet)
+        self.xmlstream.addObserver(ROSTER_SET, self.onRosterIQ, 10, handler=self.rosterSet)
+        self.host.events.hook(CONTACTS_EVENT, self.contactsOf)
+        self.host.events.hook("resource-unbound", self.versioned.discard)
+
+    def connectionLost(self, reason):
+        self.host.events.unhook(CONTACTS_EVENT, self.contactsOf)
+        self.host.events.unhook("resource-unbound", self.versioned.discard)
+        XMPPHandler.connectionLost(self, reason)
+
+    def onRosterIQ(self, iq, handler):
+        if getattr(iq, "handled", False):
+            return
+        iq.handled = True
+        session = self.host.sessions.get(JID(iq["from"]))
+        if session is None:
+            return
+        if JID(iq["to"]) != session.bareJID:
+            # §2.1.5: a roster is its owner's business only.
+            return session.send(StanzaError("forbidden").toResponse(iq))
+        d = self.queue.run(session.bareJID.full(), handler, iq, session)
+        d.addErrback(self.failed, iq, session)
+
+    def failed(self, reason, iq, session):
+        if reason.check(StanzaError):
+            return session.send(reason.value.toResponse(iq))
+        log.err(reason, "roster request failed")
+        session.send(StanzaError("internal-server-error", "wait").toResponse(iq))
+
+    # Get ---------------------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def rosterGet(self, iq, session):
+        cached = RosterRequest.fromElement(iq).version
+        version, rows = yield self.store.getRoster(session.bareJID.full())
+        response = toResponse(iq, "result")
+        if cached is not None:
+            self.versioned.add(session)
+        if cached is None or cached != str(version):
+            query = response.addElement((NS_ROSTER, "query"))
+            if cached is not None:
+                query["ver"] = str(version)
+            for row in rows:
+                query.addChild(rosterItemOf(row).toElement())
+        session.rosterRequested = True
+        session.send(response)
+        self.host.events.fire("roster-requested", session)
+
+    # Set and remove ---------------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def rosterSet(self, iq, session):
+        item, groups = self.parseSet(iq)
+        owner, contact = session.bareJID.full(), item.entity.full()
+        if item.remove:
+            yield self.remove(owner, contact)
+        else:
+            def change(old):
+                row = old.item or RosterRow(contact)
+                return dataclasses.replace(
+                    old, item=dataclasses.replace(row, name=item.name, groups=groups))
+            try:
+                old, new, version = yield self.store.transition(
+                    owner, contact, change, self.maxItems)
+            except RosterFull:
+                raise StanzaError("not-allowed", text="The roster is full (at most %d items)"
+                                  % self.maxItems)
+            if old.item != new.item:
+                self.push(session.bareJID, new.item, version)
+        session.send(toResponse(iq, "result"))
+
+    def parseSet(self, iq):
+        """The one item of a roster set and its groups in order, or the §2.3.3 error."""
+        query = iq.query
+        elements = list(query.elements(NS_ROSTER, "item"))
+        if len(elements) != 1:
+            raise StanzaError("bad-request", text="A roster set carries exactly one item")
+        element = elements[0]
+        if element.getAttribute("subscription") not in (None, "remove"):
+            raise StanzaError("bad-request",
+                              text="A roster set may only set subscription='remove'")
+        try:
+            item = RosterRequest.fromElement(iq).item
+        except Exception:
+            raise StanzaError("bad-request", text="The item needs a valid 'jid'")
+        groups = tuple(str(g) for g in element.elements(NS_ROSTER, "group"))
+        if len(set(groups)) != len(groups):
+            raise StanzaError("bad-request", text="An item lists each group once")
+        if len(item.name) > self.maxNameLength:
+            raise StanzaError("not-acceptable", text="The name is longer than %d characters"
+                              % self.maxNameLength)
+        for group in groups:
+            if not group:
+                raise StanzaError("not-acceptable", text="A group needs a name")
+            if len(group) > self.maxGroupLength:
+                raise StanzaError("not-acceptable", text="A group name is longer than %d"
+                                  " characters" % self.maxGroupLength)
+        return item, groups
+
+    @defer.inlineCallbacks
+    def remove(self, owner, contact):
+        """§2.5.2: removing a contact cancels both directions of subscription."""
+        removed = lambda old: RosterState(None, None)
+        old, new, version = yield self.store.transition(owner, contact, removed)
+        if old.item is None:
+            raise StanzaError("item-not-found")
+        ownerJID = JID(owner)
+        if old.item.subscriptionTo or old.item.pendingOut:
+            routeAsServer(self.host, presenceStanza("unsubscribe", owner, contact))
+        if old.item.subscriptionFrom or old.pendingIn is not None:
+            if old.item.subscriptionFrom:
+                sendUnavailableOf(self.host, ownerJID, contact)
+            routeAsServer(self.host, presenceStanza("unsubscribed", owner, contact))
+        self.push(ownerJID, None, version, removed=contact)
+
+    # Pushes --------------------------------------------------------------------
+
+    def push(self, owner, row, version, removed=None):
+        """§2.1.6: send a changed (or removed) item to every interested resource."""
+        if row is None:
+            item = RosterItem(JID(removed))
+            item.remove = True
+        else:
+            item = rosterItemOf(row)
+        for session in self.host.sessions.resources(owner):
+            if not session.rosterRequested:
+                continue
+            request = RosterRequest(recipient=session.jid, sender=owner, stanzaType="set")
+            request.item = item
+            if session in self.versioned:
+                request.version = str(version)
+            session.send(request.toElement())
+
+    # What presence asks ---------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def contactsOf(self, owner, initial):
+        _, rows = yield self.store.getRoster(owner)
+        subscribers = [row.contact for row in rows if row.subscriptionFrom]
+        publishers = [row.contact for row in rows if row.subscriptionTo]
+        if not initial:
+            return Contacts(subscribers, publishers)
+        hosts = self.host.server.hosts
+        if any(JID(c).host in hosts for c in publishers):
+            # A local contact's own roster has the last word on its presence.
+            agreeing = yield self.store.subscribedTo(owner)
+            publishers = [c for c in publishers
+                          if JID(c).host not in hosts or JID(c).userhost() in agreeing]
+        pending = yield self.store.pendingRequests(owner)
+        return Contacts(subscribers, publishers, [parseXml(xml.encode("utf-8"))
+                                                  for _, xml in pending])
