@@ -14,10 +14,15 @@ from twisted.words.xish import domish
 from wokkel.component import InternalComponent
 from wokkel.generic import XmlPipe
 
+from zope.interface import implementer
+
 from xmppd.c2s.negotiation import stanzaError
 from xmppd.events import EventBus
+from xmppd.imodule import IHost
+from xmppd.metrics import registryFor
 
 
+@implementer(IHost)
 class Host(InternalComponent):
     """
     One served domain and the module API a handler sees.
@@ -55,6 +60,10 @@ class Host(InternalComponent):
     @property
     def access(self):
         return self.server.access
+
+    @property
+    def metricsRegistry(self):
+        return registryFor(self.server)
 
     # Wiring ------------------------------------------------------------------
 

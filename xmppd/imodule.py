@@ -1,12 +1,12 @@
 """
-The plugin interface: what a module is, to the server that loads it.
+The plugin interfaces: what a module is to the server, and what the server
+is to a module.
 
 A module is found with ``twisted.plugin.getPlugins(IModule, xmppd.plugins)``,
 enabled by a ``[modules.NAME]`` table, validated against its ``schema`` at
 start-up, and then asked for the Wokkel handlers to hang on each virtual
 host. Everything a handler needs from the server it reaches through the
-``host`` it is given (``xmppd.host.Host``): its domain, events, sessions,
-storage, access rules, disco features and stream features.
+``IHost`` it is given; ``xmppd.api`` gathers the names a plugin imports.
 """
 
 from zope.interface import Attribute, Interface
@@ -20,6 +20,42 @@ class IModule(Interface):
 
     def handlersFor(host, options):
         """
-        Return the XMPPHandlers to add to ``host`` (an ``xmppd.host.Host``),
-        given the module's validated ``options``.
+        Return the Wokkel XMPPHandlers to hang on ``host`` (an IHost), given
+        the module's validated ``options`` (attribute access, e.g.
+        ``options.message``).
         """
+
+
+class IHost(Interface):
+    """One virtual host, as its modules see it."""
+
+    domain = Attribute("The host's domain, e.g. 'example.org'.")
+    events = Attribute("The host's xmppd.events.EventBus: hook(name, handler, "
+                       "priority) and fire(name, *args); see xmppd.api for the names.")
+    sessions = Attribute("The SessionManager: get(fullJID), resources(bareJID), "
+                         "availableResources(bareJID) of bound client resources.")
+    storage = Attribute("The named stores: users, settings (per-user key/value: "
+                        "get/set/delete(jid, node, key)), roster, offline.")
+    config = Attribute("The whole validated ServerConfig (read-only).")
+    access = Attribute("AccessRules: evaluate(ruleName, bareJID), isAllowed(rule, jid).")
+    modules = Attribute("Name → validated options of every module enabled on this host.")
+    metricsRegistry = Attribute("The prometheus_client CollectorRegistry served at "
+                                "/metrics: register the module's metrics in it.")
+
+    def send(stanza):
+        """Route a stanza; ``from`` defaults to the host's domain."""
+
+    def bounce(stanza, condition, errorType=None, text=None):
+        """Answer ``stanza`` with an RFC 6120 §8.3 error (never an error to an error)."""
+
+    def addDiscoFeature(namespace):
+        """Advertise a feature in the host's disco#info."""
+
+    def addStreamFeature(element, stage="bound"):
+        """Offer an element in stream features, 'pre-auth' or 'bound'."""
+
+    def addPreAuthIQHandler(namespace, handler):
+        """Answer IQs of ``namespace`` on unauthenticated (encrypted) streams."""
+
+    def isLocalUser(jid):
+        """Fire True if the account exists on this host."""

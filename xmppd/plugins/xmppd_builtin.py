@@ -1,7 +1,6 @@
 """The modules that ship with xmppd, found like any third-party plugin."""
 
-from xmppd.config import Option, Schema
-from xmppd.module import Module
+from xmppd.api import Module, Option, Schema
 from xmppd.modules import disco, ping, presence, register, version
 
 discoModule = Module(

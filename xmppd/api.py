@@ -1,0 +1,52 @@
+"""
+The module API: the one import a plugin needs.
+
+Built-in modules use exactly these names, so a third-party module can do
+everything they do. Anything not exported here (the c2s layer, SQL, the
+session internals) may change between releases.
+
+Events a module may hook on ``host.events`` (arguments in brackets; a
+handler returning anything but None stops the event there):
+
+- ``RESOURCE_BOUND`` / ``RESOURCE_UNBOUND`` (session): a client resource
+  was bound, or its stream ended.
+- ``ROSTER_REQUESTED`` (session): the resource asked for its roster.
+- ``RESOURCE_AVAILABLE`` (session): its first available presence, fired
+  after the roster result and the presence exchange were written.
+- ``PRIORITY_CHANGED`` (session, oldPriority), ``RESOURCE_UNAVAILABLE``
+  (session).
+- ``MESSAGE_OFFLINE`` (offlineMessage): a message no resource can receive;
+  ``offlineMessage.stanza`` and ``.recipient`` (bare JID). Whoever takes it
+  returns non-None; otherwise it is bounced.
+- ``OFFLINE_STORED`` (offlineMessage, rowId), ``OFFLINE_DELIVERED``
+  (session, rowIds), ``OFFLINE_EXPIRED`` (recipient, sender, xml).
+"""
+
+from twisted.words.protocols.jabber.error import StanzaError
+from twisted.words.protocols.jabber.jid import JID
+from twisted.words.protocols.jabber.xmlstream import toResponse
+from wokkel.iwokkel import IDisco
+from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
+
+from xmppd.config import ConfigError, Option, Schema
+from xmppd.imodule import IHost, IModule
+from xmppd.module import Module
+
+RESOURCE_BOUND = "resource-bound"
+RESOURCE_UNBOUND = "resource-unbound"
+ROSTER_REQUESTED = "roster-requested"
+RESOURCE_AVAILABLE = "resource-available"
+PRIORITY_CHANGED = "priority-changed"
+RESOURCE_UNAVAILABLE = "resource-unavailable"
+MESSAGE_OFFLINE = "message/offline"
+OFFLINE_STORED = "offline/stored"
+OFFLINE_DELIVERED = "offline/delivered"
+OFFLINE_EXPIRED = "offline/expired"
+
+__all__ = [
+    "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "JID", "Module",
+    "Option", "Schema", "StanzaError", "XMPPHandler", "toResponse",
+    "MESSAGE_OFFLINE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED", "OFFLINE_STORED",
+    "PRIORITY_CHANGED", "RESOURCE_AVAILABLE", "RESOURCE_BOUND", "RESOURCE_UNAVAILABLE",
+    "RESOURCE_UNBOUND", "ROSTER_REQUESTED",
+]
