@@ -146,4 +146,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    # Run the imported module, not this __main__ copy, so that the
+    # CommandError raised by command modules (xmppd.ctl_offline) is the one
+    # main() catches.
+    from xmppd.ctl import main as _main
+    _main()
