@@ -243,6 +243,12 @@ class PresenceHandler(XMPPHandler):
 
     def showContactsTo(self, session, publishers):
         """§4.2.2: local contacts answer at once, remote ones are probed."""
+        # The account's other resources first: one is always one's own contact.
+        for other in availableSessions(self.host, session.bareJID):
+            if other is not session and other.presence is not None:
+                copy = _copy(other.presence)
+                copy["to"] = session.jid.full()
+                session.send(copy)
         for contact in publishers:
             jid = JID(contact)
             if jid.userhostJID() == session.bareJID:
