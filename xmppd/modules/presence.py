@@ -203,7 +203,9 @@ class PresenceHandler(XMPPHandler):
                 self.inQueue(account, self.broadcastUnavailable, session, presence)
             return
         if kind in (None, "unavailable"):
-            return self.directed(session, presence)
+            # Queued too, so that it cannot overtake the account's earlier
+            # subscription answer on its way to the same contact.
+            return self.inQueue(account, self.directed, session, presence)
         if kind == "probe" or kind in SUBSCRIPTION_TYPES:
             # §4.3.1, §3.1.2: these speak for the account, not one resource.
             presence["from"] = account
