@@ -17,6 +17,8 @@ async def online(xmpp, name, resource, priority=None):
     else:
         client.sendRaw("<presence><priority>%d</priority></presence>" % priority)
     await client.expect()  # the reflection of its own presence
+    # then the presence of the account's other resources (RFC 6121 §4.2.2)
+    await client.roundTrip()
     return client
 
 
