@@ -1,0 +1,338 @@
+"""
+The load scenarios. The client side always runs in ``procs`` child processes
+(asyncio, many connections each); the parent only starts them, releases them
+together through a barrier, and measures -- polling the server's storage
+for ``store``, reading the server's RSS for ``idle``.
+
+Every loop is bounded in count and in time, and every connection goes to
+127.0.0.1.
+"""
+
+import asyncio
+import multiprocessing
+import time
+import traceback
+
+from bench.client import Client
+
+PASSWORD = "benchpass"
+CONCURRENCY = 40          # logins in flight per process
+PHASE_TIMEOUT = 600       # no phase of a scenario may take longer
+
+
+def now():
+    return time.monotonic()
+
+
+def shard(items, index, count):
+    return items[index::count]
+
+
+async def _bounded(coros, limit):
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(coro):
+        async with semaphore:
+            return await coro
+    return await asyncio.gather(*(one(c) for c in coros))
+
+
+async def _login(port, user, resource="bench", roster=True, presence=False):
+    client = await Client.connect(port)
+    await client.login(user, PASSWORD, resource, roster=roster)
+    if presence:
+        client.send("<presence/>")
+        await client.ping()
+    return client
+
+
+async def _sendMessages(client, recipients, count, tag):
+    """``count`` chat messages round-robin over ``recipients``, paced by TCP."""
+    for k in range(count):
+        client.send("<message to='%s@localhost' type='chat' id='%s%d'><body>bench message"
+                    " %d from %s</body></message>" % (recipients[k % len(recipients)], tag, k, k, tag))
+        if k % 50 == 49:
+            await client.writer.drain()
+    await client.writer.drain()
+
+
+# Child-process workers -------------------------------------------------------------
+
+async def _register(port, args, index, procs, sync):
+    names = shard(args["users"], index, procs)
+
+    async def one(name):
+        client = await Client.connect(port)
+        try:
+            await client.register(name, PASSWORD)
+        finally:
+            await client.close()
+    await _bounded([one(n) for n in names], 16)
+    return {"registered": len(names)}
+
+
+async def _store(port, args, index, procs, sync):
+    """Senders log in, wait for the start, send M messages each, then idle."""
+    senders = shard(args["senders"], index, procs)
+    clients = await _bounded([_login(port, s) for s in senders], CONCURRENCY)
+    for c in clients:
+        c.startCounting()          # swallow whatever comes back (bounces)
+    await sync.ready()
+    started = now()
+    await asyncio.gather(*(_sendMessages(c, args["recipients"], args["messages"], s)
+                           for c, s in zip(clients, senders)))
+    sent = now()
+    await sync.finished()
+    for c in clients:
+        await c.close()
+    return {"started": started, "sent": sent}
+
+
+async def _drain(port, args, index, procs, sync):
+    client = await _login(port, args["user"])
+    client.startCounting(args["expect"])
+    await sync.ready()
+    started = now()
+    client.send("<presence/>")
+    last = await client.reached(PHASE_TIMEOUT)
+    await client.close()
+    return {"seconds": last - started, "count": client.counted}
+
+
+async def _loginLoop(port, args, index, procs, sync):
+    users = shard(args["users"], index, procs)
+    duration = args["seconds"]
+    await sync.ready()
+    started = now()
+    deadline = started + duration
+    done = [0]
+    errors = []
+
+    async def worker(user, n):
+        k = 0
+        while now() < deadline:
+            k += 1
+            try:
+                client = await _login(port, user, "r%d-%d" % (n, k), presence=True)
+                await client.close()
+                done[0] += 1
+            except Exception as e:     # counted, not fatal: a server may refuse under load
+                errors.append(repr(e))
+                await asyncio.sleep(0.05)
+    await asyncio.gather(*(worker(u, n) for n, u in enumerate(users)))
+    return {"logins": done[0], "seconds": now() - started, "errors": len(errors),
+            "firstError": errors[0] if errors else None}
+
+
+async def _idle(port, args, index, procs, sync):
+    sessions = shard(args["sessions"], index, procs)
+    clients = await _bounded([_login(port, u, r, presence=True) for u, r in sessions],
+                             CONCURRENCY)
+    for c in clients:
+        c.startCounting()
+    await sync.ready()
+    await sync.finished()
+    await _bounded([c.close() for c in clients], 500)
+    return {"sessions": len(clients)}
+
+
+async def _route(port, args, index, procs, sync):
+    pairs = shard(args["pairs"], index, procs)
+    messages = args["messages"]
+    receivers = await _bounded([_login(port, b, presence=True) for _a, b in pairs], CONCURRENCY)
+    senders = await _bounded([_login(port, a, presence=True) for a, _b in pairs], CONCURRENCY)
+    for r in receivers:
+        r.startCounting(messages)
+    for s in senders:
+        s.startCounting()
+    await sync.ready()
+    started = now()
+    await asyncio.gather(*(_sendMessages(s, [b], messages, a)
+                           for s, (a, b) in zip(senders, pairs)))
+    lasts = await asyncio.gather(*(r.reached(PHASE_TIMEOUT) for r in receivers))
+    received = sum(r.counted for r in receivers)
+    for c in receivers + senders:
+        await c.close()
+    return {"started": started, "last": max(lasts), "received": received}
+
+
+WORKERS = {"register": _register, "store": _store, "drain": _drain,
+           "login": _loginLoop, "idle": _idle, "route": _route}
+
+
+# Process plumbing ---------------------------------------------------------------------
+
+class _Sync:
+    """The child's side of the two barriers: all ready, measurement over."""
+
+    def __init__(self, start, finish):
+        self.start = start
+        self.finish = finish
+        self.wasReady = self.wasFinished = False
+
+    async def ready(self):
+        self.wasReady = True
+        await asyncio.get_running_loop().run_in_executor(
+            None, self.start.wait, PHASE_TIMEOUT)
+
+    async def finished(self):
+        self.wasFinished = True
+        await asyncio.get_running_loop().run_in_executor(
+            None, self.finish.wait, PHASE_TIMEOUT)
+
+
+def _child(kind, port, args, index, procs, start, finish, results):
+    try:
+        sync = _Sync(start, finish)
+        result = asyncio.run(WORKERS[kind](port, args, index, procs, sync))
+        if not sync.wasReady:
+            start.wait(PHASE_TIMEOUT)
+        if not sync.wasFinished:
+            finish.wait(PHASE_TIMEOUT)
+        results.put((index, result, None))
+    except BaseException:
+        results.put((index, None, traceback.format_exc()))
+        start.abort()
+        finish.abort()
+
+
+class Run:
+    """
+    Child processes running one worker kind. ``ready()`` blocks until all of
+    them are set up and releases them together; ``finish()`` lets workers
+    that wait for the measurement to end (store, idle) go on; ``results()``
+    collects what each returned.
+    """
+
+    def __init__(self, kind, port, args, procs):
+        ctx = multiprocessing.get_context("fork")
+        self.procs = procs
+        self.start = ctx.Barrier(procs + 1)
+        self.finishBarrier = ctx.Barrier(procs + 1)
+        self.queue = ctx.Queue()
+        self.children = [ctx.Process(target=_child, daemon=True,
+                                     args=(kind, port, args, i, procs, self.start,
+                                           self.finishBarrier, self.queue))
+                         for i in range(procs)]
+        for c in self.children:
+            c.start()
+        self._results = None
+
+    def ready(self):
+        try:
+            self.start.wait(PHASE_TIMEOUT)
+        except Exception:
+            self.results()
+            raise
+        return now()
+
+    def finish(self):
+        try:
+            self.finishBarrier.wait(PHASE_TIMEOUT)
+        except Exception:
+            pass
+
+    def results(self):
+        if self._results is None:
+            out = {}
+            errors = []
+            for _ in self.children:
+                index, result, error = self.queue.get(timeout=PHASE_TIMEOUT)
+                if error:
+                    errors.append(error)
+                out[index] = result
+            for c in self.children:
+                c.join(30)
+                if c.is_alive():
+                    c.kill()
+            if errors:
+                raise RuntimeError("a load process failed:\n" + errors[0])
+            self._results = [out[i] for i in sorted(out)]
+        return self._results
+
+
+def runOnly(kind, port, args, procs):
+    """A worker kind that needs no coordination: just run it and return results."""
+    run = Run(kind, port, args, procs)
+    run.ready()
+    run.finish()
+    return run.results()
+
+
+# The scenarios, as the parent sees them -------------------------------------------------------
+
+def waitStored(server, target, timeout, interval=0.05):
+    """Poll the server's storage until it holds ``target`` rows; fire the time."""
+    deadline = now() + timeout
+    while True:
+        count = server.storedCount()
+        if count >= target:
+            return now(), count
+        if now() > deadline:
+            raise RuntimeError("%s stored %d of %d messages in %d s"
+                               % (server.name, count, target, timeout))
+        time.sleep(interval)
+
+
+def scenarioStore(server, senders, recipients, messages, procs):
+    baseline = server.storedCount()
+    total = len(senders) * messages
+    run = Run("store", server.port, dict(senders=senders, recipients=recipients,
+                                         messages=messages), procs)
+    started = run.ready()
+    finished, count = waitStored(server, baseline + total, PHASE_TIMEOUT)
+    run.finish()
+    run.results()
+    return {"stored_per_s": total / (finished - started), "seconds": finished - started}
+
+
+def fillBacklog(server, recipient, count, senders, procs):
+    baseline = server.storedCount()
+    per = count // len(senders)
+    run = Run("store", server.port, dict(senders=senders, recipients=[recipient],
+                                         messages=per), procs)
+    run.ready()
+    waitStored(server, baseline + per * len(senders), PHASE_TIMEOUT, 0.2)
+    run.finish()
+    run.results()
+    return per * len(senders)
+
+
+def scenarioDrain(server, recipient, backlog):
+    run = Run("drain", server.port, dict(user=recipient, expect=backlog), 1)
+    run.ready()
+    run.finish()
+    result = run.results()[0]
+    return {"seconds": result["seconds"], "count": result["count"]}
+
+
+def scenarioLogin(server, users, seconds, procs):
+    results = runOnly("login", server.port, dict(users=users, seconds=seconds), procs)
+    logins = sum(r["logins"] for r in results)
+    elapsed = max(r["seconds"] for r in results)
+    errors = sum(r["errors"] for r in results)
+    first = next((r["firstError"] for r in results if r["firstError"]), None)
+    return {"logins_per_s": logins / elapsed, "logins": logins, "errors": errors,
+            "firstError": first}
+
+
+def scenarioIdle(server, sessions, procs, settle=3.0):
+    before = server.rss()
+    run = Run("idle", server.port, dict(sessions=sessions), procs)
+    run.ready()
+    time.sleep(settle)
+    after = server.rss()
+    run.finish()
+    run.results()
+    return {"kib_per_session": (after - before) / len(sessions) / 1024,
+            "rss_before_mib": before / 2**20, "rss_after_mib": after / 2**20}
+
+
+def scenarioRoute(server, pairs, messages, procs):
+    results = Run("route", server.port, dict(pairs=pairs, messages=messages), procs)
+    results.ready()
+    results.finish()
+    out = results.results()
+    received = sum(r["received"] for r in out)
+    elapsed = max(r["last"] for r in out) - min(r["started"] for r in out)
+    return {"messages_per_s": received / elapsed, "received": received}
