@@ -24,6 +24,9 @@ if [ ! -x .venv/bin/pip ]; then
     echo '*' > .venv/.gitignore
 fi
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# The example third-party plugin, installed as its own distribution, as a
+# plugin author's users would (its tests run against a real server).
+.venv/bin/python -m pip install --quiet --no-deps --force-reinstall ./examples/xmppd-motd
 
 if ! PATH="$PATH:/usr/sbin:/usr/local/sbin" command -v mariadbd >/dev/null; then
     if isRoot; then

@@ -7,6 +7,8 @@ nothing else: the name, the options it accepts and a function that builds the
 handlers for a host.
 """
 
+import sys
+
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
@@ -23,6 +25,12 @@ class Module:
         self.schema = schema if schema is not None else Schema([])
         self.enabledByDefault = enabledByDefault
         self.description = description
+        # The Python module that declared it: built-in modules live in xmppd.
+        self.origin = sys._getframe(1).f_globals.get("__name__", "")
+
+    @property
+    def builtin(self):
+        return self.origin.startswith("xmppd.")
 
     def handlersFor(self, host, options):
         return list(self._handlersFor(host, options))
