@@ -9,6 +9,7 @@ client is accepted by a server that cannot store anything yet.
 
 import os
 import sys
+from importlib.metadata import entry_points
 
 from twisted.application import internet, service
 from twisted.internet import defer
@@ -45,8 +46,20 @@ class Options(usage.Options):
 
 
 def availableModules():
-    """Every IModule plugin installed, built-in or third-party, by name."""
-    return {module.name: module for module in getPlugins(IModule, xmppd.plugins)}
+    """
+    Every installed module by name: plugin files in ``xmppd/plugins``
+    (built-in ones, and drop-in files in any ``xmppd/plugins`` directory on
+    sys.path), and distributions declaring an ``xmppd.modules`` entry point
+    — the way that also works beside an editable install of xmppd.
+    """
+    modules = {module.name: module for module in getPlugins(IModule, xmppd.plugins)}
+    for entry in entry_points(group="xmppd.modules"):
+        module = entry.load()
+        if not IModule.providedBy(module):
+            raise ConfigError("entry point %s = %s does not provide IModule"
+                              % (entry.name, entry.value))
+        modules.setdefault(module.name, module)
+    return modules
 
 
 def moduleSchemas(modules):

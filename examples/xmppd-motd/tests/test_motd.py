@@ -144,9 +144,6 @@ async def test_motd_once_a_day_and_admins_change_it(server):
 
 
 def test_plugin_is_found_by_xmppd():
-    from twisted.plugin import getPlugins
-
-    import xmppd.plugins
-    from xmppd.imodule import IModule
-    names = {module.name for module in getPlugins(IModule, xmppd.plugins)}
-    assert "motd" in names
+    from xmppd.tap import availableModules
+    motd = availableModules()["motd"]
+    assert motd.enabledByDefault is False and not motd.builtin
