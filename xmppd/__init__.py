@@ -6,5 +6,6 @@ Wokkel's handlers directly.
 """
 
 from xmppd import compat as _compat  # noqa: F401  (side effect: Wokkel shim)
+from xmppd import jidprep as _jidprep  # noqa: F401  (side effect: memoised JID parsing)
 
 __version__ = "0.1.0"
