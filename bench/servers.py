@@ -210,7 +210,9 @@ class Xmppd(Server):
         cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
                "-n", "--pidfile=", "--logfile", os.path.join(self.dir, "xmppd.log"),
                "xmppd", "--config", self.config]
-        self.process = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL,
+        # XMPPD_BENCH_SOURCE: another checkout's xmppd (before/after runs).
+        source = os.environ.get("XMPPD_BENCH_SOURCE") or REPO
+        self.process = subprocess.Popen(cmd, cwd=source, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         start_new_session=True)
         self.pid = self.process.pid
