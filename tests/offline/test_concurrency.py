@@ -66,7 +66,8 @@ async def test_500_messages_from_4_senders_while_recipient_logs_in_and_out_10_ti
     assert len(ids) == len(set(ids)), "a message arrived twice"
     for name in SENDERS:
         mine = [m for m in received if m.get("id").startswith(name + "-")]
-        assert [body(m) for m in mine] == ["%s %d" % (name, n) for n in range(PER_SENDER)]
+        got = [body(m) for m in mine]
+        assert got == ["%s %d" % (name, n) for n in range(PER_SENDER)], (len(got), " ".join(g.split()[1] for g in got))
     assert len(received) == len(SENDERS) * PER_SENDER
     await leave(xmpp, bob)
     assert await storedCount(xmpp, "bob") == 0

@@ -31,10 +31,12 @@ async def online(xmpp, name, resource="r1", priority=None):
 async def sendPresence(client, priority=None):
     inner = "" if priority is None else "<priority>%d</priority>" % priority
     client.sendRaw("<presence>%s</presence>" % inner)
-    reflected = await client.expect()
-    assert reflected.tag == q(NS_CLIENT, "presence"), ET.tostring(reflected)
-    assert reflected.get("from") == client.jid
-    return reflected
+    while True:
+        # The account's other resources' presence may come first (RFC 6121 §4.4.2).
+        reflected = await client.expect()
+        assert reflected.tag == q(NS_CLIENT, "presence"), ET.tostring(reflected)
+        if reflected.get("from") == client.jid:
+            return reflected
 
 
 def message(to, id, body=None, type="chat", payload=""):
@@ -48,9 +50,12 @@ def send(client, to, id, body=None, type="chat", payload=""):
 
 
 async def expectMessages(client, count):
+    """The next ``count`` messages, past any presence of the account's resources."""
     received = []
     while len(received) < count:
         element = await client.expect()
+        if element.tag == q(NS_CLIENT, "presence"):
+            continue
         assert element.tag == q(NS_CLIENT, "message"), ET.tostring(element)
         received.append(element)
     return received
@@ -94,9 +99,13 @@ def assertBounce(element, id, condition, errorType="cancel", text=None, code=Non
 
 
 async def expectSilence(*clients):
-    """Nothing at all reached any of ``clients`` (a ping round trip each)."""
+    """
+    No message or IQ reached any of ``clients`` (a ping round trip each);
+    presence of the account's own resources coming and going is allowed.
+    """
     for client in clients:
-        assert await client.roundTrip() == [], client.name
+        got = [e for e in await client.roundTrip() if e.tag != q(NS_CLIENT, "presence")]
+        assert got == [], (client.name, [ET.tostring(e) for e in got])
 
 
 async def storedCount(xmpp, user):

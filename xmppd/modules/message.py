@@ -93,14 +93,26 @@ class MessageRouter(XMPPHandler):
         if getattr(message, "handled", False):
             return
         message.handled = True
+        account = JID(message["to"]).userhost()
+        if self._lanes.busy(account):
+            # Earlier messages to this account still wait on the database on
+            # their way to storage: this one queues behind them, or it would
+            # overtake them the moment the recipient comes online.
+            return self.inOrder(account, self.routeNow, message)
+        self.routeNow(message)
+
+    def routeNow(self, message):
         routing = route(self.host.sessions, message)
+        if routing.verdict == OFFLINE:
+            key = routing.bare.full()
+            if self._lanes.busy(key):
+                return self.offline(message, routing.bare)
+            return self.inOrder(key, self.offline, message, routing.bare)
         if routing.verdict == DELIVER:
             for session in routing.sessions:
                 session.send(message)
         elif routing.verdict == BOUNCE:
             self.host.bounce(message, "service-unavailable", "cancel")
-        elif routing.verdict == OFFLINE:
-            self.inOrder(routing.bare.full(), self.offline, message, routing.bare)
 
     def targets(self, bare, kind):
         return targets(self.host.sessions, bare, kind)
