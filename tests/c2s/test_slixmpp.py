@@ -28,6 +28,7 @@ class Chatter(slixmpp.ClientXMPP):
         self.mechanism = self.plugin["feature_mechanisms"].mech.name
 
     async def onSessionStart(self, event):
+        self.roster_result = await self.get_roster()
         self.send_presence()
         self.online.set()
 
@@ -48,6 +49,7 @@ async def test_two_slixmpp_clients_log_in_over_starttls_and_chat(xmpp):
     bob = await connected(xmpp.port, "bob@localhost/phone", "secret-bob")
     try:
         assert alice.mechanism == "SCRAM-SHA-256"
+        assert alice.roster_result["type"] == "result"
         assert alice.is_connected() and bob.boundjid.full == "bob@localhost/phone"
         alice.send_message(mto="bob@localhost", mbody="hello from slixmpp", mtype="chat")
         received = await asyncio.wait_for(bob.messages.get(), 10)
