@@ -1,11 +1,12 @@
 """
 The ``amp`` module: Advanced Message Processing (XEP-0079) on this host.
 
-A message carrying ``<amp/>`` meets this handler before routing: it is
-validated (§2.2.1), then its rules are evaluated in document order against
-what would happen to it (§2.2.2) -- the routing verdict of
-``xmppd.modules.message.route`` for a recipient that is online, or the
-offline service's decision for one that is not. The first rule that holds
+A message carrying ``<amp/>`` meets this handler before routing and is
+validated (§2.2.1). Its rules are evaluated in document order against what
+would happen to it (§2.2.2) at the moment the router acts: the routing
+verdict (``message/route``) for a recipient who is online or a message that
+bounces, the offline service's decision (``message/offline``) for a
+recipient who is offline. The first rule that holds
 fires: ``alert``, ``drop`` and ``error`` take the message; ``notify`` tells
 the sender and lets processing go on.
 
@@ -43,7 +44,7 @@ from xmppd.amp.rules import (
     parseRequest,
     reply,
 )
-from xmppd.modules.message import DELIVER, OFFLINE, OFFLINE_EVENT, route
+from xmppd.modules.message import DELIVER, OFFLINE_EVENT, ROUTE_EVENT
 
 # Before the router (priority 0) on '/message', and before offline storage
 # (priority 0) on the offline event: AMP decides first (DESIGN.md).
@@ -63,6 +64,7 @@ class AmpHandler(XMPPHandler):
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(AMP_MESSAGE, self.onMessage, PRIORITY)
+        self.host.events.hook(ROUTE_EVENT, self.onRoute, PRIORITY)
         self.host.events.hook(OFFLINE_EVENT, self.onOffline, PRIORITY)
         self.host.events.hook(EXPIRED_EVENT, self.onExpired)
 
@@ -78,7 +80,7 @@ class AmpHandler(XMPPHandler):
             return offline.now()
         return int(time.time() * 1_000_000)
 
-    # Before routing ------------------------------------------------------------
+    # Before routing: validation ------------------------------------------------
 
     def onMessage(self, message):
         if getattr(message, "handled", False):
@@ -94,20 +96,25 @@ class AmpHandler(XMPPHandler):
             message.handled = True
             self.host.send(invalid.toResponse(message))
             return
+        # Evaluated when routing acts on it: onRoute, or onOffline.
         message.ampRequest = request
-        routing = route(self.host.sessions, message)
-        if routing.verdict == OFFLINE:
-            # Decided with offline storage's answer, in onOffline.
-            return
+
+    # For a recipient who is online, or a message that bounces -------------------
+
+    def onRoute(self, message, routing):
+        request = getattr(message, "ampRequest", None)
+        if request is None:
+            return None
         if routing.verdict == DELIVER:
             delivery = Delivery(DIRECT, [session.jid for session in routing.sessions])
         else:
             delivery = Delivery(NONE)
         fired, notifies = evaluate(request.rules, delivery, JID(message["to"]), self.now())
         self.tell(message, notifies)
-        if fired is not None:
-            message.handled = True
-            self.act(message, fired)
+        if fired is None:
+            return None
+        self.act(message, fired)
+        return "amp-" + fired.action
 
     # For a recipient who is offline --------------------------------------------
 

@@ -19,6 +19,10 @@ from wokkel.subprotocols import XMPPHandler
 from xmppd.lanes import Lanes
 
 OFFLINE_EVENT = "message/offline"
+# Fired with (message, routing) at the moment routing acts on a message a
+# resource can take now, or that bounces: a hook that returns non-None has
+# taken the message (AMP, XEP-0079, evaluates its rules here).
+ROUTE_EVENT = "message/route"
 
 
 class OfflineMessage:
@@ -103,6 +107,8 @@ class MessageRouter(XMPPHandler):
 
     def routeNow(self, message):
         routing = route(self.host.sessions, message)
+        if routing.verdict in (DELIVER, BOUNCE) and self.taken(message, routing):
+            return
         if routing.verdict == OFFLINE:
             key = routing.bare.full()
             if self._lanes.busy(key):
@@ -116,6 +122,9 @@ class MessageRouter(XMPPHandler):
 
     def targets(self, bare, kind):
         return targets(self.host.sessions, bare, kind)
+
+    def taken(self, message, routing):
+        return self.host.events.fire(ROUTE_EVENT, message, routing) is not None
 
     def inOrder(self, key, fn, *args):
         """Run ``fn`` after every earlier call for the same key has finished."""
@@ -141,6 +150,8 @@ class MessageRouter(XMPPHandler):
         kind = message.getAttribute("type", "normal")
         targets = self.targets(bare, kind)
         if targets and kind != "groupchat":
+            if self.taken(message, Routing(DELIVER, targets)):
+                return
             for session in targets:
                 session.send(message)
             return
