@@ -406,3 +406,15 @@ async def test_amp_disabled_passes_rules_through_and_leaves_disco(start_amp_serv
     alice.sendRaw(ampMessage("bob@localhost", [rule("drop", "deliver", "direct")]))
     assertMessage(await bob.expect(), "secret plans")
     assert await alice.roundTrip() == []
+
+
+@asyncioTest
+async def test_message_to_an_account_that_does_not_exist_is_deliver_none(world):
+    alice = await world.connect("alice", "laptop")
+    notify = rule("notify", "deliver", "none")
+    alice.sendRaw(ampMessage("nobody@localhost", [rule("drop", "deliver", "stored"), notify]))
+    assertAmpReply(await alice.expect(), "notify", notify, to="nobody@localhost")
+    bounce = await alice.expect()
+    assert bounce.get("type") == "error" and bounce.get("id") == "amp1"
+    assert stanzaErrorCondition(bounce) == ("cancel", "service-unavailable")
+    assert await alice.roundTrip() == []

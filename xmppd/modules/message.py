@@ -145,6 +145,8 @@ class MessageRouter(XMPPHandler):
             return self.host.bounce(message, "internal-server-error", "wait",
                                     "Offline storage failed")
         if not exists:
+            if self.taken(message, Routing(BOUNCE)):
+                return
             return self.host.bounce(message, "service-unavailable", "cancel")
         # A resource may have come online while the account was looked up.
         kind = message.getAttribute("type", "normal")
