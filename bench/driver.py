@@ -279,11 +279,14 @@ def scenarioStore(server, senders, recipients, messages, procs):
     total = len(senders) * messages
     run = Run("store", server.port, dict(senders=senders, recipients=recipients,
                                          messages=messages), procs)
+    cpu = server.cpu()
     started = run.ready()
     finished, count = waitStored(server, baseline + total, PHASE_TIMEOUT)
+    cpu = server.cpu() - cpu
     run.finish()
-    run.results()
-    return {"stored_per_s": total / (finished - started), "seconds": finished - started}
+    sentAt = max(r["sent"] for r in run.results())
+    return {"stored_per_s": total / (finished - started), "seconds": finished - started,
+            "send_seconds": sentAt - started, "server_cpu": cpu / (finished - started)}
 
 
 def fillBacklog(server, recipient, count, senders, procs):

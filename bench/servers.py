@@ -63,6 +63,20 @@ def rssBytes(pid):
     return total
 
 
+def cpuSeconds(pid):
+    """User + system CPU time of a process and its descendants, in seconds."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for p in [pid] + _children(pid):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def _children(pid):
     found = []
     try:
@@ -93,6 +107,9 @@ class Server:
 
     def rss(self):
         return sum(rssBytes(p) for p in self.serverPids())
+
+    def cpu(self):
+        return sum(cpuSeconds(p) for p in self.serverPids())
 
 
 # xmppd ---------------------------------------------------------------------------

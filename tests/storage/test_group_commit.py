@@ -48,6 +48,8 @@ async def test_a_driver_error_in_a_group_is_a_storage_error_for_that_interaction
 
 @pytest_twisted.ensureDeferred
 async def test_interactions_of_a_group_run_in_the_order_they_were_asked(database):
+    if database.backend != "sqlite":
+        pytest.skip("a pool of MySQL connections promises no order; SQLite's one does")
     calls = [database.runInteraction(_insert, "k%03d" % i) for i in range(300)]
     calls.append(database.runQuery("SELECT COUNT(*) FROM settings"))
     results = await defer.gatherResults(calls)
