@@ -60,15 +60,16 @@ class AmpWorld:
 @pytest_twisted.async_yield_fixture
 async def start_amp_server(make_database, tmp_path):
     """
-    ``await wait(start_amp_server(config))`` in a test: a server (SQLite)
-    with alice, bob and carol (a Twisted coroutine, hence ``wait``).
+    ``await wait(start_amp_server(config, backend))`` in a test: a server
+    (SQLite unless told) with alice, bob and carol (a Twisted coroutine,
+    hence ``wait``).
     """
     from tests.harness import startServer
 
     worlds = []
 
-    async def start(config=None):
-        database = await make_database("sqlite")
+    async def start(config=None, backend="sqlite"):
+        database = await make_database(backend)
         running = await startServer(database, tmp_path, config)
         for name in ("alice", "bob", "carol"):
             await running.addUser(name, "secret-" + name)

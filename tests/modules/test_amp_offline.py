@@ -189,8 +189,9 @@ async def test_headline_for_offline_recipient_is_deliver_none(world):
 
 
 @asyncioTest
-async def test_deliver_stored_over_the_pair_limit_fires_as_deliver_none(start_amp_server):
-    world = await wait(start_amp_server({"modules": {"offline": {"pair_limit": 1}}}))
+async def test_deliver_stored_over_the_pair_limit_fires_as_deliver_none(start_amp_server,
+                                                                        backend):
+    world = await wait(start_amp_server({"modules": {"offline": {"pair_limit": 1}}}, backend))
     alice = await world.connect("alice", "laptop")
     stored = storedEvent(world)
     alice.sendRaw(plainMessage("plain1", "fills the quota"))
@@ -237,8 +238,10 @@ async def test_expire_at_already_passed_for_offline_recipient_fires_and_stores_n
 
 
 @asyncioTest
-async def test_expire_at_passing_while_stored_alerts_the_sender_at_the_sweep(start_amp_server):
-    world = await wait(start_amp_server({"modules": {"offline": {"expire_interval": "5s"}}}))
+async def test_expire_at_passing_while_stored_alerts_the_sender_at_the_sweep(start_amp_server,
+                                                                            backend):
+    world = await wait(start_amp_server({"modules": {"offline": {"expire_interval": "5s"}}},
+                                        backend))
     clock, _ = controlClock(world)
     alice = await world.connect("alice", "laptop")
     expireAt = isoAt(int(clock.seconds()) + 3)
@@ -274,7 +277,8 @@ async def test_expire_at_passing_while_stored_tells_the_sender_unless_drop(world
 
 
 @asyncioTest
-async def test_expire_at_message_delivered_in_time_never_alerts_later(world):
+async def test_expire_at_message_delivered_in_time_never_alerts_later(start_amp_server, backend):
+    world = await wait(start_amp_server(None, backend))
     clock, sweeper = controlClock(world)
     alice = await world.connect("alice", "laptop")
     alert = rule("alert", "expire-at", isoAt(int(clock.seconds()) + 10))
