@@ -126,8 +126,14 @@ class AmpHandler(XMPPHandler):
         if offline is None:
             return self.withoutStorage(offlineMessage, request)
         d = defer.ensureDeferred(self.throughStorage(offlineMessage, request, offline))
-        d.addErrback(log.err, "AMP processing of an offline message failed")
+        d.addErrback(self._failed, offlineMessage.stanza)
         return d
+
+    def _failed(self, failure, message):
+        # SPEC §2 rule 8: the sender hears of it; the message is not silently lost.
+        log.err(failure, "AMP processing of an offline message failed")
+        self.host.bounce(message, "internal-server-error", "wait", "Offline storage failed")
+        return "storage-failed"
 
     def withoutStorage(self, offlineMessage, request):
         """No offline service at all: the message is ``deliver=none``."""
