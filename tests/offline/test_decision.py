@@ -178,6 +178,10 @@ async def test_rule6_content(serve, backend):
     send(alice, BOB, "d5", payload="<request xmlns='%s'/><thread>t</thread>"
                                    "<origin-id xmlns='urn:xmpp:sid:0' id='o'/>" % RECEIPTS)
     send(alice, BOB, "d6", payload="<x xmlns='jabber:x:event'><composing/></x>")
+    send(alice, BOB, "d7", payload="<composing xmlns='%s'/><x xmlns='jabber:x:expire' "
+                                   "seconds='60'/><amp xmlns='http://jabber.org/protocol/amp'>"
+                                   "<rule condition='deliver' value='direct' action='notify'/>"
+                                   "</amp>" % CHATSTATES)
     # Stored: a body, a receipt, an unknown payload, a XEP-0022 offline event.
     send(alice, BOB, "k1", "hi", type="normal")
     send(alice, BOB, "k2", payload="<received xmlns='%s' id='m0'/>" % RECEIPTS)

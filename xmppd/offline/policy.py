@@ -19,9 +19,12 @@ NS_EXPIRE = "jabber:x:expire"
 NS_CLIENT = "jabber:client"
 
 # Children that carry nothing worth waking a user for (SPEC §2 rule 6).
+# XEP-0023 expiry says how to handle a message; alone it is no content.
 _EPHEMERAL_NAMESPACES = frozenset([
     NS_CHATSTATES, NS_HINTS, "urn:xmpp:delay", "jabber:x:delay", "urn:xmpp:sid:0",
+    "jabber:x:expire",
 ])
+NS_AMP = "http://jabber.org/protocol/amp"
 
 QUEUE_FULL_TEXT = "Offline messages queue is full"
 DISABLED_TEXT = "Bounce offline message"
@@ -114,6 +117,9 @@ def hasContent(stanza):
 def _isEphemeral(child):
     if child.uri in _EPHEMERAL_NAMESPACES:
         return True
+    if child.uri == NS_AMP:
+        # Rules are instructions; an AMP reply (with a status) is the payload.
+        return not child.hasAttribute("status")
     if child.uri == NS_CLIENT and child.name == "thread":
         return True
     if child.uri == NS_RECEIPTS and child.name == "request":
