@@ -116,6 +116,10 @@ class Delivery:
                 target.send(stanza)
             return
         offlineMessage = OfflineMessage(stanza, bareJID)
+        # Keep an AMP expire-at the first store honoured (XEP-0079 §3.3.2).
+        amp = getattr(stanza, "ampRequest", None)
+        if amp is not None:
+            offlineMessage.expiresAt = amp.expiresAt()
         decision = await self.service.decide(offlineMessage)
         if decision.store:
             await self.service.storeNow(offlineMessage, decision, deliver=False)
