@@ -226,9 +226,12 @@ def installedModules():
     import xmppd.plugins
     from xmppd.imodule import IModule
 
+    # Built-in modules only: third-party ones (the example plugin, when
+    # installed) document themselves, not in etc/xmppd.toml.
     real = {
         module.name: (module.schema, module.enabledByDefault)
         for module in getPlugins(IModule, xmppd.plugins)
+        if getattr(module, "builtin", True)
     }
     return {**FAKE_MODULES, **real}, real
 
