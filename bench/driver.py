@@ -56,6 +56,37 @@ async def _sendMessages(client, recipients, count, tag):
     await client.writer.drain()
 
 
+async def _probe(port):
+    """True once the server offers in-band registration after STARTTLS."""
+    client = await Client.connect(port)
+    try:
+        await client.open()
+        await client.starttls()
+        return client.features.find(
+            "{http://jabber.org/features/iq-register}register") is not None
+    finally:
+        await client.close()
+
+
+def waitReady(port, timeout=60):
+    """
+    Wait until the server's modules are up, not just its port: xmppd opens
+    its listener before the database (MariaDB) is ready, and a client that
+    comes in between is refused registration.
+    """
+    deadline = now() + timeout
+    while True:
+        try:
+            if asyncio.run(_probe(port)):
+                return
+        except Exception:
+            pass
+        if now() > deadline:
+            raise RuntimeError("the server on port %d offers no registration after %d s"
+                               % (port, timeout))
+        time.sleep(0.2)
+
+
 # Child-process workers -------------------------------------------------------------
 
 async def _register(port, args, index, procs, sync):

@@ -91,12 +91,17 @@ def runServer(name, plan, workDir, results):
     log("%s: starting" % name)
     server.start()
     try:
+        driver.waitReady(server.port)
         users = plan.users(args.scenarios)
         started = time.monotonic()
         driver.runOnly("register", server.port, dict(users=users), args.procs)
         log("%s: %d accounts registered in %.1f s" % (name, len(users),
                                                        time.monotonic() - started))
         for rep in range(args.reps):
+            if rep > 0:
+                # Each repetition on a fresh process: a server that just held
+                # thousands of idle sessions is not where the next one started.
+                freshProcess(server, plan)
             for scenario in args.scenarios:
                 profile = None
                 if args.profile and hasattr(server, "startProfile"):
@@ -109,6 +114,15 @@ def runServer(name, plan, workDir, results):
     finally:
         server.stop()
         log("%s: stopped" % name)
+
+
+def freshProcess(server, plan):
+    server.restart()
+    driver.waitReady(server.port)
+    if not server.keepsDataOnRestart:
+        driver.runOnly("register", server.port, dict(users=plan.users(plan.args.scenarios)),
+                       plan.args.procs)
+    time.sleep(1)
 
 
 def runScenario(server, scenario, rep, plan, profile):
@@ -151,6 +165,9 @@ def runScenario(server, scenario, rep, plan, profile):
                      args.procs)
         yield "route", r["messages_per_s"]
     elif scenario == "idle":
+        # Memory is measured on a fresh process: RSS freed by earlier
+        # scenarios stays with the allocator and would hide the sessions.
+        freshProcess(server, plan)
         r = driver.scenarioIdle(server, plan.idleSessions, args.procs)
         log("%s idle: RSS %.1f MiB -> %.1f MiB" % (server.name, r["rss_before_mib"],
                                                    r["rss_after_mib"]))
