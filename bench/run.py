@@ -141,8 +141,9 @@ def runScenario(server, scenario, rep, plan, profile):
         r = profiled(driver.scenarioStore, server, plan.storeSenders[rep],
                      plan.storeRecipients[rep], args.store_messages, args.procs)
         log("%s store: clients done sending after %.2f s, last stored after %.2f s,"
-            " server CPU %.0f%% of one core" % (server.name, r["send_seconds"], r["seconds"],
-                                                100 * r["server_cpu"]))
+            " server CPU %.0f%% of one core, %.0f µs CPU per message"
+            % (server.name, r["send_seconds"], r["seconds"], 100 * r["server_cpu"],
+               1e6 * r["server_cpu"] * r["seconds"] / (r["stored_per_s"] * r["seconds"])))
         yield "store", r["stored_per_s"]
     elif scenario == "drain":
         for n in DRAIN_SIZES:

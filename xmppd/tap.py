@@ -137,6 +137,8 @@ def buildServer(config, modules, storage=None):
 
 
 def makeService(options):
+    from xmppd.gctune import tune
+    tune()
     config = options["server-config"]
     server = buildServer(config, options["modules"])
     top = XMPPDService(server.storage)
