@@ -146,14 +146,15 @@ def runScenario(server, scenario, rep, plan, profile):
                1e6 * r["server_cpu"] * r["seconds"] / (r["stored_per_s"] * r["seconds"])))
         yield "store", r["stored_per_s"]
     elif scenario == "drain":
+        base = profile
         for n in DRAIN_SIZES:
             if n > args.max_drain:
                 continue
             driver.fillBacklog(server, plan.drainUsers[(rep, n)], n, plan.fillSenders,
                                args.procs)
+            if base:
+                profile = base.replace(".txt", "-%d.txt" % n)
             r = profiled(driver.scenarioDrain, server, plan.drainUsers[(rep, n)], n)
-            if profile:
-                profile = profile.replace(".txt", "-%d.txt" % n)
             yield "drain%d" % n, r["seconds"]
     elif scenario == "login":
         r = profiled(driver.scenarioLogin, server, plan.loginUsers, args.login_seconds,
