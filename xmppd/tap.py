@@ -73,6 +73,12 @@ class XMPPDService(service.MultiService):
         service.MultiService.__init__(self)
         self.storage = storage
 
+    def privilegedStartService(self):
+        # twistd binds listeners here, before startService; ours bind in
+        # startService instead, once the database and the hosts are up, so
+        # that no client reaches a server whose modules are not ready.
+        pass
+
     def startService(self):
         service.Service.startService(self)
         d = self.storage.database.start()
