@@ -1,3 +1,0 @@
-"""Registers the motd module with xmppd: installing this file is all it takes."""
-
-from xmppd_motd import motdModule  # noqa: F401
