@@ -8,7 +8,7 @@ and ``respond(data)`` return Deferreds firing ``("challenge", bytes)``,
 
 import hmac
 
-from twisted.internet import defer
+from twisted.internet import defer, threads
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
 from xmppd.scram import ScramError, ScramServer, deriveCredentials
@@ -99,7 +99,10 @@ class PlainMechanism:
         if authzid and authzid not in (username, username + "@" + self.host):
             raise SASLFailure("invalid-authzid")
         credentials = yield self.users.getScramCredentials(username + "@" + self.host, "sha256")
-        if credentials is None or not _checkPassword(password, credentials):
+        # PBKDF2 takes milliseconds: in a thread, so other streams go on meanwhile.
+        valid = credentials is not None and (
+            yield threads.deferToThread(_checkPassword, password, credentials))
+        if not valid:
             raise SASLFailure("not-authorized")
         return ("success", None, username)
 
