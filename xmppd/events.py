@@ -23,9 +23,6 @@ class EventBus:
     def unhook(self, name, handler):
         self._handlers[name] = [h for h in self._handlers.get(name, []) if h[2] != handler]
 
-    def hasHandlers(self, name):
-        return bool(self._handlers.get(name))
-
     def fire(self, name, *args):
         """Run the handlers in order; return the first non-None result."""
         for _, _, handler in list(self._handlers.get(name, ())):

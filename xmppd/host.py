@@ -133,9 +133,6 @@ class Host(InternalComponent):
             stanza["from"] = self.domain
         self.server.router.route(stanza)
 
-    def deliverToSession(self, session, stanza):
-        return session.send(stanza)
-
     def bounce(self, stanza, condition, errorType=None, text=None):
         """Answer a stanza with an RFC 6120 §8.3 error, never an error to an error."""
         if stanza.getAttribute("type") in ("error", "result"):

@@ -186,6 +186,3 @@ class SessionManager:
             return []
         top = max(s.priority for s in candidates)
         return [s for s in candidates if s.priority == top]
-
-    def isOnline(self, bareJID):
-        return bool(self.availableResources(bareJID))

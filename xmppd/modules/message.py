@@ -120,9 +120,6 @@ class MessageRouter(XMPPHandler):
         elif routing.verdict == BOUNCE:
             self.host.bounce(message, "service-unavailable", "cancel")
 
-    def targets(self, bare, kind):
-        return targets(self.host.sessions, bare, kind)
-
     def taken(self, message, routing):
         return self.host.events.fire(ROUTE_EVENT, message, routing) is not None
 
@@ -150,11 +147,11 @@ class MessageRouter(XMPPHandler):
             return self.host.bounce(message, "service-unavailable", "cancel")
         # A resource may have come online while the account was looked up.
         kind = message.getAttribute("type", "normal")
-        targets = self.targets(bare, kind)
-        if targets and kind != "groupchat":
-            if self.taken(message, Routing(DELIVER, targets)):
+        found = targets(self.host.sessions, bare, kind)
+        if found and kind != "groupchat":
+            if self.taken(message, Routing(DELIVER, found)):
                 return
-            for session in targets:
+            for session in found:
                 session.send(message)
             return
         taken = self.host.events.fire(OFFLINE_EVENT, OfflineMessage(message, bare))

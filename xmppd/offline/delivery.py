@@ -15,7 +15,7 @@ import time
 from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 
-from xmppd.modules.message import OfflineMessage
+from xmppd.modules.message import OfflineMessage, targets
 
 
 class Delivery:
@@ -104,14 +104,9 @@ class Delivery:
             session.holdQueue = keep
 
     async def reroute(self, stanza, bareJID):
-        kind = stanza.getAttribute("type", "normal")
-        sessions = self.host.sessions
-        if kind == "headline":
-            targets = sessions.availableResources(bareJID)
-        else:
-            targets = sessions.highestPriorityResources(bareJID)
-        if targets:
-            for target in targets:
+        found = targets(self.host.sessions, bareJID, stanza.getAttribute("type", "normal"))
+        if found:
+            for target in found:
                 target.send(stanza)
             return
         offlineMessage = OfflineMessage(stanza, bareJID)
