@@ -8,6 +8,7 @@ import asyncio
 import slixmpp
 
 from tests.aio import asyncioTest
+from tests.slixclient import connectLocally
 
 
 class Chatter(slixmpp.ClientXMPP):
@@ -15,8 +16,6 @@ class Chatter(slixmpp.ClientXMPP):
 
     def __init__(self, jid, password):
         slixmpp.ClientXMPP.__init__(self, jid, password)
-        self.enable_direct_tls = False  # port 5222-style: STARTTLS
-        self.enable_plaintext = False  # and never an unencrypted stream
         self.messages = asyncio.Queue()
         self.online = asyncio.Event()
         self.mechanism = None
@@ -33,14 +32,8 @@ class Chatter(slixmpp.ClientXMPP):
         self.online.set()
 
 
-async def connected(port, jid, password):
-    client = Chatter(jid, password)
-    client["feature_mechanisms"].unencrypted_plain = False
-    client.ssl_context.check_hostname = False
-    client.ssl_context.verify_mode = __import__("ssl").CERT_NONE
-    client.connect(host="127.0.0.1", port=port)
-    await asyncio.wait_for(client.online.wait(), 20)
-    return client
+def connected(port, jid, password):
+    return connectLocally(Chatter(jid, password), port)
 
 
 @asyncioTest

@@ -8,6 +8,7 @@ import asyncio
 import slixmpp
 
 from tests.aio import asyncioTest
+from tests.slixclient import connectLocally
 from tests.modules.test_roster import (  # noqa: F401  (fixtures)
     NS_ROSTER,
     expectPresence,
@@ -167,8 +168,6 @@ class Buddy(slixmpp.ClientXMPP):
 
     def __init__(self, jid, password):
         slixmpp.ClientXMPP.__init__(self, jid, password)
-        self.enable_direct_tls = False
-        self.enable_plaintext = False
         self.auto_authorize = True
         self.auto_subscribe = False
         self.online = asyncio.Event()
@@ -182,14 +181,8 @@ class Buddy(slixmpp.ClientXMPP):
         self.online.set()
 
 
-async def buddy(port, jid, password):
-    client = Buddy(jid, password)
-    client["feature_mechanisms"].unencrypted_plain = False
-    client.ssl_context.check_hostname = False
-    client.ssl_context.verify_mode = __import__("ssl").CERT_NONE
-    client.connect(host="127.0.0.1", port=port)
-    await asyncio.wait_for(client.online.wait(), 20)
-    return client
+def buddy(port, jid, password):
+    return connectLocally(Buddy(jid, password), port)
 
 
 @asyncioTest
