@@ -6,14 +6,18 @@ it with ``tests.rawclient.RawClient`` or slixmpp.
 
 from xmppd.config import parseConfig
 from xmppd.c2s.stream import ClientStreamFactory
-from xmppd.tap import availableModules, buildServer, moduleSchemas, storesFor
+from xmppd.tap import DirectTLSFactory, availableModules, buildServer, moduleSchemas, storesFor
 
 
 class RunningServer:
-    def __init__(self, server, port, listener):
+    """``port`` takes STARTTLS streams, ``directTLSPort`` XEP-0368 direct TLS."""
+
+    def __init__(self, server, port, listener, directTLSListener):
         self.server = server
         self.port = port
         self.listener = listener
+        self.directTLSListener = directTLSListener
+        self.directTLSPort = directTLSListener.getHost().port
         self.storage = server.storage
 
     def host(self, domain="localhost"):
@@ -24,6 +28,7 @@ class RunningServer:
 
     async def stop(self):
         await self.listener.stopListening()
+        await self.directTLSListener.stopListening()
         for xs in list(self.server.c2sFactory.streams):
             xs.transport.abortConnection()
         for host in self.server.hosts.values():
@@ -31,7 +36,7 @@ class RunningServer:
 
 
 async def startServer(database, tmp_path, config=None):
-    """Start hosts and a c2s listener on an ephemeral 127.0.0.1 port."""
+    """Start hosts and c2s listeners (STARTTLS, direct TLS) on ephemeral 127.0.0.1 ports."""
     from twisted.internet import reactor
     data = {"server": {"data_dir": str(tmp_path / "data")},
             "c2s": {"interface": "127.0.0.1"}}
@@ -45,4 +50,6 @@ async def startServer(database, tmp_path, config=None):
     factory = ClientStreamFactory(server)
     server.c2sFactory = factory
     listener = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    return RunningServer(server, listener.getHost().port, listener)
+    directTLS = reactor.listenSSL(0, DirectTLSFactory(factory), server.tlsContext,
+                                  interface="127.0.0.1")
+    return RunningServer(server, listener.getHost().port, listener, directTLS)

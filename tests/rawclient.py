@@ -55,6 +55,19 @@ class RawClient:
         reader, writer = await asyncio.open_connection(host, port)
         return cls(reader, writer)
 
+    @classmethod
+    async def connectDirectTLS(cls, port, host="127.0.0.1", domain="localhost", alpn=None):
+        """XEP-0368: TLS from the first byte, offering the ALPN ids ``alpn``."""
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=tlsContext(alpn), server_hostname=domain)
+        client = cls(reader, writer)
+        client.domain = domain
+        return client
+
+    def alpnSelected(self):
+        """The protocol the server selected by ALPN, or None."""
+        return self.writer.get_extra_info("ssl_object").selected_alpn_protocol()
+
     # Raw I/O -----------------------------------------------------------------
 
     def sendRaw(self, data):
@@ -125,14 +138,11 @@ class RawClient:
         mechs = self.features.find(q(NS_SASL, "mechanisms"))
         return [] if mechs is None else [m.text for m in mechs]
 
-    async def starttls(self):
+    async def starttls(self, alpn=None):
         self.sendRaw("<starttls xmlns='%s'/>" % NS_TLS)
         proceed = await self.expect()
         assert proceed.tag == q(NS_TLS, "proceed"), ET.tostring(proceed)
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        await self.writer.start_tls(context, server_hostname=self.domain)
+        await self.writer.start_tls(tlsContext(alpn), server_hostname=self.domain)
         return await self.open(self.domain)
 
     async def authenticate(self, username, password, mechanism="SCRAM-SHA-256"):
@@ -200,6 +210,16 @@ class RawClient:
     def abort(self):
         """Cut the TCP connection without closing the stream."""
         self.writer.transport.abort()
+
+
+def tlsContext(alpn=None):
+    """A client context that trusts any certificate and offers ``alpn`` if given."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if alpn:
+        context.set_alpn_protocols(list(alpn))
+    return context
 
 
 def stanzaErrorCondition(element):

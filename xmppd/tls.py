@@ -18,9 +18,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from OpenSSL import crypto
+from OpenSSL import SSL, crypto
 from twisted.internet import ssl
+from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.logger import Logger
+from zope.interface import implementer
 
 from xmppd.config import ConfigError, formatValue
 
@@ -32,6 +34,10 @@ VALIDITY = datetime.timedelta(days=365)
 # Regenerate this long before expiry, so a server restarted on the last day
 # does not serve a certificate that dies the next morning.
 RENEW_BEFORE = datetime.timedelta(days=7)
+# The ALPN protocol ids of XEP-0368: a c2s listener selects "xmpp-client"
+# when a client offers it, an s2s listener "xmpp-server".
+ALPN_C2S = (b"xmpp-client",)
+ALPN_S2S = (b"xmpp-server",)
 
 
 def _now():
@@ -176,10 +182,11 @@ def _read(path, key):
         ) from None
 
 
-def serverContextFactory(certPath, keyPath=None):
+def serverContextFactory(certPath, keyPath=None, alpn=ALPN_C2S):
     """
     A server-side TLS context factory (TLS 1.2 or later) for
-    ``transport.startTLS``, ``listenSSL`` and TLS endpoints.
+    ``transport.startTLS``, ``listenSSL`` and TLS endpoints, selecting the
+    first of ``alpn`` that a client offers (see ServerTLSContext).
 
     The certificate file may hold the whole chain (leaf first), and the key
     may sit in the same file. Every problem is a ConfigError naming the key.
@@ -223,7 +230,7 @@ def serverContextFactory(certPath, keyPath=None):
             crypto.X509.from_cryptography(chain[0]),
             [crypto.X509.from_cryptography(c) for c in chain[1:]],
         )
-    return options
+    return ServerTLSContext(options, alpn)
 
 
 def _certificateOptions(privateKey, certificate, extraCertChain):
@@ -237,6 +244,40 @@ def _certificateOptions(privateKey, certificate, extraCertChain):
     # rather than on the first client's STARTTLS.
     options.getContext()
     return options
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class ServerTLSContext:
+    """
+    CertificateOptions with an explicit ALPN policy (XEP-0368).
+
+    Since Twisted 26.4 CertificateOptions installs an ALPN select callback
+    even with no protocols configured, and answers a client whose offer it
+    does not share with an empty protocol, on which OpenSSL aborts the
+    handshake (alert 80): every client that offers ALPN, Go's TLS for one,
+    could not connect. This policy selects the first of ``alpn`` that the
+    client offers and otherwise completes the handshake without ALPN
+    (RFC 7301 §3.2 allows a server to ignore protocols it does not know),
+    as Prosody and ejabberd do.
+    """
+
+    def __init__(self, options, alpn=ALPN_C2S):
+        self.options = options
+        self.alpn = tuple(alpn)
+        self._context = options.getContext()
+        self._context.set_alpn_select_callback(self.selectProtocol)
+
+    def selectProtocol(self, connection, offered):
+        for protocol in self.alpn:
+            if protocol in offered:
+                return protocol
+        return SSL.NO_OVERLAPPING_PROTOCOLS
+
+    def getContext(self):
+        return self._context
+
+    def serverConnectionForTLS(self, tlsProtocol):
+        return SSL.Connection(self._context, None)
 
 
 def contextFactoryForConfig(config):
