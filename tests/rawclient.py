@@ -35,12 +35,29 @@ class StreamClosed(Exception):
     pass
 
 
+NS_PING = "urn:xmpp:ping"
+
+
 class RawClient:
-    def __init__(self, reader, writer):
+    """
+    ``answerPings``: answer the server's XEP-0199 pings at once and keep
+    them out of ``expect``, as every real client does; the server deletes
+    delivered offline messages only once such an answer arrives. The pings
+    answered are counted in ``pingsAnswered``. ``unacknowledged`` holds the
+    ids of the messages that arrived after the last ping answered: the only
+    ones the server may send again later (as offline copies) if this stream
+    ends now, because it cannot know that they were read.
+    """
+
+    def __init__(self, reader, writer, answerPings=True):
         self.reader = reader
         self.writer = writer
         self.domain = None
         self.jid = None
+        self.answerPings = answerPings
+        self.sentClose = False
+        self.pingsAnswered = 0
+        self.unacknowledged = set()
         self._reset()
 
     def _reset(self):
@@ -51,9 +68,9 @@ class RawClient:
         self.streamEnded = False
 
     @classmethod
-    async def connect(cls, port, host="127.0.0.1"):
+    async def connect(cls, port, host="127.0.0.1", answerPings=True):
         reader, writer = await asyncio.open_connection(host, port)
-        return cls(reader, writer)
+        return cls(reader, writer, answerPings)
 
     @classmethod
     async def connectDirectTLS(cls, port, host="127.0.0.1", domain="localhost", alpn=None):
@@ -73,6 +90,9 @@ class RawClient:
     def sendRaw(self, data):
         if isinstance(data, str):
             data = data.encode("utf-8")
+        if b"</stream:stream>" in data:
+            # Nothing sent after our closing tag is read by the server.
+            self.sentClose = True
         self.writer.write(data)
 
     async def _fill(self, timeout):
@@ -88,9 +108,25 @@ class RawClient:
             else:
                 self.depth -= 1
                 if self.depth == 1:
-                    self.queue.append(element)
+                    if not self._answeredPing(element):
+                        self.queue.append(element)
+                        if element.tag == q(NS_CLIENT, "message"):
+                            self.unacknowledged.add(element.get("id"))
                 elif self.depth == 0:
                     self.streamEnded = True
+
+    def _answeredPing(self, element):
+        if not self.answerPings or element.tag != q(NS_CLIENT, "iq"):
+            return False
+        if element.get("type") != "get" or element.find(q(NS_PING, "ping")) is None:
+            return False
+        if self.sentClose:
+            return True
+        self.sendRaw("<iq type='result' id='%s' to='%s'/>" % (
+            element.get("id"), element.get("from", "")))
+        self.pingsAnswered += 1
+        self.unacknowledged.clear()
+        return True
 
     async def expect(self, timeout=TIMEOUT):
         """The next top-level element of the server's stream."""

@@ -2,11 +2,14 @@
 Per-key FIFO lanes of asynchronous jobs: a job for a key starts only when
 the previous job for that key has finished.
 
-Messages to one recipient go through offline handling in arrival order, and
-stores and deliveries of one account's queue never interleave. The pump is
-a loop, not a chain of callbacks: hundreds of jobs that finish at once (a
-recipient coming online while a burst waits on the database) would
-otherwise recurse once per job and overflow the stack.
+The server keeps one set of lanes keyed by account (``XMPPServer.pipeline``):
+everything that reads or writes one account's message flow -- routing a
+message to it, storing it offline, delivering the stored messages, routing
+again what a departed session left behind -- passes through that account's
+lane in arrival order. The pump is a loop, not a chain of callbacks:
+hundreds of jobs that finish at once (a recipient coming online while a
+burst waits on the database) would otherwise recurse once per job and
+overflow the stack.
 """
 
 from collections import deque
@@ -21,17 +24,29 @@ class Lanes:
 
     def run(self, key, job, *args):
         """Fire with ``job(*args)``'s result once every earlier job for ``key`` is done."""
-        result = defer.Deferred()
-        queue = self._queues.get(key)
-        if queue is not None:
-            queue.append((job, args, result))
-            return result
-        self._queues[key] = deque([(job, args, result)])
-        self._pump(key)
-        return result
+        return self._enqueue(key, (job, args, defer.Deferred()), deque.append)
+
+    def runNext(self, key, job, *args):
+        """
+        As ``run``, but ahead of every job still waiting: for stanzas that
+        were already routed once (a session left with them) and must keep
+        their place before messages that arrived after them.
+        """
+        def behindRunning(queue, item):
+            queue.insert(1, item)
+        return self._enqueue(key, (job, args, defer.Deferred()), behindRunning)
 
     def busy(self, key):
         return key in self._queues
+
+    def _enqueue(self, key, item, place):
+        queue = self._queues.get(key)
+        if queue is not None:
+            place(queue, item)
+            return item[2]
+        self._queues[key] = deque([item])
+        self._pump(key)
+        return item[2]
 
     def _pump(self, key):
         queue = self._queues[key]

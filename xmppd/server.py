@@ -10,6 +10,7 @@ from twisted.words.protocols.jabber.jid import JID
 from wokkel.component import Router
 
 from xmppd.c2s.negotiation import stanzaError
+from xmppd.lanes import Lanes
 from xmppd.sessions import SessionManager
 
 
@@ -45,6 +46,9 @@ class XMPPServer:
         self.tlsContext = tlsContext
         self.router = ServerRouter()
         self.sessions = SessionManager(self)
+        # One lane per account: routing to it, storing for it, delivering to
+        # it and re-routing what its sessions left behind, in arrival order.
+        self.pipeline = Lanes()
         self.hosts = {}
         c2s = config.c2s
         self.requireEncryption = c2s.require_encryption
@@ -81,6 +85,9 @@ class XMPPServer:
 
     def preAuthIQHandler(self, domain, stanza):
         return self.hosts[domain].preAuthIQHandler(stanza)
+
+    def nonzaHandler(self, domain, namespace):
+        return self.hosts[domain].nonzaHandler(namespace)
 
     def resourceBound(self, session):
         session.host.resourceBound(session)

@@ -6,19 +6,46 @@ A session moves through RFC 6121's states: bound → (roster requested) →
 available with a priority → unavailable. Modules learn of each transition
 through their host's events instead of inspecting streams, so that a later
 multi-node session registry can replace this class without touching them.
+
+A session ends the moment its stream starts to end -- the client's
+``</stream:stream>`` read, a stream error sent, the TCP connection lost --
+not when the socket finally closes: under TLS a closing connection discards
+every write while it waits for the peer's close_notify, so a session left
+bound in that window would swallow what was routed to it. From then on it
+is no target; what it held, what is routed to it afterwards, and the
+messages it wrote that the client never acknowledged (``xmppd.acks``) are
+routed again, in order, through the account's pipeline. With XEP-0198
+resumption on, a lost connection hibernates the session instead: it stays a
+target and queues for the client until it resumes or the timeout ends it.
 """
 
+from twisted.internet import defer
+from twisted.python import log
 from twisted.words.protocols.jabber import error
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID, internJID
-
 from twisted.words.protocols.jabber.xmlstream import toResponse
+from twisted.words.xish import domish
 
+from xmppd.acks import AckTracker
 from xmppd.c2s.negotiation import NS_CLIENT, NS_SESSION, STANZA_NAMES, stanzaError
 
 IQ_TYPES = ("get", "set", "result", "error")
 MESSAGE_TYPES = ("chat", "error", "groupchat", "headline", "normal")
 PRESENCE_TYPES = ("error", "probe", "subscribe", "subscribed", "unavailable",
                   "unsubscribe", "unsubscribed")
+NS_PING = "urn:xmpp:ping"
+# Fired on the host with (session, stanzas) when a session ends holding
+# stanzas it never delivered: the message router routes them again.
+LEFT_BEHIND_EVENT = "session/left-behind"
+# A sender whose stanzas wait this deep in the server (on their way to
+# storage) is not read from until the backlog halves: what is accepted and
+# not yet durable stays small, whatever the client sends.
+INTAKE_HIGH = 64
+INTAKE_LOW = 32
+
+
+def _isMessage(stanza):
+    return isinstance(stanza, str) or stanza.name == "message"
 
 
 class Session:
@@ -35,9 +62,23 @@ class Session:
         self.rosterRequested = False
         self.directedPresence = set()
         self.closed = False
-        # Stanzas held back while offline delivery for this resource runs,
-        # so that live messages are written after the stored ones.
-        self.holdQueue = None
+        self.hibernating = False
+        # Set by the stream_management module when the client enables it.
+        self.streamManagement = None
+        self.acks = AckTracker()
+        self.storedLeftUnacked = False
+        self._holds = 0
+        self._held = []
+        self._hibernationWatchers = []
+        self._ackRequested = False
+        self._pings = {}
+        self._pingNumbers = 0
+        # Stanzas from the client: how many arrived, how many are handled
+        # (routed, stored or bounced), for XEP-0198's h and the intake bound.
+        self.received = 0
+        self.handled = 0
+        self._handledAhead = set()
+        self._paused = False
 
     def __repr__(self):
         return "<Session %s>" % self.jid.full()
@@ -46,28 +87,179 @@ class Session:
     def host(self):
         return self.manager.server.hosts[self.jid.host]
 
+    @property
+    def isTarget(self):
+        """Whether stanzas routed now reach this resource (now or on resumption)."""
+        return not self.closed
+
+    # Sending ---------------------------------------------------------------------
+
     def send(self, stanza):
-        """Write a stanza to this resource's stream (or queue it behind a hold)."""
+        """
+        Send a routed stanza: queued behind a hold (offline delivery), or
+        written. A session that has ended takes nothing: the stanza is routed
+        again as if this resource had never been there.
+        """
         if self.closed:
+            self.manager.leftBehind(self, [stanza])
             return False
-        if self.holdQueue is not None:
-            self.holdQueue.append(stanza)
+        if self._holds:
+            self._held.append(stanza)
             return True
-        self.stream.send(stanza)
+        self.write(stanza)
         return True
 
+    def write(self, stanza, rowId=None):
+        """
+        Write past any hold, counting the stanza and keeping it until the
+        client acknowledges it if it is a message (every stanza under
+        XEP-0198, which resends them all on resumption). ``stanza`` may be
+        the stored XML text of an offline message, with its ``rowId``.
+        """
+        sm = self.streamManagement
+        message = rowId is not None or _isMessage(stanza)
+        self.acks.wrote(stanza, rowId, track=message or sm is not None)
+        if self.stream is not None:
+            self.stream.send(stanza)
+        if sm is not None and len(self.acks) > sm.maxUnacked:
+            # A client that never acknowledges (or never comes back to
+            # resume) would grow this queue for good.
+            if self.hibernating:
+                self.manager.unbind(self)
+            else:
+                self.sendStreamError("policy-violation", "too many unacknowledged stanzas")
+        elif message and rowId is None:
+            self._askForAckSoon()
+
+    def writeReply(self, stanza):
+        """An answer of the server's own to this client (errors, results)."""
+        if not self.closed:
+            self.write(stanza)
+
     def hold(self):
-        """Queue live stanzas behind whatever is written next (offline delivery)."""
-        if self.holdQueue is None:
-            self.holdQueue = []
+        """Queue routed stanzas behind whatever ``write`` sends until ``release``."""
+        self._holds += 1
 
     def release(self):
-        queued, self.holdQueue = self.holdQueue or [], None
-        for stanza in queued:
-            self.send(stanza)
+        self._holds -= 1
+        if self._holds or self.closed:
+            return
+        held, self._held = self._held, []
+        for stanza in held:
+            self.write(stanza)
+
+    # Acknowledgements ------------------------------------------------------------
+
+    def requestAck(self):
+        """
+        Ask the client to acknowledge everything written so far; fire True
+        when it has, False if the session ends first.
+        """
+        waiter = self.acks.whenAcked()
+        if not waiter.called:
+            self._sendAckRequest()
+        return waiter
+
+    def _askForAckSoon(self):
+        # One request for a burst of writes: the answer covers all of them.
+        if not self._ackRequested and not self.closed:
+            self._ackRequested = True
+            self.manager.clock.callLater(0, self._sendAckRequest)
+
+    def _sendAckRequest(self):
+        self._ackRequested = True
+        if self.closed or self.stream is None or self.acks.acked >= self.acks.written:
+            self._ackRequested = False
+            return
+        sm = self.streamManagement
+        if sm is not None:
+            return sm.requestAck(self)
+        self.ping()
+
+    def ping(self):
+        """A XEP-0199 ping: its answer, result or error, acknowledges what came before."""
+        self._pingNumbers += 1
+        pingId = "xmppd-ack-%d" % self._pingNumbers
+        iq = domish.Element((None, "iq"))
+        iq.attributes.update({"type": "get", "id": pingId, "from": self.jid.host,
+                              "to": self.jid.full()})
+        iq.addElement((NS_PING, "ping"))
+        self.acks.wrote(track=False)
+        if len(self._pings) >= 16:
+            # A client that answers no ping is closed by the idle check.
+            self._pings.pop(next(iter(self._pings)))
+        self._pings[pingId] = self.acks.written
+        if self.stream is not None:
+            self.stream.send(iq)
+
+    def acknowledged(self, number):
+        """The client has read our stanzas up to ``number``."""
+        self.acks.ackUpTo(number)
+        self._ackRequested = False
+        if self.acks.unacked and self.acks.unacked[-1].rowId is None:
+            self._askForAckSoon()
+
+    def _pingAnswered(self, stanza):
+        if stanza.name != "iq" or stanza.getAttribute("type") not in ("result", "error"):
+            return False
+        number = self._pings.pop(stanza.getAttribute("id"), None)
+        if number is None:
+            return False
+        self.acknowledged(number)
+        return True
+
+    # Ending ----------------------------------------------------------------------
 
     def sendStreamError(self, condition, text=None):
-        self.stream.sendStreamError(error.StreamError(condition, text=text))
+        if self.stream is not None:
+            self.stream.sendStreamError(error.StreamError(condition, text=text))
+
+    def abandon(self):
+        """
+        The session is over: what the client may not have seen, in the order
+        it was meant to arrive -- the unacknowledged live stanzas, then the
+        held ones. Unacknowledged offline rows are not among them: they are
+        still stored and stay so (``storedLeftUnacked`` tells delivery).
+        """
+        left = []
+        for written in self.acks.abandon():
+            if written.rowId is not None:
+                self.storedLeftUnacked = True
+            elif not isinstance(written.stanza, str):
+                left.append(written.stanza)
+        left.extend(self._held)
+        self._held = []
+        self._pings.clear()
+        self._hibernationWatchers = []
+        return left
+
+    def hibernate(self):
+        """XEP-0198: the connection is gone but the client may resume."""
+        self.hibernating = True
+        self.stream = None
+        watchers, self._hibernationWatchers = self._hibernationWatchers, []
+        for watcher in watchers:
+            watcher.callback(None)
+
+    def whenHibernating(self):
+        """Fires if the session hibernates (offline delivery stops waiting then)."""
+        watcher = defer.Deferred()
+        self._hibernationWatchers.append(watcher)
+        return watcher
+
+    def resumeOn(self, stream, acked):
+        """
+        Continue on a new stream from the client's ``acked``: write again,
+        in order, everything it lacks, then what was held.
+        """
+        self.stream = stream
+        self.hibernating = False
+        lost, waiters = self.acks.renumber(acked)
+        for written in lost:
+            self.write(written.stanza, written.rowId)
+        self.acks.rewaiting(waiters)
+
+    # Receiving -------------------------------------------------------------------
 
     def receivedFromClient(self, stanza):
         """Check and stamp a stanza from this client, then route it (RFC 6120 §8)."""
@@ -85,16 +277,49 @@ class Session:
                 return self.sendStreamError("invalid-from")
             if claimed != self.jid and claimed != self.bareJID:
                 return self.sendStreamError("invalid-from")
+        self.received += 1
+        number = self.received
+        if self._pingAnswered(stanza):
+            return self._handledNow(number)
         stanza["from"] = self.jid.full()
         problem = _checkStanza(stanza)
         if problem is not None:
             if stanza.getAttribute("type") != "error":
-                self.stream.send(stanzaError(stanza, *problem))
-            return
+                self.writeReply(stanzaError(stanza, *problem))
+            return self._handledNow(number)
         if _isLegacySessionRequest(stanza):
             # RFC 3921's session establishment is a no-op kept for old clients.
-            return self.stream.send(toResponse(stanza, "result"))
-        self.manager.server.routeFromClient(stanza, self)
+            self.writeReply(toResponse(stanza, "result"))
+            return self._handledNow(number)
+        try:
+            self.manager.server.routeFromClient(stanza, self)
+        except Exception:
+            log.err(None, "routing a stanza from %s failed" % self.jid.full())
+        handling = getattr(stanza, "handling", None)
+        if handling is None or handling.called:
+            return self._handledNow(number)
+        handling.addBoth(self._handledLater, number)
+        if self.received - self.handled >= INTAKE_HIGH and not self._paused:
+            self._paused = True
+            self.stream.pauseIntake()
+
+    def _handledLater(self, result, number):
+        self._handledNow(number)
+        return None
+
+    def _handledNow(self, number):
+        if number != self.handled + 1:
+            self._handledAhead.add(number)
+            return
+        self.handled = number
+        ahead = self._handledAhead
+        while ahead and self.handled + 1 in ahead:
+            ahead.discard(self.handled + 1)
+            self.handled += 1
+        if self._paused and self.received - self.handled <= INTAKE_LOW:
+            self._paused = False
+            if self.stream is not None:
+                self.stream.resumeIntake()
 
 
 def _isLegacySessionRequest(stanza):
@@ -133,8 +358,11 @@ def _checkStanza(stanza):
 class SessionManager:
     """All bound resources of this process, by account."""
 
-    def __init__(self, server):
+    def __init__(self, server, clock=None):
+        if clock is None:
+            from twisted.internet import reactor as clock
         self.server = server
+        self.clock = clock
         self.accounts = {}
 
     def bind(self, jid, stream):
@@ -146,13 +374,31 @@ class SessionManager:
         old = self.get(jid)
         if old is not None:
             self.unbind(old)
-            old.stream.authenticator.session = None
-            old.sendStreamError("conflict", "replaced by a new session")
+            if old.stream is not None:
+                old.stream.authenticator.session = None
+                old.stream.sendStreamError(error.StreamError(
+                    "conflict", text="replaced by a new session"))
         session = Session(self, jid, stream)
         self.accounts.setdefault(jid.userhost(), {})[jid.resource] = session
         return session
 
+    def streamEnded(self, session, resumable):
+        """
+        The session's stream is ending. It hibernates if the client asked
+        for XEP-0198 resumption and the end was not the client's own choice;
+        otherwise it ends now.
+        """
+        if session.closed or session.hibernating:
+            return
+        sm = session.streamManagement
+        if resumable and sm is not None and sm.resumable:
+            session.hibernate()
+            sm.hibernated(session)
+            return
+        self.unbind(session)
+
     def unbind(self, session):
+        """End a session: no longer a target; what it left is routed again."""
         if session.closed:
             return
         session.closed = True
@@ -161,7 +407,16 @@ class SessionManager:
             del resources[session.jid.resource]
             if not resources:
                 del self.accounts[session.jid.userhost()]
+        left = session.abandon()
         session.host.resourceUnbound(session)
+        if left:
+            self.leftBehind(session, left)
+
+    def leftBehind(self, session, stanzas):
+        """Hand stanzas that a departed session did not deliver back to routing."""
+        if session.host.events.fire(LEFT_BEHIND_EVENT, session, stanzas) is None:
+            log.msg("%d stanzas left by %s had nowhere to go"
+                    % (len(stanzas), session.jid.full()))
 
     def get(self, fullJID):
         """The session bound to this full JID, or None."""

@@ -40,7 +40,7 @@ async def test_connections_per_address_are_bounded(make_database, tmp_path):
 async def test_idle_client_is_pinged_then_closed(make_database, tmp_path):
     server = await serverWith(make_database, tmp_path, idle_timeout="1s", ping_timeout="1s")
     try:
-        alice = await RawClient.connect(server.port)
+        alice = await RawClient.connect(server.port, answerPings=False)
         await alice.login("alice", "secret-alice", "phone")
         ping = await alice.expect()
         assert ping.tag == q(NS_CLIENT, "iq") and ping.get("type") == "get"

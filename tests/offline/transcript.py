@@ -121,10 +121,8 @@ async def settle(xmpp, recipient, *senders):
     proves that no bounce is still on its way.
     """
     from tests.aio import wait
-    from xmppd.modules.message import MessageRouter
     early = [await sender.roundTrip() for sender in senders]
-    router = next(h for h in xmpp.host() if isinstance(h, MessageRouter))
-    await wait(router.inOrder("%s@localhost" % recipient, lambda: None))
+    await wait(xmpp.server.pipeline.run("%s@localhost" % recipient, lambda: None))
     return early
 
 

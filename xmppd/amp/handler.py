@@ -120,7 +120,7 @@ class AmpHandler(XMPPHandler):
 
     def onOffline(self, offlineMessage):
         request = getattr(offlineMessage.stanza, "ampRequest", None)
-        if request is None:
+        if request is None or offlineMessage.rerouted:
             return None
         offline = getattr(self.host, "offline", None)
         if offline is None:
@@ -153,7 +153,7 @@ class AmpHandler(XMPPHandler):
         if expiresAt is not None:
             # Never delivered after expire-at (§3.3.2): the row expires then.
             offlineMessage.expiresAt = expiresAt
-        decision = await offline.decide(offlineMessage)
+        decision = await offline.decide(offlineMessage, quotaAhead=True)
         # Over quota, disabled or refused: it would not be stored (SPEC §6).
         delivery = Delivery(STORED if decision.store else NONE)
         fired, notifies = evaluate(request.rules, delivery, JID(message["to"]), self.now())

@@ -7,12 +7,17 @@ authenticate and bind are bounded here, before any stanza reaches a host.
 
 from twisted.internet import protocol
 from twisted.words.protocols.jabber import error
-from twisted.words.xish import domish
 
 from xmppd.c2s.negotiation import C2SNegotiator
 from xmppd.c2s.xmlstream import HardenedXmlStream
 
-NS_PING = "urn:xmpp:ping"
+# After our closing tag or stream error, the peer has this long to close its
+# side (TLS close_notify included) before the connection is aborted: a TLS
+# transport otherwise waits for ever on a peer that went silent.
+CLOSE_TIMEOUT = 10
+# Received data is parsed in slices this large, so that a paused intake
+# stops within a few stanzas of the bound, not a whole socket read later.
+INTAKE_SLICE = 4096
 
 
 class ClientStream(HardenedXmlStream):
@@ -20,6 +25,9 @@ class ClientStream(HardenedXmlStream):
 
     _idleTimer = None
     _pingSentAt = None
+    _abortTimer = None
+    _intakePaused = False
+    _unparsed = b""
 
     def connectionMade(self):
         server, clock = self.factory.server, self.factory.clock
@@ -34,7 +42,29 @@ class ClientStream(HardenedXmlStream):
 
     def dataReceived(self, data):
         self.lastActivity = self.factory.clock.seconds()
-        HardenedXmlStream.dataReceived(self, data)
+        if self._intakePaused:
+            self._unparsed += data
+            return
+        self._parse(data)
+
+    def _parse(self, data):
+        for start in range(0, len(data), INTAKE_SLICE):
+            if self._intakePaused:
+                self._unparsed += data[start:]
+                return
+            HardenedXmlStream.dataReceived(self, data[start:start + INTAKE_SLICE])
+
+    def pauseIntake(self):
+        """Read nothing more from the client until ``resumeIntake``."""
+        self._intakePaused = True
+        self.transport.pauseProducing()
+
+    def resumeIntake(self):
+        self._intakePaused = False
+        unparsed, self._unparsed = self._unparsed, b""
+        self._parse(unparsed)
+        if not self._intakePaused and self.transport is not None:
+            self.transport.resumeProducing()
 
     def _checkIdle(self):
         """
@@ -53,14 +83,12 @@ class ClientStream(HardenedXmlStream):
             self._pingSentAt = now
             session = self.authenticator.session
             if session is not None:
-                ping = domish.Element((None, "iq"))
-                ping.attributes.update({"type": "get", "id": "idle-%d" % int(now),
-                                        "from": session.jid.host, "to": session.jid.full()})
-                ping.addElement((NS_PING, "ping"))
-                self.send(ping)
+                session.ping()
             self._idleTimer = clock.callLater(server.pingTimeout, self._checkIdle)
         else:
             self._idleTimer = None
+            # A dead connection, not the client's choice: XEP-0198 may resume it.
+            self.endSession(resumable=True)
             self.sendStreamError(error.StreamError("connection-timeout", text="no answer to ping"))
 
     def _authTimedOut(self):
@@ -74,17 +102,39 @@ class ClientStream(HardenedXmlStream):
             return
         self.authenticator.elementReceived(element)
 
-    def connectionLost(self, reason):
-        for timer in (self._authTimer, self._idleTimer):
-            if timer is not None and timer.active():
-                timer.cancel()
-        self._authTimer = self._idleTimer = None
-        HardenedXmlStream.connectionLost(self, reason)
-        self.factory.connectionClosed(self)
+    def endSession(self, resumable):
+        """
+        The stream is ending: its session stops being a target now, before
+        anything more is written into a connection that may discard it.
+        """
         session = self.authenticator.session
         if session is not None:
             self.authenticator.session = None
-            self.factory.server.sessions.unbind(session)
+            self.factory.server.sessions.streamEnded(session, resumable)
+
+    def onDocumentEnd(self):
+        self.endSession(resumable=False)
+        HardenedXmlStream.onDocumentEnd(self)
+        self._abortLater()
+
+    def sendStreamError(self, streamError):
+        self.endSession(resumable=False)
+        HardenedXmlStream.sendStreamError(self, streamError)
+        self._abortLater()
+
+    def _abortLater(self):
+        if self._abortTimer is None and self.transport is not None:
+            self._abortTimer = self.factory.clock.callLater(
+                CLOSE_TIMEOUT, self.transport.abortConnection)
+
+    def connectionLost(self, reason):
+        for timer in (self._authTimer, self._idleTimer, self._abortTimer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._authTimer = self._idleTimer = self._abortTimer = None
+        HardenedXmlStream.connectionLost(self, reason)
+        self.factory.connectionClosed(self)
+        self.endSession(resumable=True)
 
 
 class ClientStreamFactory(protocol.ServerFactory):

@@ -6,9 +6,13 @@ resource can receive it, it fires ``message/offline`` and the offline module
 (or the stub, or nothing) decides what happens to it. A message nobody
 takes is bounced with ``service-unavailable`` (RFC 6121 §8.5.2.2.1).
 
-Messages for one recipient that wait on the database (the account check)
-are processed in arrival order, so that nothing overtakes on its way to
-offline storage.
+Every message to an account is routed in that account's lane of the
+server's pipeline (``XMPPServer.pipeline``), where the offline module also
+stores and delivers: one decision per message, taken in arrival order, so
+that nothing overtakes on its way to storage or out of it. A session that
+ends with messages it never delivered hands them back here
+(``session/left-behind``); they are routed again ahead of anything that
+arrived after them.
 """
 
 from twisted.internet import defer
@@ -16,7 +20,7 @@ from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 from wokkel.subprotocols import XMPPHandler
 
-from xmppd.lanes import Lanes
+from xmppd.sessions import LEFT_BEHIND_EVENT
 
 OFFLINE_EVENT = "message/offline"
 # Fired with (message, routing) at the moment routing acts on a message a
@@ -28,10 +32,13 @@ ROUTE_EVENT = "message/route"
 class OfflineMessage:
     """What the offline event carries: the stanza and its resolved recipient."""
 
-    def __init__(self, stanza, recipient):
+    def __init__(self, stanza, recipient, rerouted=False):
         self.stanza = stanza
         self.recipient = recipient
         self.kind = stanza.getAttribute("type", "normal")
+        # Routed once already (to a session that left without delivering
+        # it): its AMP rules were evaluated then and are not evaluated again.
+        self.rerouted = rerouted
 
 
 DELIVER, BOUNCE, DROP, OFFLINE = "deliver", "bounce", "drop", "offline"
@@ -88,53 +95,57 @@ class MessageRouter(XMPPHandler):
     def __init__(self, host):
         XMPPHandler.__init__(self)
         self.host = host
-        self._lanes = Lanes()
+
+    @property
+    def pipeline(self):
+        return self.host.server.pipeline
 
     def connectionInitialized(self):
         self.xmlstream.addObserver("/message", self.onMessage, 0)
+        self.host.events.hook(LEFT_BEHIND_EVENT, self.onLeftBehind)
+
+    def connectionLost(self, reason):
+        self.host.events.unhook(LEFT_BEHIND_EVENT, self.onLeftBehind)
+        XMPPHandler.connectionLost(self, reason)
 
     def onMessage(self, message):
         if getattr(message, "handled", False):
             return
         message.handled = True
         account = JID(message["to"]).userhost()
-        if self._lanes.busy(account):
-            # Earlier messages to this account still wait on the database on
-            # their way to storage: this one queues behind them, or it would
-            # overtake them the moment the recipient comes online.
-            return self.inOrder(account, self.routeNow, message)
-        self.routeNow(message)
+        d = self.pipeline.run(account, self.routeNow, message)
+        d.addErrback(self._failed, message)
+        # The sender's session counts the message handled (XEP-0198's h,
+        # the intake bound) when this fires: delivered, stored or bounced.
+        message.handling = d
+
+    def _failed(self, failure, message):
+        log.err(failure, "message routing failed")
+        self.host.bounce(message, "internal-server-error", "wait")
 
     def routeNow(self, message):
         routing = route(self.host.sessions, message)
         if routing.verdict in (DELIVER, BOUNCE) and self.taken(message, routing):
-            return
+            return None
         if routing.verdict == OFFLINE:
-            key = routing.bare.full()
-            if self._lanes.busy(key):
-                return self.offline(message, routing.bare)
-            return self.inOrder(key, self.offline, message, routing.bare)
+            return self.offline(message, routing.bare)
         if routing.verdict == DELIVER:
             for session in routing.sessions:
                 session.send(message)
         elif routing.verdict == BOUNCE:
             self.host.bounce(message, "service-unavailable", "cancel")
+        return None
 
     def taken(self, message, routing):
         return self.host.events.fire(ROUTE_EVENT, message, routing) is not None
 
-    def inOrder(self, key, fn, *args):
-        """Run ``fn`` after every earlier call for the same key has finished."""
-        d = self._lanes.run(key, fn, *args)
-        d.addErrback(log.err, "message routing failed")
-        d.addCallback(lambda _: None)
-        return d
-
-    @defer.inlineCallbacks
     def offline(self, message, bare):
+        return defer.ensureDeferred(self._offline(message, bare))
+
+    async def _offline(self, message, bare):
         try:
             exists = bool(self.host.sessions.resources(bare)) or (
-                yield self.host.isLocalUser(bare))
+                await self.host.isLocalUser(bare))
         except Exception:
             # SPEC §2 rule 8: the database is down; the sender must hear of
             # it rather than the message vanishing.
@@ -143,21 +154,46 @@ class MessageRouter(XMPPHandler):
                                     "Offline storage failed")
         if not exists:
             if self.taken(message, Routing(BOUNCE)):
-                return
+                return None
             return self.host.bounce(message, "service-unavailable", "cancel")
-        # A resource may have come online while the account was looked up.
-        kind = message.getAttribute("type", "normal")
-        found = targets(self.host.sessions, bare, kind)
-        if found and kind != "groupchat":
-            if self.taken(message, Routing(DELIVER, found)):
-                return
-            for session in found:
-                session.send(message)
-            return
-        taken = self.host.events.fire(OFFLINE_EVENT, OfflineMessage(message, bare))
+        # No second look for a resource: one that became available since is
+        # waiting behind us in this lane with its offline delivery.
+        await self.toStorage(OfflineMessage(message, bare))
+
+    async def toStorage(self, offlineMessage):
+        taken = self.host.events.fire(OFFLINE_EVENT, offlineMessage)
         if taken is None:
             # No offline storage (SPEC §2 rule 2): MongooseIM's bounce, verbatim.
-            self.host.bounce(message, "service-unavailable", "cancel",
+            self.host.bounce(offlineMessage.stanza, "service-unavailable", "cancel",
                              "Bounce offline message")
         elif isinstance(taken, defer.Deferred):
-            yield taken
+            await taken
+
+    # What a departed session left behind ------------------------------------------
+
+    def onLeftBehind(self, session, stanzas):
+        d = self.pipeline.runNext(session.bareJID.userhost(), self.rerouteLeft,
+                                  session.bareJID, stanzas)
+        d.addErrback(log.err, "re-routing stanzas left by %s failed" % session.jid.full())
+        return d
+
+    def rerouteLeft(self, bare, stanzas):
+        return defer.ensureDeferred(self._rerouteLeft(bare, stanzas))
+
+    async def _rerouteLeft(self, bare, stanzas):
+        """
+        Messages go to the account's other resources or to storage, as if
+        sent to the bare JID (the resource they named is gone); an IQ that
+        expects an answer gets one; presence for a gone resource is moot.
+        """
+        for stanza in stanzas:
+            kind = stanza.getAttribute("type")
+            if stanza.name == "iq" and kind in ("get", "set"):
+                self.host.bounce(stanza, "service-unavailable", "cancel")
+            elif stanza.name == "message" and kind != "error":
+                found = targets(self.host.sessions, bare, kind or "normal")
+                if found and kind != "groupchat":
+                    for session in found:
+                        session.send(stanza)
+                else:
+                    await self.toStorage(OfflineMessage(stanza, bare, rerouted=True))

@@ -37,6 +37,7 @@ class OfflineHandler(XMPPHandler):
         events.hook(OFFLINE_EVENT, self.service.onOfflineMessage, 0)
         events.hook("resource-available", delivery.onResourceAvailable)
         events.hook("priority-changed", delivery.onPriorityChanged)
+        events.hook("resource-unbound", delivery.onResourceUnbound)
         self.service.sweeper.acquire()
 
     def connectionLost(self, reason):
@@ -45,6 +46,7 @@ class OfflineHandler(XMPPHandler):
         events.unhook(OFFLINE_EVENT, self.service.onOfflineMessage)
         events.unhook("resource-available", delivery.onResourceAvailable)
         events.unhook("priority-changed", delivery.onPriorityChanged)
+        events.unhook("resource-unbound", delivery.onResourceUnbound)
         self.service.sweeper.release()
         XMPPHandler.connectionLost(self, reason)
 

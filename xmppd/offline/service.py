@@ -4,15 +4,14 @@ commit of one offline message (SPEC §2, §4), as two steps.
 
 They are two steps for AMP (SPEC §6): it must know whether a message *would*
 be stored (``deliver=stored`` or ``deliver=none``) before anything happens to
-it. ``decide`` therefore pre-checks the quota with a plain count; ``commit``
-then inserts atomically with the limits, and a race lost there turns into
-the same bounce or drop the decision would have given.
+it. Only then does ``decide`` pre-check the quota with a plain count
+(``quotaAhead``); otherwise the atomic insert in ``commit`` alone decides,
+and a limit it meets turns into the same bounce or drop.
 
-Everything that writes or reads one recipient's queue -- stores, deliveries,
-re-stores of a departed resource's held messages -- runs in that recipient's
-lane, one at a time: with MariaDB's pool of connections, two of them could
-otherwise overtake each other, and a message stored while its recipient
-came online could be left behind until the next login.
+Both run inside the recipient's lane of the server's pipeline, where the
+message router called them: stores, deliveries and re-stores of what a
+departed session left behind never overtake each other, even on MariaDB's
+pool of connections.
 """
 
 import time
@@ -23,7 +22,6 @@ from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 
-from xmppd.lanes import Lanes
 from xmppd.offline import policy
 from xmppd.offline.matchers import parseMatchers
 from xmppd.offline.metrics import metricsFor
@@ -32,14 +30,6 @@ from xmppd.storage.interfaces import QuotaExceeded
 NS_DELAY = "urn:xmpp:delay"
 LIMIT_NODE = "offline-msgs"
 LIMIT_KEY = "store-limit"
-
-
-def lanesFor(server):
-    """One set of lanes per server: an account's queue is one, whatever the host."""
-    lanes = getattr(server, "offlineLanes", None)
-    if lanes is None:
-        lanes = server.offlineLanes = Lanes()
-    return lanes
 
 
 def formatStamp(microseconds):
@@ -78,8 +68,11 @@ class OfflineService:
         self.clock = clock
         self.matchers = parseMatchers(options.store_paths)
         self.metrics = metricsFor(host.server)
-        self.lanes = lanesFor(host.server)
         self.delivery = None
+
+    @property
+    def pipeline(self):
+        return self.host.server.pipeline
 
     @property
     def store(self):
@@ -95,10 +88,14 @@ class OfflineService:
 
     # The decision (SPEC §2) -----------------------------------------------------
 
-    def decide(self, offlineMessage):
-        return defer.ensureDeferred(self._decide(offlineMessage))
+    def decide(self, offlineMessage, quotaAhead=False):
+        """
+        Whether the message is to be stored; with ``quotaAhead`` (AMP must
+        know before acting) the limits are counted now, unlocked, too.
+        """
+        return defer.ensureDeferred(self._decide(offlineMessage, quotaAhead))
 
-    async def _decide(self, offlineMessage):
+    async def _decide(self, offlineMessage, quotaAhead):
         stanza = offlineMessage.stanza
         decision = policy.eligibility(stanza, self.matchers,
                                       self.options.store_groupchat_messages)
@@ -115,8 +112,10 @@ class OfflineService:
         try:
             decision.pairLimit = await self.pairLimitFor(recipient)
             decision.userLimit = self.userLimitFor(recipient)
-            over = await self._overQuota(recipient, _bare(stanza["from"]),
-                                         decision.pairLimit, decision.userLimit)
+            over = None
+            if quotaAhead:
+                over = await self._overQuota(recipient, _bare(stanza["from"]),
+                                             decision.pairLimit, decision.userLimit)
         except Exception:
             log.err(None, "offline quota check failed")
             return _storageFailed()
@@ -158,8 +157,7 @@ class OfflineService:
         if not decision.store:
             self.reject(offlineMessage, decision)
             return defer.succeed(decision.reason)
-        recipient = _bare(offlineMessage.recipient)
-        return self.lanes.run(recipient, self.storeNow, offlineMessage, decision)
+        return defer.ensureDeferred(self.storeNow(offlineMessage, decision))
 
     def reject(self, offlineMessage, decision):
         if decision.bounce:
@@ -169,8 +167,8 @@ class OfflineService:
         else:
             self.metrics.dropped.labels(decision.reason).inc()
 
-    async def storeNow(self, offlineMessage, decision, deliver=True):
-        """Insert in the recipient's lane; then hand it over if they came online."""
+    async def storeNow(self, offlineMessage, decision):
+        """The atomic insert with the limits (SPEC §4), in the recipient's lane."""
         stanza = offlineMessage.stanza
         recipient = _bare(offlineMessage.recipient)
         receivedAt = getattr(offlineMessage, "receivedAt", None) or self.now()
@@ -194,15 +192,15 @@ class OfflineService:
                 time.perf_counter() - started)
         self.metrics.stored.inc()
         self.host.events.fire("offline/stored", offlineMessage, rowId)
-        if deliver and self.delivery is not None:
-            # SPEC §3: a store that completes after its recipient came
-            # online is delivered in that session, not at the next login.
-            await self.delivery.deliverToOnline(recipient)
         return "stored"
 
     # The message/offline event ----------------------------------------------------
 
     def onOfflineMessage(self, offlineMessage):
+        amp = getattr(offlineMessage.stanza, "ampRequest", None)
+        if offlineMessage.rerouted and amp is not None:
+            # Keep the expire-at the first routing honoured (XEP-0079 §3.3.2).
+            offlineMessage.expiresAt = amp.expiresAt()
         d = self.decide(offlineMessage)
         d.addCallback(lambda decision: self.commit(offlineMessage, decision))
         d.addErrback(self._failed, offlineMessage)
@@ -227,7 +225,7 @@ class DisabledOffline:
         self.host = host
         self.stub = stub
 
-    def decide(self, offlineMessage):
+    def decide(self, offlineMessage, quotaAhead=False):
         if offlineMessage.stanza.getAttribute("type") == "error":
             return defer.succeed(policy.dropped("error"))
         if self.stub:

@@ -1,0 +1,36 @@
+"""
+Bounded intake: a sender whose messages wait in memory on their way to
+storage is not read from until the backlog shrinks, so what the server has
+accepted and not yet made durable stays small however fast it writes.
+"""
+
+import pytest
+
+from tests.aio import asyncioTest
+from tests.offline.transcript import message, online, settle, storedCount
+from xmppd.sessions import INTAKE_HIGH
+
+BOB = "bob@localhost"
+# Under the default cap of 1,000 on a user's queue.
+BURST = 900
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@asyncioTest
+async def test_a_burst_to_an_offline_user_waits_in_the_socket_not_in_memory(serve, backend):
+    xmpp = await serve(backend, offline={"pair_limit": BURST})
+    lanes = xmpp.server.pipeline
+    deepest = []
+
+    def onStored(offlineMessage, rowId):
+        deepest.append(len(lanes._queues.get(BOB, ())))
+
+    xmpp.host().events.hook("offline/stored", onStored)
+    alice = await online(xmpp, "alice")
+    alice.sendRaw("".join(message(BOB, "m%d" % n, "burst %d" % n) for n in range(BURST)))
+    assert await settle(xmpp, "bob", alice) == [[]]
+    assert await storedCount(xmpp, "bob") == BURST
+    assert len(deepest) == BURST
+    # The messages read but not stored yet never pass the bound by more than
+    # the few that one slice of parsed input holds (xmppd.c2s.stream).
+    assert max(deepest) <= INTAKE_HIGH + 50, max(deepest)

@@ -1,0 +1,98 @@
+"""
+What a client has acknowledged: the stanzas written to one session and not
+yet known to have arrived.
+
+A write into a TCP socket proves nothing: a phone that lost its network, a
+client frozen by its OS, or a connection reset by a middlebox accept bytes
+that nobody will read. So every stanza a session writes gets a number (its
+place in the stream, as XEP-0198 counts), and the messages among them stay
+here until the client acknowledges a number at or past theirs -- with
+XEP-0198's ``<a h/>`` when stream management is on, otherwise with its
+answer to a XEP-0199 ping the session sent after them (a result or an
+error: either proves that everything before it was read). What is still
+here when the session ends is what the client may never have seen: its
+messages are routed again and its stored rows stay stored.
+"""
+
+from collections import deque
+
+from twisted.internet import defer
+
+
+class Written:
+    """One tracked stanza: its number, the stanza (or its XML) and its offline row."""
+
+    __slots__ = ("number", "stanza", "rowId")
+
+    def __init__(self, number, stanza, rowId):
+        self.number = number
+        self.stanza = stanza
+        self.rowId = rowId
+
+
+class AckTracker:
+    def __init__(self):
+        self.written = 0
+        self.acked = 0
+        self.unacked = deque()
+        self._waiters = deque()
+
+    def __len__(self):
+        return len(self.unacked)
+
+    def wrote(self, stanza=None, rowId=None, track=True):
+        """Count one stanza written; keep it until acknowledged if ``track``."""
+        self.written += 1
+        if track:
+            self.unacked.append(Written(self.written, stanza, rowId))
+        return self.written
+
+    def whenAcked(self, number=None):
+        """
+        A Deferred that fires True once stanza ``number`` (default: the last
+        written) is acknowledged, or False if the session ends first.
+        """
+        number = self.written if number is None else number
+        if number <= self.acked:
+            return defer.succeed(True)
+        waiter = defer.Deferred()
+        self._waiters.append((number, waiter))
+        return waiter
+
+    def ackUpTo(self, number):
+        """The client has everything up to ``number``; fire who waited on it."""
+        number = min(number, self.written)
+        if number <= self.acked:
+            return
+        self.acked = number
+        while self.unacked and self.unacked[0].number <= number:
+            self.unacked.popleft()
+        while self._waiters and self._waiters[0][0] <= number:
+            self._waiters.popleft()[1].callback(True)
+
+    def renumber(self, acked):
+        """
+        After a XEP-0198 resumption the client has ``acked`` of our stanzas
+        and counts on from there: the ones it lacks are written again, so
+        they are taken out and get new numbers as they are.
+        """
+        self.ackUpTo(acked)
+        lost = list(self.unacked)
+        self.unacked.clear()
+        self.written = self.acked
+        pending, self._waiters = self._waiters, deque()
+        return lost, pending
+
+    def rewaiting(self, pending):
+        """Put waiters back after a resumption, on the new numbering's last stanza."""
+        for _, waiter in pending:
+            self._waiters.append((self.written, waiter))
+
+    def abandon(self):
+        """The session ends: fire every waiter False, hand back what was unacked."""
+        left = list(self.unacked)
+        self.unacked.clear()
+        waiters, self._waiters = self._waiters, deque()
+        for _, waiter in waiters:
+            waiter.callback(False)
+        return left
