@@ -65,6 +65,11 @@ FAKE_MODULES = {
     "amp": (EMPTY, True),
     "register": (EMPTY, False),
     "offline_stub": (EMPTY, False),
+    "stream_management": (
+        Schema([Option("resume_timeout", "duration", "300s", "Resumption window."),
+                Option("max_unacked", "int", 1000, "Unacked stanzas kept.")]),
+        True,
+    ),
 }
 
 
@@ -120,7 +125,7 @@ def test_modules_keep_their_default_enabled_state_when_absent():
     config = loadConfig(None, FAKE_MODULES)
     assert config.enabledModules() == [
         "roster", "presence", "disco", "ping", "version",
-        "offline", "msgoffline", "amp",
+        "offline", "msgoffline", "amp", "stream_management",
     ]
     assert config.modules["register"].enabled is False
     assert config.modules["offline"].pair_limit == 100
@@ -362,7 +367,8 @@ def test_etc_config_shows_every_key_of_every_table():
          ' a rule gives either limits or "allow"/"deny", not both'),
         ("[modules.muc]\n",
          "unknown module modules.muc (known: amp, disco, msgoffline, offline,"
-         " offline_stub, ping, presence, register, roster, version)"),
+         " offline_stub, ping, presence, register, roster, stream_management,"
+         " version)"),
         ('[modules.offline]\npair_limit = "many"\n',
          'modules.offline.pair_limit = "many": expected an integer of at least 0'),
         ('[modules.offline]\nquota_exceeded = "bounce"\n',

@@ -44,6 +44,7 @@ class Host(InternalComponent):
         self.modules = {}
         self._streamFeatures = {"pre-auth": [], "bound": []}
         self._preAuthIQ = {}
+        self._nonzas = {}
 
     @property
     def sessions(self):
@@ -94,6 +95,16 @@ class Host(InternalComponent):
     def addPreAuthIQHandler(self, namespace, handler):
         """Let ``handler(negotiator, iq)`` answer an IQ on an unauthenticated stream."""
         self._preAuthIQ[namespace] = handler
+
+    def addNonzaHandler(self, namespace, handler):
+        """
+        Let ``handler(negotiator, element)`` take the top-level elements of
+        ``namespace`` that an authenticated client sends outside stanzas.
+        """
+        self._nonzas[namespace] = handler
+
+    def nonzaHandler(self, namespace):
+        return self._nonzas.get(namespace)
 
     def preAuthIQHandler(self, stanza):
         if stanza.name != "iq":

@@ -109,6 +109,12 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
     # Elements before binding -----------------------------------------------
 
     def elementReceived(self, element):
+        if element.uri != NS_CLIENT and self.username is not None:
+            # After authentication, a module may own a namespace of nonzas
+            # (XEP-0198's enable, r, a, resume), before binding or after.
+            handler = self.server.nonzaHandler(self.host, element.uri)
+            if handler is not None:
+                return handler(self, element)
         if self.session is not None:
             return self.session.receivedFromClient(element)
         if element.uri == NS_TLS and element.name == "starttls":
