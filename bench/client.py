@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import ssl
 import time
 import xml.etree.ElementTree as ET
@@ -26,6 +27,9 @@ NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_REGISTER = "jabber:iq:register"
 TIMEOUT = 60
 MARK = b"<message"
+PING = re.compile(rb"<iq\b([^>]*)>\s*<ping\s+xmlns=[\"']urn:xmpp:ping[\"']")
+PING_ID = re.compile(rb"\bid=[\"']([^\"']+)[\"']")
+PING_GET = re.compile(rb"\btype=[\"']get[\"']")
 
 _TLS = ssl.create_default_context()
 _TLS.check_hostname = False
@@ -92,9 +96,16 @@ class Client:
                     raise XMPPError("stream closed by server")
 
     async def expect(self):
-        while not self.queue:
-            await self._fill()
-        return self.queue.pop(0)
+        while True:
+            while not self.queue:
+                await self._fill()
+            element = self.queue.pop(0)
+            if element.tag == q("jabber:client", "iq") and element.get("type") == "get" \
+                    and element.find(q("urn:xmpp:ping", "ping")) is not None:
+                self.send("<iq type='result' id='%s' to='%s'/>" % (
+                    element.get("id"), self.domain))
+                continue
+            return element
 
     async def expectTag(self, *tags):
         element = await self.expect()
@@ -200,14 +211,33 @@ class Client:
         self._reached = asyncio.get_running_loop().create_future()
         self._pump = asyncio.ensure_future(self._count())
 
+    def _answerPings(self, data):
+        """
+        Answer the server's XEP-0199 pings in raw input, as a real client
+        would: xmppd deletes a delivered offline batch only on that answer.
+        Returns the unscanned tail, where a ping may be cut in two.
+        """
+        buf = self._pingCarry + data
+        end = 0
+        for match in PING.finditer(buf):
+            attrs = match.group(1)
+            pid = PING_ID.search(attrs)
+            if pid is not None and PING_GET.search(attrs):
+                self.send(b"<iq type='result' id='%s' to='%s'/>" % (
+                    pid.group(1), self.domain.encode()))
+            end = match.end()
+        self._pingCarry = buf[max(end, len(buf) - 512):]
+
     async def _count(self):
         tail = b""
+        self._pingCarry = b""
         try:
             while True:
                 data = await self.reader.read(1 << 18)
                 if not data:
                     break
                 chunk = tail + data
+                self._answerPings(data)
                 n = chunk.count(MARK)
                 if n:
                     self.counted += n
