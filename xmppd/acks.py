@@ -89,10 +89,17 @@ class AckTracker:
             self._waiters.append((self.written, waiter))
 
     def abandon(self):
-        """The session ends: fire every waiter False, hand back what was unacked."""
+        """The session ends: hand back what was unacked (see ``cancelWaiters``)."""
         left = list(self.unacked)
         self.unacked.clear()
+        return left
+
+    def cancelWaiters(self):
+        """
+        Fire every waiter False. Apart from ``abandon``, because a waiter
+        may be a job of the account's lane that ends at once: what the
+        session left behind must be queued in the lane before that.
+        """
         waiters, self._waiters = self._waiters, deque()
         for _, waiter in waiters:
             waiter.callback(False)
-        return left

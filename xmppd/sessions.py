@@ -67,6 +67,8 @@ class Session:
         self.streamManagement = None
         self.acks = AckTracker()
         self.storedLeftUnacked = False
+        # The last offline row written here: rows up to it are on their way.
+        self.lastRowWritten = 0
         self._holds = 0
         self._held = []
         self._hibernationWatchers = []
@@ -96,14 +98,17 @@ class Session:
 
     def send(self, stanza):
         """
-        Send a routed stanza: queued behind a hold (offline delivery), or
-        written. A session that has ended takes nothing: the stanza is routed
+        Send a routed stanza: a message is queued behind a hold (offline
+        delivery), anything else written. A session that has ended takes nothing: the stanza is routed
         again as if this resource had never been there.
         """
         if self.closed:
             self.manager.leftBehind(self, [stanza])
             return False
-        if self._holds:
+        if self._holds and _isMessage(stanza):
+            # Only messages wait: their order against the stored ones is the
+            # point, and an IQ answer held behind a client's own
+            # acknowledgement could keep both waiting.
             self._held.append(stanza)
             return True
         self.write(stanza)
@@ -117,6 +122,8 @@ class Session:
         the stored XML text of an offline message, with its ``rowId``.
         """
         sm = self.streamManagement
+        if rowId is not None and rowId > self.lastRowWritten:
+            self.lastRowWritten = rowId
         message = rowId is not None or _isMessage(stanza)
         self.acks.wrote(stanza, rowId, track=message or sm is not None)
         if self.stream is not None:
@@ -408,9 +415,10 @@ class SessionManager:
             if not resources:
                 del self.accounts[session.jid.userhost()]
         left = session.abandon()
-        session.host.resourceUnbound(session)
         if left:
             self.leftBehind(session, left)
+        session.acks.cancelWaiters()
+        session.host.resourceUnbound(session)
 
     def leftBehind(self, session, stanzas):
         """Hand stanzas that a departed session did not deliver back to routing."""

@@ -83,6 +83,9 @@ async def expectOfflineMessages(world, ids, name="bob", resource="phone"):
         assert element.get("id") == id
         assert element.find(q(NS_DELAY, "delay")) is not None
     assert await client.roundTrip() == []
+    # The delivery is over once the rows went, on the answer to its ping.
+    account = "%s@localhost" % name
+    await wait(world.running.server.pipeline.run(account, lambda: None))
     return client
 
 

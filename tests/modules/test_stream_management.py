@@ -23,12 +23,22 @@ async def enable(client, resume=True):
     return enabled
 
 
-async def messages(client, count):
-    """The next ``count`` messages, answering nothing: <r/> requests are skipped."""
+async def messages(client, count, handled=None):
+    """
+    The next ``count`` messages. Without ``handled`` the client acknowledges
+    nothing (<r/> is skipped); with it, ``handled[0]`` is its XEP-0198 count
+    of stanzas received, kept up to date and sent in answer to <r/>.
+    """
     received = []
     while len(received) < count:
         element = await client.expect()
-        if element.tag in (q(NS_SM, "r"), q(NS_CLIENT, "presence"), q(NS_CLIENT, "iq")):
+        if element.tag == q(NS_SM, "r"):
+            if handled is not None:
+                client.sendRaw("<a xmlns='%s' h='%d'/>" % (NS_SM, handled[0]))
+            continue
+        if handled is not None and element.tag.startswith("{%s}" % NS_CLIENT):
+            handled[0] += 1
+        if element.tag in (q(NS_CLIENT, "presence"), q(NS_CLIENT, "iq")):
             continue
         assert element.tag == q(NS_CLIENT, "message"), ET.tostring(element)
         received.append(element)
@@ -145,3 +155,33 @@ async def test_r_is_answered_with_the_stanzas_handled(serve):
     bob.sendRaw("<r xmlns='%s'/>" % NS_SM)
     answer = await bob.expect()
     assert answer.tag == q(NS_SM, "a") and answer.get("h") == "1", ET.tostring(answer)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@asyncioTest
+async def test_drain_cut_by_a_reset_continues_after_resumption_exactly_once(serve, backend):
+    xmpp = await serve(backend, offline={"pair_limit": 1000, "delivery_batch": 100})
+    alice = await online(xmpp, "alice")
+    for n in range(300):
+        send(alice, BOB, "s%d" % n, "stored %d" % n)
+    assert await settle(xmpp, "bob", alice) == [[]]
+    bob = await connect(xmpp, "bob", "phone")
+    enabled = await enable(bob)
+    await sendPresence(bob)
+    first = await messages(bob, 100)
+    # bob read 100 but acknowledges his presence and 60 of them, then the
+    # connection resets.
+    bob.sendRaw("<a xmlns='%s' h='61'/>" % NS_SM)
+    assert [e.tag for e in await bob.roundTrip()] in ([], [q(NS_SM, "r")])
+    bob.abort()
+    again = await authenticated(xmpp, "bob")
+    again.sendRaw("<resume xmlns='%s' previd='%s' h='61'/>" % (NS_SM, enabled.get("id")))
+    assert (await again.expect()).tag == q(NS_SM, "resumed")
+    handled = [61]
+    rest = await messages(again, 240, handled)
+    ids = [m.get("id") for m in first[:60] + rest]
+    assert ids == ["s%d" % n for n in range(300)]
+    # Acknowledge everything; the server then deletes every row.
+    again.sendRaw("<a xmlns='%s' h='%d'/>" % (NS_SM, handled[0]))
+    await settle(xmpp, "bob", again)
+    assert await storedCount(xmpp, "bob") == 0

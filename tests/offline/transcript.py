@@ -109,8 +109,15 @@ async def expectSilence(*clients):
 
 
 async def storedCount(xmpp, user):
+    """
+    What is stored for ``user`` once the work in its lane is done: a
+    delivery deletes its last batch when the client's answer to the ping
+    after it arrives, which a client sends as it reads (``expect``).
+    """
     from tests.aio import wait
-    return await wait(xmpp.storage.offline.count("%s@localhost" % user))
+    account = "%s@localhost" % user
+    await wait(xmpp.server.pipeline.run(account, lambda: None))
+    return await wait(xmpp.storage.offline.count(account))
 
 
 async def settle(xmpp, recipient, *senders):
@@ -124,6 +131,21 @@ async def settle(xmpp, recipient, *senders):
     early = [await sender.roundTrip() for sender in senders]
     await wait(xmpp.server.pipeline.run("%s@localhost" % recipient, lambda: None))
     return early
+
+
+async def readUntilDelivered(xmpp, client):
+    """
+    Every element ``client`` receives until its account's offline delivery
+    is over (each batch acknowledged by the pings the client answers while
+    it reads), in order.
+    """
+    account = client.jid.split("/")[0]
+    received = []
+    while True:
+        received.extend(await client.roundTrip())
+        if not xmpp.server.pipeline.busy(account):
+            received.extend(await client.roundTrip())
+            return received
 
 
 async def assertDroppedSilently(xmpp, sender, recipient):

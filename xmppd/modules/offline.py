@@ -38,6 +38,7 @@ class OfflineHandler(XMPPHandler):
         events.hook("resource-available", delivery.onResourceAvailable)
         events.hook("priority-changed", delivery.onPriorityChanged)
         events.hook("resource-unbound", delivery.onResourceUnbound)
+        events.hook("resource-resumed", delivery.onResourceResumed)
         self.service.sweeper.acquire()
 
     def connectionLost(self, reason):
@@ -47,6 +48,7 @@ class OfflineHandler(XMPPHandler):
         events.unhook("resource-available", delivery.onResourceAvailable)
         events.unhook("priority-changed", delivery.onPriorityChanged)
         events.unhook("resource-unbound", delivery.onResourceUnbound)
+        events.unhook("resource-resumed", delivery.onResourceResumed)
         self.service.sweeper.release()
         XMPPHandler.connectionLost(self, reason)
 

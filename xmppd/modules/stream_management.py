@@ -28,6 +28,8 @@ from wokkel.subprotocols import XMPPHandler
 NS_SM = "urn:xmpp:sm:3"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 WRAP = 2 ** 32
+# Fired with (session) once a hibernating session continues on a new stream.
+RESUMED_EVENT = "resource-resumed"
 
 
 class StreamManagementState:
@@ -156,6 +158,7 @@ class StreamManagement(XMPPHandler):
         session.resumeOn(xs, state.outboundNumber(session, h))
         if session.acks.written > session.acks.acked:
             state.requestAck(session)
+        self.host.events.fire(RESUMED_EVENT, session)
 
     def expire(self, session):
         """The client did not resume in time: the session ends (and re-routes)."""

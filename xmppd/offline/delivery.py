@@ -48,24 +48,33 @@ class Delivery:
         if found:
             self.schedule(found[0])
 
-    def schedule(self, session):
+    def onResourceResumed(self, session):
+        """
+        XEP-0198 resumption: the session got again what it had not
+        acknowledged; the rows its interrupted delivery never reached follow.
+        """
+        if _isTarget(session):
+            self.schedule(session, afterId=session.lastRowWritten)
+
+    def schedule(self, session, afterId=0):
         """Hold the resource's routed stanzas now; pop in the account's lane."""
         session.hold()
-        d = self.service.pipeline.run(session.bareJID.userhost(), self.deliver, session)
+        d = self.service.pipeline.run(session.bareJID.userhost(), self.deliver,
+                                      session, afterId)
         d.addErrback(log.err, "offline delivery failed")
         d.addBoth(lambda _: session.release())
         return d
 
     # The pop ---------------------------------------------------------------------------
 
-    def deliver(self, session):
-        return defer.ensureDeferred(self._deliver(session))
+    def deliver(self, session, afterId=0):
+        return defer.ensureDeferred(self._deliver(session, afterId))
 
-    async def _deliver(self, session):
-        """Send every unexpired stored message to ``session``, in id order."""
+    async def _deliver(self, session, afterId):
+        """Send every unexpired stored message past ``afterId`` to ``session``, in id order."""
         recipient = session.bareJID.userhost()
         batch = self.service.options.delivery_batch
-        rows = await self._fetch(recipient, 0, batch)
+        rows = await self._fetch(recipient, afterId, batch)
         while rows and _isTarget(session):
             for rowId, _sender, xml in rows:
                 # Past the hold: the stored messages are what it waits for.
