@@ -14,6 +14,11 @@ from xmppd.lanes import Lanes
 from xmppd.sessions import SessionManager
 
 
+# Fired with (session, stanza) for every stanza a client sends to an
+# address; a hook that returns non-None has taken it.
+CLIENT_OUTBOUND_EVENT = "client/outbound"
+
+
 class ServerRouter(Router):
     """Routes by domain; a domain no host serves gets ``remote-server-not-found``."""
 
@@ -102,4 +107,8 @@ class XMPPServer:
             if stanza.name == "presence":
                 return session.host.receive(stanza)
             stanza["to"] = session.bareJID.full()
+        # Modules see what a client sends before it is routed: blocking
+        # refuses it, carbons copy it to the sender's other resources.
+        if session.host.events.fire(CLIENT_OUTBOUND_EVENT, session, stanza) is not None:
+            return
         self.router.route(stanza)

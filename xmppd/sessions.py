@@ -44,8 +44,24 @@ INTAKE_HIGH = 64
 INTAKE_LOW = 32
 
 
+# Stanzas an inactive client (XEP-0352) keeps waiting at most; past this
+# they are all sent, so a quiet phone never costs the server unbounded memory.
+DEFERRED_LIMIT = 256
+NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
+
+
 def _isMessage(stanza):
     return isinstance(stanza, str) or stanza.name == "message"
+
+
+def _canWait(stanza):
+    """Presence, and messages that are only a chat state: nothing a user waits for."""
+    if stanza.name == "presence":
+        return True
+    if stanza.name != "message" or stanza.getAttribute("type") == "error":
+        return False
+    children = [c for c in stanza.elements()]
+    return bool(children) and all(c.uri == NS_CHATSTATES for c in children)
 
 
 class Session:
@@ -72,6 +88,11 @@ class Session:
         self._holds = 0
         self._held = []
         self._hibernationWatchers = []
+        # XEP-0352: while the client says it is inactive, what can wait
+        # (presence, chat states) waits here, in order, until it is active
+        # again or something that cannot wait (a message with a body) comes.
+        self.inactive = False
+        self._deferred = []
         self._ackRequested = False
         self._pings = {}
         self._pingNumbers = 0
@@ -105,6 +126,11 @@ class Session:
         if self.closed:
             self.manager.leftBehind(self, [stanza])
             return False
+        if self.inactive:
+            if _canWait(stanza) and len(self._deferred) < DEFERRED_LIMIT:
+                self._deferred.append(stanza)
+                return True
+            self._flushDeferred()
         if self._holds and _isMessage(stanza):
             # Only messages wait: their order against the stored ones is the
             # point, and an IQ answer held behind a client's own
@@ -142,6 +168,19 @@ class Session:
         """An answer of the server's own to this client (errors, results)."""
         if not self.closed:
             self.write(stanza)
+
+    def setInactive(self, inactive):
+        """XEP-0352: the client's ``<inactive/>`` or ``<active/>``."""
+        self.inactive = inactive
+        if not inactive:
+            self._flushDeferred()
+
+    def _flushDeferred(self):
+        deferred, self._deferred = self._deferred, []
+        inactive, self.inactive = self.inactive, False
+        for stanza in deferred:
+            self.send(stanza)
+        self.inactive = inactive
 
     def hold(self):
         """Queue routed stanzas behind whatever ``write`` sends until ``release``."""
@@ -235,7 +274,9 @@ class Session:
             elif not isinstance(written.stanza, str):
                 left.append(written.stanza)
         left.extend(self._held)
+        left.extend(self._deferred)
         self._held = []
+        self._deferred = []
         self._pings.clear()
         self._hibernationWatchers = []
         return left

@@ -27,6 +27,7 @@ from xmppd.modules.message import MessageRouter
 from xmppd.server import StoreRegistry, XMPPServer
 from xmppd.storage import Database, OfflineStore, SettingsStore, UserStore
 from xmppd.storage.roster import RosterStore
+from xmppd.storage.blocklist import BlocklistStore
 from xmppd.tls import ensureCertificate, serverContextFactory
 
 
@@ -118,7 +119,8 @@ def storesFor(database):
     return StoreRegistry(database, users=UserStore(database),
                          settings=SettingsStore(database),
                          offline=OfflineStore(database),
-                         roster=RosterStore(database))
+                         roster=RosterStore(database),
+                         blocklist=BlocklistStore(database))
 
 
 def buildServer(config, modules, storage=None):

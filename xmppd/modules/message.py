@@ -27,6 +27,9 @@ OFFLINE_EVENT = "message/offline"
 # resource can take now, or that bounces: a hook that returns non-None has
 # taken the message (AMP, XEP-0079, evaluates its rules here).
 ROUTE_EVENT = "message/route"
+# Fired with (message) in the recipient's lane before routing decides
+# anything; a hook that returns non-None has taken the message.
+INBOUND_EVENT = "message/inbound"
 
 
 class OfflineMessage:
@@ -124,6 +127,9 @@ class MessageRouter(XMPPHandler):
         self.host.bounce(message, "internal-server-error", "wait")
 
     def routeNow(self, message):
+        if self.host.events.fire(INBOUND_EVENT, message) is not None:
+            # Taken before any routing (a sender the recipient blocked).
+            return None
         routing = route(self.host.sessions, message)
         if routing.verdict in (DELIVER, BOUNCE) and self.taken(message, routing):
             return None

@@ -24,6 +24,7 @@ USER_OWNED_TABLES = [
     ("roster_items", "owner"),
     ("roster_pending", "owner"),
     ("roster_versions", "owner"),
+    ("blocklist", "owner"),
 ]
 
 _HASH_NAMES = ("sha1", "sha256")

@@ -1,0 +1,128 @@
+"""
+Message Carbons (XEP-0280): every resource of an account that asks for it
+sees the account's one-to-one conversations, whichever resource they
+reach or come from.
+
+- ``received``: a message routing delivers to some of the recipient's
+  resources is copied to its other available resources that enabled
+  carbons -- at the moment the router acts (``message/route``), so a
+  message that goes to offline storage, or is delivered from it later, is
+  never copied (§6: the delayed copy would duplicate it);
+- ``sent``: a message a client sends is copied to the sender's other
+  resources that enabled carbons (``client/outbound``).
+
+Eligible are chat messages and normal ones with a body (§6), never errors,
+and never a message marked ``<private/>`` (§7) or ``<no-copy/>`` (XEP-0334).
+"""
+
+from twisted.words.protocols.jabber.jid import JID
+from twisted.words.xish import domish
+from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
+
+from xmppd.modules.message import DELIVER, ROUTE_EVENT
+from xmppd.server import CLIENT_OUTBOUND_EVENT
+
+NS_CARBONS = "urn:xmpp:carbons:2"
+NS_FORWARD = "urn:xmpp:forward:0"
+NS_HINTS = "urn:xmpp:hints"
+ENABLE = "/iq[@type='set']/enable[@xmlns='%s']" % NS_CARBONS
+DISABLE = "/iq[@type='set']/disable[@xmlns='%s']" % NS_CARBONS
+# After every other hook of the router's moment (AMP may still take it).
+PRIORITY = -10
+
+
+def eligible(message):
+    kind = message.getAttribute("type", "normal")
+    if kind not in ("chat", "normal"):
+        return False
+    children = [(c.uri, c.name) for c in message.elements()]
+    if kind == "normal" and (message.uri, "body") not in children:
+        return False
+    for uri, name in children:
+        if (uri, name) in ((NS_CARBONS, "private"), (NS_HINTS, "no-copy")):
+            return False
+        if uri == NS_CARBONS:
+            # A carbon itself, or something pretending to be one.
+            return False
+    return True
+
+
+def carbon(kind, message, account, to):
+    """The §§ 6–7 wrapper: from the account's bare JID, the message forwarded inside."""
+    copy = domish.Element((None, "message"))
+    copy["from"] = account
+    copy["to"] = to
+    copy["type"] = message.getAttribute("type", "normal")
+    forwarded = copy.addElement((NS_CARBONS, kind)).addElement((NS_FORWARD, "forwarded"))
+    inner = domish.Element((message.uri, message.name), message.defaultUri)
+    inner.attributes.update(message.attributes)
+    for child in message.children:
+        inner.addChild(child)
+    forwarded.addChild(inner)
+    return copy
+
+
+class CarbonsHandler(XMPPHandler, IQHandlerMixin):
+    iqHandlers = {ENABLE: "onEnable", DISABLE: "onDisable"}
+
+    def __init__(self, host):
+        XMPPHandler.__init__(self)
+        self.host = host
+        host.addDiscoFeature(NS_CARBONS)
+
+    def connectionInitialized(self):
+        self.xmlstream.addObserver(ENABLE, self.handleRequest)
+        self.xmlstream.addObserver(DISABLE, self.handleRequest)
+        self.host.events.hook(ROUTE_EVENT, self.onRoute, PRIORITY)
+        self.host.events.hook(CLIENT_OUTBOUND_EVENT, self.onOutbound, PRIORITY)
+
+    def connectionLost(self, reason):
+        self.host.events.unhook(ROUTE_EVENT, self.onRoute)
+        self.host.events.unhook(CLIENT_OUTBOUND_EVENT, self.onOutbound)
+        XMPPHandler.connectionLost(self, reason)
+
+    # The switch (§4, §5) -------------------------------------------------------------
+
+    def onEnable(self, iq):
+        self._sessionOf(iq).carbons = True
+
+    def onDisable(self, iq):
+        self._sessionOf(iq).carbons = False
+
+    def _sessionOf(self, iq):
+        from twisted.words.protocols.jabber.error import StanzaError
+        sender = JID(iq["from"])
+        to = iq.getAttribute("to")
+        session = self.host.sessions.get(sender)
+        if session is None or (to and JID(to).userhostJID() != sender.userhostJID()):
+            raise StanzaError("not-allowed", "cancel", "carbons are set by a resource for itself")
+        return session
+
+    # The copies ------------------------------------------------------------------------
+
+    def onRoute(self, message, routing):
+        if routing.verdict != DELIVER or not eligible(message):
+            return None
+        reached = set(routing.sessions)
+        account = JID(message["to"]).userhostJID()
+        for session in self._interested(account, reached):
+            session.send(carbon("received", message, account.full(), session.jid.full()))
+        return None
+
+    def onOutbound(self, sender, stanza):
+        if stanza.name != "message" or not eligible(stanza):
+            return None
+        to = JID(stanza["to"])
+        for session in self._interested(sender.bareJID, {sender}):
+            if to.resource and to == session.jid:
+                continue
+            session.send(carbon("sent", stanza, sender.bareJID.full(), session.jid.full()))
+        return None
+
+    def _interested(self, account, excluded):
+        return [s for s in self.host.sessions.resources(account)
+                if s.available and getattr(s, "carbons", False) and s not in excluded]
+
+
+def handlersFor(host, options):
+    return [CarbonsHandler(host)]

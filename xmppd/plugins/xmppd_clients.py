@@ -1,0 +1,17 @@
+"""What modern clients ask for at login: carbons (XEP-0280), CSI (XEP-0352), blocking (XEP-0191)."""
+
+from xmppd.api import Module, Option, Schema
+from xmppd.modules import blocking, carbons, csi
+
+carbonsModule = Module(
+    "carbons", carbons.handlersFor,
+    description="Message Carbons (XEP-0280): every resource sees the conversation")
+csiModule = Module(
+    "csi", csi.handlersFor,
+    description="Client State Indication (XEP-0352): presence and chat states wait"
+                " while a client is inactive")
+blockingModule = Module(
+    "blocking", blocking.handlersFor,
+    Schema([Option("max_items", "int", 1000,
+                   "Most JIDs one user may block.", minimum=1)]),
+    description="Blocking Command (XEP-0191)")
