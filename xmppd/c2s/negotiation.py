@@ -137,7 +137,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         xs.send(domish.Element((NS_TLS, "proceed")))
         xs.transport.startTLS(self.server.tlsContext)
         self.encrypted = True
-        xs.reset()
+        xs.restartStream("starttls")
 
     def onStanzaBeforeBind(self, stanza):
         xs = self.xmlstream
@@ -213,7 +213,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
             success.addContent(base64.b64encode(additional).decode("ascii"))
         xs.send(success)
         xs.otherEntity = None
-        xs.reset()
+        xs.restartStream("sasl")
 
     def stepFailed(self, failure):
         self.mechanism = None

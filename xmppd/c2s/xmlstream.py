@@ -6,8 +6,18 @@ Twisted's XmlStream parses whatever expat accepts. A server must refuse more
 comments are ``restricted-xml``; a malformed document is ``not-well-formed``;
 a stanza larger than the configured limit is ``policy-violation``. Each of
 these ends the stream with the right stream error instead of a silent drop.
+
+Stream restarts (after STARTTLS and after SASL success, RFC 6120 §5.4.3.3
+and §6.4.6) replace the parser. The old parser is still inside its
+``Parse()`` call when the negotiator restarts the stream, with the rest of
+the client's TCP read in its buffer; those bytes were sent before the new
+stream header, so they must never be executed on the new stream (the
+CVE-2011-0411 class of STARTTLS command injection). The old parser is
+therefore poisoned: its next element event raises, and the rest of the read
+is discarded or answered with a stream error (``pipelinedBeforeRestart``).
 """
 
+from twisted.python import log
 from twisted.words.protocols.jabber import error, xmlstream
 from twisted.words.xish import domish
 
@@ -19,25 +29,28 @@ class RestrictedXML(Exception):
     """The peer sent a construct that RFC 6120 §11.1 forbids on a stream."""
 
 
+class StreamSuperseded(Exception):
+    """The peer sent an element to a parser that a stream restart replaced."""
+
+
 def _refuse(*args):
     raise RestrictedXML()
 
 
-class HardenedXmlStream(xmlstream.XmlStream):
-    """
-    An XmlStream whose parser refuses restricted XML and oversized stanzas.
+def _superseded(*args):
+    raise StreamSuperseded()
 
-    ``maxStanzaSize`` is counted by Twisted's parser from the end of one
-    top-level element to the end of the next, so a client can neither send
-    one huge stanza nor hold the parser's buffer open with an endless one.
-    """
 
-    maxStanzaSize = 256 * 1024
+def _ignore(*args):
+    pass
 
-    def _initializeStream(self):
-        xmlstream.XmlStream._initializeStream(self)
-        self.stream.maxStanzaSize = self.maxStanzaSize
-        parser = self.stream.parser
+
+class HardenedElementStream(domish.ExpatElementStream):
+    """Twisted's expat element stream that refuses restricted XML."""
+
+    def __init__(self):
+        domish.ExpatElementStream.__init__(self)
+        parser = self.parser
         parser.StartDoctypeDeclHandler = _refuse
         parser.EntityDeclHandler = _refuse
         parser.UnparsedEntityDeclHandler = _refuse
@@ -46,21 +59,91 @@ class HardenedXmlStream(xmlstream.XmlStream):
         parser.CommentHandler = _refuse
         parser.ExternalEntityRefHandler = _refuse
 
+    def supersede(self):
+        """Make every later element event of this parser raise StreamSuperseded."""
+        parser = self.parser
+        parser.StartElementHandler = _superseded
+        parser.EndElementHandler = _superseded
+        parser.CharacterDataHandler = _ignore
+        self.DocumentStartEvent = self.ElementEvent = self.DocumentEndEvent = _ignore
+
+
+class HardenedXmlStream(xmlstream.XmlStream):
+    """
+    An XmlStream whose parser refuses restricted XML, oversized stanzas and
+    anything pipelined across a stream restart.
+
+    ``maxStanzaSize`` is counted by Twisted's parser from the end of one
+    top-level element to the end of the next, so a client can neither send
+    one huge stanza nor hold the parser's buffer open with an endless one.
+    """
+
+    maxStanzaSize = 256 * 1024
+    # Set by restartStream: what the bytes after the restart point are.
+    _restartedAfter = None
+
+    def _initializeStream(self):
+        stream = HardenedElementStream()
+        stream.DocumentStartEvent = self.onDocumentStart
+        stream.ElementEvent = self.onElement
+        stream.DocumentEndEvent = self.onDocumentEnd
+        stream.maxStanzaSize = self.maxStanzaSize
+        self.stream = stream
+
+    def restartStream(self, after):
+        """
+        Start a new stream with a new parser; ``after`` names the step
+        ("starttls" or "sasl") for the log and for what pipelined data gets.
+        """
+        old = self.stream
+        self.reset()
+        self._restartedAfter = after
+        if isinstance(old, HardenedElementStream):
+            old.supersede()
+
     def dataReceived(self, data):
-        if self.stream is None:
+        stream = self.stream
+        if stream is None:
             return
         try:
             if self.rawDataInFn:
                 self.rawDataInFn(data)
-            self.stream.parse(data)
-        except RestrictedXML:
+            stream.parse(data)
+        except Exception as e:
+            if stream is not self.stream and self.stream is not None:
+                # Whatever the old parser made of the rest of this read, it
+                # was sent before the new stream header.
+                return self.pipelinedBeforeRestart(self._restartedAfter)
+            self.refuseInput(e)
+
+    def refuseInput(self, e):
+        """The stream error for input the parser refused."""
+        if isinstance(e, RestrictedXML):
             self.sendStreamError(error.StreamError("restricted-xml"))
-        except domish.ParserError as e:
+        elif isinstance(e, domish.ParserError):
             if "Maximum stanza size" in str(e) or "Maximum element count" in str(e):
                 self.sendStreamError(error.StreamError(
                     "policy-violation", text="stanza too large"))
             else:
                 self.sendStreamError(error.StreamError("not-well-formed"))
+        else:
+            raise e
+
+    def pipelinedBeforeRestart(self, after):
+        """
+        The client sent elements after STARTTLS or SASL success and before
+        the new stream header. After STARTTLS they came in plaintext, from
+        whoever sits on the path, and the TLS handshake is under way, so
+        they are discarded (as Postfix does for CVE-2011-0411): the stream
+        that follows the handshake starts from nothing. After SASL success
+        the stream gets ``policy-violation``.
+        """
+        log.msg("c2s %s: data pipelined after %s, %s" % (
+            getattr(self, "peerAddress", "?"), after,
+            "discarded" if after == "starttls" else "closed"))
+        if after != "starttls":
+            self.sendStreamError(error.StreamError(
+                "policy-violation", text="data sent before the stream restart"))
 
     def sendStreamError(self, streamError):
         """Send a stream error once, then stop parsing what the peer sends."""
