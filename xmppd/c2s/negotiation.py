@@ -138,6 +138,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         xs.transport.startTLS(self.server.tlsContext)
         self.encrypted = True
         xs.restartStream("starttls")
+        xs.tlsStarted()
 
     def onStanzaBeforeBind(self, stanza):
         xs = self.xmlstream

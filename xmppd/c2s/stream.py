@@ -6,26 +6,27 @@ authenticate and bind are bounded here, before any stanza reaches a host.
 """
 
 from twisted.internet import protocol
+from twisted.internet.interfaces import IHandshakeListener
+from twisted.python import log
 from twisted.words.protocols.jabber import error
+from zope.interface import implementer
 
 from xmppd.c2s.negotiation import C2SNegotiator
 from xmppd.c2s.xmlstream import HardenedXmlStream
 
-# After our closing tag or stream error, the peer has this long to close its
-# side (TLS close_notify included) before the connection is aborted: a TLS
-# transport otherwise waits for ever on a peer that went silent.
-CLOSE_TIMEOUT = 10
 # Received data is parsed in slices this large, so that a paused intake
 # stops within a few stanzas of the bound, not a whole socket read later.
 INTAKE_SLICE = 4096
 
 
+@implementer(IHandshakeListener)
 class ClientStream(HardenedXmlStream):
     """A client connection; stanzas go to its negotiator, then to its session."""
 
     _idleTimer = None
     _pingSentAt = None
     _abortTimer = None
+    _handshakeTimer = None
     _intakePaused = False
     _unparsed = b""
 
@@ -39,6 +40,30 @@ class ClientStream(HardenedXmlStream):
         self._authTimer = clock.callLater(server.authTimeout, self._authTimedOut)
         if server.idleTimeout:
             self._idleTimer = clock.callLater(server.idleTimeout, self._checkIdle)
+        if self.authenticator.encrypted:
+            self.tlsStarted()
+
+    def tlsStarted(self):
+        """
+        A client that never completes the handshake (no ClientHello, or half
+        of one) would keep its connection for good: closing it waits for a
+        flush the handshake never allows. It is aborted instead.
+        """
+        self._handshakeTimer = self.factory.clock.callLater(
+            self.factory.server.tlsHandshakeTimeout, self._handshakeTimedOut)
+
+    def handshakeCompleted(self):
+        if self._handshakeTimer is not None and self._handshakeTimer.active():
+            self._handshakeTimer.cancel()
+        self._handshakeTimer = None
+
+    def _handshakeTimedOut(self):
+        self._handshakeTimer = None
+        log.msg("c2s %s: TLS handshake not completed in time, aborted" % (self.peerAddress,))
+        self.endSession(resumable=False)
+        self._closing = True
+        self.stream = None
+        self.transport.abortConnection()
 
     def dataReceived(self, data):
         self.lastActivity = self.factory.clock.seconds()
@@ -123,15 +148,21 @@ class ClientStream(HardenedXmlStream):
         self._abortLater()
 
     def _abortLater(self):
+        """
+        After our closing tag or stream error, the peer has ``close_timeout``
+        to close its side (TLS close_notify included) before the connection
+        is aborted: a TLS transport otherwise waits for ever on a peer that
+        went silent, or on a handshake that never ends.
+        """
         if self._abortTimer is None and self.transport is not None:
             self._abortTimer = self.factory.clock.callLater(
-                CLOSE_TIMEOUT, self.transport.abortConnection)
+                self.factory.server.closeTimeout, self.transport.abortConnection)
 
     def connectionLost(self, reason):
-        for timer in (self._authTimer, self._idleTimer, self._abortTimer):
+        for timer in (self._authTimer, self._idleTimer, self._abortTimer, self._handshakeTimer):
             if timer is not None and timer.active():
                 timer.cancel()
-        self._authTimer = self._idleTimer = self._abortTimer = None
+        self._authTimer = self._idleTimer = self._abortTimer = self._handshakeTimer = None
         HardenedXmlStream.connectionLost(self, reason)
         self.factory.connectionClosed(self)
         self.endSession(resumable=True)
