@@ -53,6 +53,8 @@ class XMPPServer:
         c2s = config.c2s
         self.requireEncryption = c2s.require_encryption
         self.stanzaSizeLimit = c2s.stanza_size_limit
+        self.preauthStanzaSizeLimit = min(c2s.preauth_stanza_size_limit, c2s.stanza_size_limit)
+        self.maxStanzaDepth = c2s.max_stanza_depth
         self.tlsHandshakeTimeout = c2s.tls_handshake_timeout
         self.closeTimeout = c2s.close_timeout
         self.authTimeout = c2s.auth_timeout

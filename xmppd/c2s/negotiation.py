@@ -215,6 +215,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         xs.send(success)
         xs.otherEntity = None
         xs.restartStream("sasl")
+        xs.setStanzaSizeLimit(self.server.stanzaSizeLimit)
 
     def stepFailed(self, failure):
         self.mechanism = None

@@ -25,8 +25,18 @@ class SASLFailure(Exception):
         self.text = text
 
 
+MAX_LOCALPART = 1023
+
+
 def normaliseUsername(username, host):
-    """Nodeprep the authentication identity, or fail as RFC 6120 §6.4.5 says."""
+    """
+    Nodeprep the authentication identity, or fail as RFC 6120 §6.4.5 says.
+
+    A name longer than any localpart (RFC 7622 §3.3) fails before
+    stringprep, whose pure-Python cost grows with the length.
+    """
+    if len(username) > MAX_LOCALPART or len(username.encode("utf-8")) > MAX_LOCALPART:
+        raise SASLFailure("not-authorized")
     try:
         return JID(tuple=(username, host, None)).user
     except (InvalidFormat, UnicodeError, ValueError):

@@ -32,7 +32,10 @@ class ClientStream(HardenedXmlStream):
 
     def connectionMade(self):
         server, clock = self.factory.server, self.factory.clock
-        self.maxStanzaSize = server.stanzaSizeLimit
+        # Until SASL succeeds a client gets the small limit (Prosody's 10 KiB),
+        # so that unauthenticated connections cannot hold much memory.
+        self.maxStanzaSize = server.preauthStanzaSizeLimit
+        self.maxStanzaDepth = server.maxStanzaDepth
         HardenedXmlStream.connectionMade(self)
         self.peerAddress = getattr(self.transport.getPeer(), "host", None)
         self.factory.connectionOpened(self)

@@ -4,8 +4,9 @@ The receiving side of an RFC 6120 XML stream, hardened for the open network.
 Twisted's XmlStream parses whatever expat accepts. A server must refuse more
 (RFC 6120 §11.1): DTDs, entity declarations, processing instructions and
 comments are ``restricted-xml``; a malformed document is ``not-well-formed``;
-a stanza larger than the configured limit is ``policy-violation``. Each of
-these ends the stream with the right stream error instead of a silent drop.
+a stanza larger than the configured limit, or nested deeper than the depth
+limit, is ``policy-violation``. Each of these ends the stream with the right
+stream error instead of a silent drop.
 
 Stream restarts (after STARTTLS and after SASL success, RFC 6120 §5.4.3.3
 and §6.4.6) replace the parser. The old parser is still inside its
@@ -29,6 +30,10 @@ class RestrictedXML(Exception):
     """The peer sent a construct that RFC 6120 §11.1 forbids on a stream."""
 
 
+class StanzaTooDeep(Exception):
+    """A stanza nests elements deeper than ``maxStanzaDepth``."""
+
+
 class StreamSuperseded(Exception):
     """The peer sent an element to a parser that a stream restart replaced."""
 
@@ -46,10 +51,21 @@ def _ignore(*args):
 
 
 class HardenedElementStream(domish.ExpatElementStream):
-    """Twisted's expat element stream that refuses restricted XML."""
+    """
+    Twisted's expat element stream with a bound on nesting depth.
+
+    Serialising, copying or matching an element is recursive, so a stanza
+    nested a thousand deep raises RecursionError wherever it goes (a stored
+    subscription request once blocked its recipient's offline delivery at
+    every login). It is refused here, before it is an element anyone holds.
+    """
+
+    maxStanzaDepth = 64
 
     def __init__(self):
         domish.ExpatElementStream.__init__(self)
+        self.depth = 0
+        self.stanzaStart = 0
         parser = self.parser
         parser.StartDoctypeDeclHandler = _refuse
         parser.EntityDeclHandler = _refuse
@@ -58,6 +74,26 @@ class HardenedElementStream(domish.ExpatElementStream):
         parser.ProcessingInstructionHandler = _refuse
         parser.CommentHandler = _refuse
         parser.ExternalEntityRefHandler = _refuse
+
+    def _onStartElement(self, name, attrs):
+        if self.documentStarted:
+            # depth 1 is a stanza, a direct child of the stream root.
+            self.depth += 1
+            if self.depth > self.maxStanzaDepth:
+                raise StanzaTooDeep()
+            if self.depth == 1:
+                self.stanzaStart = self.parser.CurrentByteIndex
+        domish.ExpatElementStream._onStartElement(self, name, attrs)
+
+    def _onEndElement(self, name):
+        if self.currElem is not None:
+            self.depth -= 1
+            if self.depth == 0 and (self.parser.CurrentByteIndex - self.stanzaStart
+                                    > self.maxStanzaSize):
+                # Twisted counts the bytes of each read, and a whole stanza
+                # inside one read (up to 64 KiB) escapes that count.
+                raise domish.ParserError("Maximum stanza size exceeded")
+        domish.ExpatElementStream._onEndElement(self, name)
 
     def supersede(self):
         """Make every later element event of this parser raise StreamSuperseded."""
@@ -70,8 +106,8 @@ class HardenedElementStream(domish.ExpatElementStream):
 
 class HardenedXmlStream(xmlstream.XmlStream):
     """
-    An XmlStream whose parser refuses restricted XML, oversized stanzas and
-    anything pipelined across a stream restart.
+    An XmlStream whose parser refuses restricted XML, oversized and overdeep
+    stanzas, and anything pipelined across a stream restart.
 
     ``maxStanzaSize`` is counted by Twisted's parser from the end of one
     top-level element to the end of the next, so a client can neither send
@@ -79,6 +115,7 @@ class HardenedXmlStream(xmlstream.XmlStream):
     """
 
     maxStanzaSize = 256 * 1024
+    maxStanzaDepth = HardenedElementStream.maxStanzaDepth
     # Set by restartStream: what the bytes after the restart point are.
     _restartedAfter = None
 
@@ -88,7 +125,14 @@ class HardenedXmlStream(xmlstream.XmlStream):
         stream.ElementEvent = self.onElement
         stream.DocumentEndEvent = self.onDocumentEnd
         stream.maxStanzaSize = self.maxStanzaSize
+        stream.maxStanzaDepth = self.maxStanzaDepth
         self.stream = stream
+
+    def setStanzaSizeLimit(self, size):
+        """Change the limit for the next stanzas (it grows after authentication)."""
+        self.maxStanzaSize = size
+        if self.stream is not None:
+            self.stream.maxStanzaSize = size
 
     def restartStream(self, after):
         """
@@ -120,6 +164,9 @@ class HardenedXmlStream(xmlstream.XmlStream):
         """The stream error for input the parser refused."""
         if isinstance(e, RestrictedXML):
             self.sendStreamError(error.StreamError("restricted-xml"))
+        elif isinstance(e, StanzaTooDeep):
+            self.sendStreamError(error.StreamError(
+                "policy-violation", text="stanza nested deeper than %d" % self.maxStanzaDepth))
         elif isinstance(e, domish.ParserError):
             if "Maximum stanza size" in str(e) or "Maximum element count" in str(e):
                 self.sendStreamError(error.StreamError(
