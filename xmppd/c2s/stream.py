@@ -146,6 +146,12 @@ class ClientStream(HardenedXmlStream):
         self._abortLater()
 
     def sendStreamError(self, streamError):
+        if self.stream is not None and not getattr(self, "_closing", False):
+            # One line per closed stream, no traceback: what the operator
+            # needs to see a hostile or broken client, and no more.
+            log.msg("c2s %s: stream error %s%s" % (
+                self.peerAddress, streamError.condition,
+                " (%s)" % streamError.text if streamError.text else ""))
         self.endSession(resumable=False)
         HardenedXmlStream.sendStreamError(self, streamError)
         self._abortLater()
