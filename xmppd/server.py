@@ -57,6 +57,7 @@ class XMPPServer:
         self.maxStanzaDepth = c2s.max_stanza_depth
         self.tlsHandshakeTimeout = c2s.tls_handshake_timeout
         self.closeTimeout = c2s.close_timeout
+        self.outputBufferLimit = c2s.output_buffer_limit
         self.authTimeout = c2s.auth_timeout
         self.maxAuthAttempts = c2s.max_auth_attempts
         self.maxConnectionsPerAddress = c2s.max_connections_per_ip or float("inf")

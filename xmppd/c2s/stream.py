@@ -6,9 +6,10 @@ authenticate and bind are bounded here, before any stanza reaches a host.
 """
 
 from twisted.internet import protocol
-from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.interfaces import IHandshakeListener, IPushProducer
 from twisted.python import log
 from twisted.words.protocols.jabber import error
+from twisted.words.xish import domish
 from zope.interface import implementer
 
 from xmppd.c2s.negotiation import C2SNegotiator
@@ -17,6 +18,47 @@ from xmppd.c2s.xmlstream import HardenedXmlStream
 # Received data is parsed in slices this large, so that a paused intake
 # stops within a few stanzas of the bound, not a whole socket read later.
 INTAKE_SLICE = 4096
+
+
+@implementer(IPushProducer)
+class OutputBudget:
+    """
+    Backpressure for a client that does not read what it is sent.
+
+    Twisted buffers every write without limit: a client that flooded itself
+    and never read grew the server by gigabytes. Registered as the
+    transport's streaming producer, this hears when the transport's buffer
+    passes its high-water mark (pause) and when it has drained (resume).
+    While paused the server stops reading from the client, so a client
+    flooding itself only slows itself down; bytes written in between (what
+    others send it) are bytes the client has not taken, and past ``limit``
+    the stream is closed.
+    """
+
+    def __init__(self, stream, limit):
+        self.stream = stream
+        self.limit = limit
+        self.paused = False
+        self.unread = 0
+
+    def pauseProducing(self):
+        self.paused = True
+        self.unread = 0
+        self.stream.outputBacklogged()
+
+    def resumeProducing(self):
+        self.paused = False
+        self.unread = 0
+        self.stream.outputDrained()
+
+    def stopProducing(self):
+        pass
+
+    def wrote(self, size):
+        """Count a write; True when the client has left too much unread."""
+        if self.paused:
+            self.unread += size
+        return self.unread > self.limit
 
 
 @implementer(IHandshakeListener)
@@ -29,6 +71,8 @@ class ClientStream(HardenedXmlStream):
     _handshakeTimer = None
     _intakePaused = False
     _unparsed = b""
+    _output = None
+    _backlogged = False
 
     def connectionMade(self):
         server, clock = self.factory.server, self.factory.clock
@@ -45,6 +89,32 @@ class ClientStream(HardenedXmlStream):
             self._idleTimer = clock.callLater(server.idleTimeout, self._checkIdle)
         if self.authenticator.encrypted:
             self.tlsStarted()
+        self._output = OutputBudget(self, server.outputBufferLimit)
+        self.transport.registerProducer(self._output, True)
+
+    def send(self, obj):
+        if self._output is None:
+            return HardenedXmlStream.send(self, obj)
+        if domish.IElement.providedBy(obj):
+            obj = obj.toXml(prefixes=self.prefixes, defaultUri=self.namespace,
+                            prefixesInScope=list(self.prefixes.values()))
+        if isinstance(obj, str):
+            obj = obj.encode("utf-8")
+        HardenedXmlStream.send(self, obj)
+        if self._output.wrote(len(obj)):
+            self._outputOverflowed()
+
+    def _outputOverflowed(self):
+        """
+        The client does not read: the stream error is its last write (a
+        best effort) and the connection is aborted, which drops what is
+        buffered for it; connectionLost then ends its session as usual.
+        """
+        output, self._output = self._output, None
+        self.transport.unregisterProducer()
+        self.sendStreamError(error.StreamError(
+            "policy-violation", text="more than %d bytes unread" % output.limit))
+        self.transport.abortConnection()
 
     def tlsStarted(self):
         """
@@ -67,6 +137,23 @@ class ClientStream(HardenedXmlStream):
         self._closing = True
         self.stream = None
         self.transport.abortConnection()
+
+    def _stopCountingOutput(self):
+        # A transport with a paused producer would not finish closing.
+        if self._output is not None:
+            self._output = None
+            self._backlogged = False
+            self.transport.unregisterProducer()
+
+    def outputBacklogged(self):
+        """The transport's buffer is past its high-water mark: stop reading."""
+        self._backlogged = True
+        self.transport.pauseProducing()
+
+    def outputDrained(self):
+        self._backlogged = False
+        if not self._intakePaused and self.transport is not None:
+            self.transport.resumeProducing()
 
     def dataReceived(self, data):
         self.lastActivity = self.factory.clock.seconds()
@@ -91,7 +178,7 @@ class ClientStream(HardenedXmlStream):
         self._intakePaused = False
         unparsed, self._unparsed = self._unparsed, b""
         self._parse(unparsed)
-        if not self._intakePaused and self.transport is not None:
+        if not self._intakePaused and not self._backlogged and self.transport is not None:
             self.transport.resumeProducing()
 
     def _checkIdle(self):
@@ -141,6 +228,7 @@ class ClientStream(HardenedXmlStream):
             self.factory.server.sessions.streamEnded(session, resumable)
 
     def onDocumentEnd(self):
+        self._stopCountingOutput()
         self.endSession(resumable=False)
         HardenedXmlStream.onDocumentEnd(self)
         self._abortLater()
@@ -152,6 +240,7 @@ class ClientStream(HardenedXmlStream):
             log.msg("c2s %s: stream error %s%s" % (
                 self.peerAddress, streamError.condition,
                 " (%s)" % streamError.text if streamError.text else ""))
+        self._stopCountingOutput()
         self.endSession(resumable=False)
         HardenedXmlStream.sendStreamError(self, streamError)
         self._abortLater()
