@@ -136,3 +136,16 @@ async def test_twenty_parallel_registrations_from_one_address_create_one_account
         assert len([u for u in users if u.startswith("racer")]) == 1
     finally:
         await wait(server.stop())
+
+
+@asyncioTest
+async def test_registration_of_a_localpart_over_1023_bytes_is_jid_malformed(
+        make_database, tmp_path):
+    server = await registrationServer(make_database, tmp_path)
+    try:
+        client = await encrypted(server)
+        register(client, "a" * 1100, "pw")
+        assert stanzaErrorCondition(await client.expect()) == ("modify", "jid-malformed")
+        assert await wait(server.storage.users.listUsers("localhost")) == []
+    finally:
+        await wait(server.stop())
