@@ -39,8 +39,9 @@ class StoreRegistry:
 
 
 class XMPPServer:
-    def __init__(self, config, storage, access, tlsContext=None):
+    def __init__(self, config, storage, access, tlsContext=None, installSecret=b""):
         self.config = config
+        self.installSecret = installSecret
         self.storage = storage
         self.access = access
         self.tlsContext = tlsContext

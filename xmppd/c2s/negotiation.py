@@ -180,7 +180,8 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
             if name == "PLAIN":
                 return self.saslFailure(SASLFailure("encryption-required"))
             return self.saslFailure(SASLFailure("invalid-mechanism"))
-        self.mechanism = createMechanism(name, self.host, self.server.users)
+        self.mechanism = createMechanism(name, self.host, self.server.users,
+                                         self.server.installSecret)
         return self.step(self.mechanism.start, element)
 
     def step(self, method, element):
