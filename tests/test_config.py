@@ -342,8 +342,10 @@ def test_etc_config_shows_every_key_of_every_table():
          ' tls.private_key = "key.pem"'),
         ("[c2s]\nprot = 5222\n",
          "unknown key c2s.prot (known: interface, port, direct_tls_port,"
-         " require_encryption, stanza_size_limit, max_connections,"
-         " max_connections_per_ip, auth_timeout, max_auth_attempts, idle_timeout,"
+         " require_encryption, stanza_size_limit, preauth_stanza_size_limit,"
+         " max_stanza_depth, output_buffer_limit, max_connections,"
+         " max_connections_per_ip, auth_timeout, tls_handshake_timeout, close_timeout,"
+         " max_auth_attempts, idle_timeout,"
          " ping_timeout)"),
         ('hosts = ["example.com"]\n',
          "unknown key hosts (known: server, c2s, tls, storage, metrics, acl, access,"

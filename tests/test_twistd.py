@@ -55,6 +55,12 @@ async def test_twistd_xmppd_runs_and_a_client_logs_in(tmp_path):
     try:
         await waitForListening(process, port)
         assert (tmp_path / "data" / "self-signed-cert.pem").exists()
+        # The database (SCRAM keys), the TLS key and the install secret are
+        # the server user's alone.
+        data = tmp_path / "data"
+        assert os.stat(data).st_mode & 0o777 == 0o700
+        for name in ("xmppd.sqlite", "self-signed-key.pem", "install-secret"):
+            assert os.stat(data / name).st_mode & 0o777 == 0o600, name
         client = await connected(port, "dave@localhost/cli", "s3cret")
         assert client.boundjid.full == "dave@localhost/cli"
         client.disconnect()

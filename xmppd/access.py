@@ -18,7 +18,7 @@ def _bareJID(user):
     # Accept a JID object or a string; compare the stringprepped bare form,
     # as the config loader stored the patterns.
     if not isinstance(user, jabberJID.JID):
-        user = jabberJID.internJID(user)
+        user = jabberJID.JID(user)
     return user.userhost(), user.host
 
 

@@ -12,7 +12,13 @@ invalid JID, whose exception is never cached) goes to Twisted unchanged.
 
 Only strings no longer than a valid JID can be (three 1023-byte parts and
 two separators) are remembered, and at most ``CACHE_SIZE`` of them, so a
-client sending huge or ever-new addresses cannot grow the memo.
+client sending huge or ever-new addresses cannot grow the memo. Twisted's
+own ``internJID`` keeps every address it is given, for good; nothing in
+xmppd calls it.
+
+Every part is held to RFC 7622's limit of 1023 bytes. A part longer than
+that many characters is refused before stringprep, so that preparing a
+hostile address costs no more than preparing the longest valid one.
 """
 
 import functools
@@ -20,7 +26,8 @@ import functools
 from twisted.words.protocols.jabber import jid as _jid
 
 CACHE_SIZE = 16384
-MAX_JID_LENGTH = 3 * 1023 + 2
+MAX_PART = 1023
+MAX_JID_LENGTH = 3 * MAX_PART + 2
 
 _parse = _jid.parse
 _prep = _jid.prep
@@ -31,9 +38,20 @@ def _cachedParse(jidstring):
     return _parse(jidstring)
 
 
+def _checkedPrep(user, host, resource):
+    for name, part in (("localpart", user), ("domainpart", host), ("resourcepart", resource)):
+        if part and len(part) > MAX_PART:
+            raise _jid.InvalidFormat("%s longer than %d bytes (RFC 7622)" % (name, MAX_PART))
+    prepared = _prep(user, host, resource)
+    for name, part in zip(("localpart", "domainpart", "resourcepart"), prepared):
+        if part and len(part.encode("utf-8")) > MAX_PART:
+            raise _jid.InvalidFormat("%s longer than %d bytes (RFC 7622)" % (name, MAX_PART))
+    return prepared
+
+
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _cachedPrep(user, host, resource):
-    return _prep(user, host, resource)
+    return _checkedPrep(user, host, resource)
 
 
 def parse(jidstring):
@@ -47,7 +65,7 @@ def prep(user, host, resource):
             and type(resource) in (str, type(None))
             and len(user or "") + len(host) + len(resource or "") <= MAX_JID_LENGTH):
         return _cachedPrep(user, host, resource)
-    return _prep(user, host, resource)
+    return _checkedPrep(user, host, resource)
 
 
 def install():

@@ -50,6 +50,17 @@ def deriveCredentials(password, hashName, salt=None, iterations=DEFAULT_ITERATIO
     return ScramCredentials(salt, iterations, storedKey, serverKey)
 
 
+def fakeCredentials(secret, hashName, username):
+    """
+    Credentials for an account that does not exist, indistinguishable from
+    a real one's from outside: a 16-byte salt keyed by the install secret,
+    different per hash, and keys that no password matches.
+    """
+    material = hmac.new(secret, ("%s\0%s" % (hashName, username)).encode("utf-8"),
+                        hashlib.sha512).digest()
+    return ScramCredentials(material[:16], DEFAULT_ITERATIONS, material[16:48], material[48:])
+
+
 class ScramError(Exception):
     """The client's SCRAM message is malformed or its proof is wrong."""
 
@@ -76,8 +87,9 @@ class ScramServer:
     error codes.
     """
 
-    def __init__(self, hashName, lookup):
+    def __init__(self, hashName, lookup, secret=b""):
         self.hashName = hashName
+        self.secret = secret
         self.digest = HASHES[hashName]
         self.lookup = lookup
         self.username = None
@@ -110,14 +122,16 @@ class ScramServer:
         self.username = username
         return username
 
-    def serverFirst(self, credentials):
-        """Build server-first; ``credentials`` None means an unknown user."""
+    def serverFirst(self, credentials, saltName=None):
+        """
+        Build server-first; ``credentials`` None means an unknown user, who
+        gets the salt ``fakeCredentials`` gives ``saltName`` (the prepared
+        name, so that case variants of one unknown name look alike too).
+        """
         if credentials is None:
-            # A stable fake salt per user name: repeated probes look alike.
-            fake = hmac.new(b"xmppd-unknown-user", self.username.encode("utf-8"),
-                            hashlib.sha256).digest()[:16]
             self.credentials = None
-            salt, iterations = fake, DEFAULT_ITERATIONS
+            fake = fakeCredentials(self.secret, self.hashName, saltName or self.username)
+            salt, iterations = fake.salt, fake.iterations
         else:
             self.credentials = credentials
             salt, iterations = credentials.salt, credentials.iterations

@@ -44,8 +44,9 @@ class StoreRegistry:
 
 
 class XMPPServer:
-    def __init__(self, config, storage, access, tlsContext=None):
+    def __init__(self, config, storage, access, tlsContext=None, installSecret=b""):
         self.config = config
+        self.installSecret = installSecret
         self.storage = storage
         self.access = access
         self.tlsContext = tlsContext
@@ -58,6 +59,11 @@ class XMPPServer:
         c2s = config.c2s
         self.requireEncryption = c2s.require_encryption
         self.stanzaSizeLimit = c2s.stanza_size_limit
+        self.preauthStanzaSizeLimit = min(c2s.preauth_stanza_size_limit, c2s.stanza_size_limit)
+        self.maxStanzaDepth = c2s.max_stanza_depth
+        self.tlsHandshakeTimeout = c2s.tls_handshake_timeout
+        self.closeTimeout = c2s.close_timeout
+        self.outputBufferLimit = c2s.output_buffer_limit
         self.authTimeout = c2s.auth_timeout
         self.maxAuthAttempts = c2s.max_auth_attempts
         self.maxConnectionsPerAddress = c2s.max_connections_per_ip or float("inf")

@@ -22,7 +22,7 @@ target and queues for the client until it resumes or the timeout ends it.
 from twisted.internet import defer
 from twisted.python import log
 from twisted.words.protocols.jabber import error
-from twisted.words.protocols.jabber.jid import InvalidFormat, JID, internJID
+from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.protocols.jabber.xmlstream import toResponse
 from twisted.words.xish import domish
 
@@ -320,7 +320,7 @@ class Session:
         sender = stanza.getAttribute("from")
         if sender is not None:
             try:
-                claimed = internJID(sender)
+                claimed = _jidFromAttribute(sender)
             except (InvalidFormat, UnicodeError, ValueError):
                 return self.sendStreamError("invalid-from")
             if claimed != self.jid and claimed != self.bareJID:
@@ -370,6 +370,13 @@ class Session:
                 self.stream.resumeIntake()
 
 
+def _jidFromAttribute(value):
+    # JID("") is a RuntimeError in Twisted, not an invalid address.
+    if not value:
+        raise InvalidFormat("empty address")
+    return JID(value)
+
+
 def _isLegacySessionRequest(stanza):
     if stanza.name != "iq" or stanza.getAttribute("type") != "set":
         return False
@@ -385,7 +392,7 @@ def _checkStanza(stanza):
     to = stanza.getAttribute("to")
     if to is not None:
         try:
-            stanza["to"] = internJID(to).full()
+            stanza["to"] = _jidFromAttribute(to).full()
         except (InvalidFormat, UnicodeError, ValueError):
             return ("jid-malformed", "modify", "invalid 'to' address")
     if stanza.name == "iq":

@@ -23,6 +23,7 @@ from xmppd.c2s.stream import ClientStreamFactory
 from xmppd.config import ConfigError, loadConfig
 from xmppd.host import Host
 from xmppd.imodule import IModule
+from xmppd.installsecret import createPrivateFile, ensureDataDirectory, loadInstallSecret
 from xmppd.modules.message import MessageRouter
 from xmppd.server import StoreRegistry, XMPPServer
 from xmppd.storage import Database, OfflineStore, SettingsStore, UserStore
@@ -103,8 +104,9 @@ def openStorage(config):
     """The configured database (not started yet) and a store per feature."""
     storage = config.storage
     if storage.backend == "sqlite":
-        os.makedirs(config.data_dir, exist_ok=True)
+        ensureDataDirectory(config.data_dir)
         path = storage.sqlite.path or os.path.join(config.data_dir, "xmppd.sqlite")
+        _privateDatabaseFile(path)
         database = Database("sqlite", path=path)
     else:
         mysql = storage.mysql
@@ -113,6 +115,19 @@ def openStorage(config):
                             unix_socket=mysql.unix_socket or None,
                             pool_size=mysql.pool_size)
     return storesFor(database)
+
+
+def _privateDatabaseFile(path):
+    """
+    The SQLite file holds every account's SCRAM keys: created 0600 (SQLite
+    gives its -wal and -shm files the same mode), and an older 0644 one is
+    tightened.
+    """
+    try:
+        createPrivateFile(path, b"")
+    except FileExistsError:
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
 
 
 def storesFor(database):
@@ -125,12 +140,14 @@ def storesFor(database):
 
 def buildServer(config, modules, storage=None):
     """The XMPPServer with its hosts and handlers, not yet listening."""
+    ensureDataDirectory(config.data_dir)
     if storage is None:
         storage = openStorage(config)
     certificate, key = ensureCertificate(
         config.tls.certificate, config.tls.private_key, config.data_dir, config.hosts)
     server = XMPPServer(config, storage, AccessRules(config),
-                        serverContextFactory(certificate, key))
+                        serverContextFactory(certificate, key),
+                        loadInstallSecret(config.data_dir))
     for domain in config.hosts:
         host = Host(server, domain)
         MessageRouter(host).setHandlerParent(host)

@@ -156,9 +156,12 @@ async def test_server_answers_disco_version_and_ping(xmpp):
     assert {"urn:xmpp:ping", "jabber:iq:version", DISCO_INFO} <= features
     identity = query.find(q(DISCO_INFO, "identity"))
     assert (identity.get("category"), identity.get("type")) == ("server", "im")
-    alice.sendRaw("<iq type='get' id='d2' to='bob@localhost'><query xmlns='%s'/></iq>" % DISCO_INFO)
+    alice.sendRaw("<iq type='get' id='d2' to='alice@localhost'><query xmlns='%s'/></iq>" % DISCO_INFO)
     account = (await alice.expect()).find(q(DISCO_INFO, "query")).find(q(DISCO_INFO, "identity"))
     assert (account.get("category"), account.get("type")) == ("account", "registered")
+    # bob's account answers only bob and his presence contacts (docs/security.md).
+    alice.sendRaw("<iq type='get' id='d3' to='bob@localhost'><query xmlns='%s'/></iq>" % DISCO_INFO)
+    assert stanzaErrorCondition(await alice.expect()) == ("cancel", "service-unavailable")
     alice.sendRaw("<iq type='get' id='ver' to='localhost'><query xmlns='jabber:iq:version'/></iq>")
     version = (await alice.expect()).find(q("jabber:iq:version", "query"))
     assert version.findtext(q("jabber:iq:version", "name")) == "xmppd"

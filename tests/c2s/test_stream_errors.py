@@ -167,3 +167,25 @@ async def test_closing_the_stream_closes_ours(xmpp):
     client.sendRaw("</stream:stream>")
     assert await client.expectClosed()
     assert client.streamEnded
+
+
+@asyncioTest
+async def test_stream_error_is_logged_once_on_one_line(make_database, tmp_path):
+    from twisted.python import log
+
+    from tests.c2s.hostile import hostileServer
+    server = await hostileServer(make_database, tmp_path)
+    logged = []
+    log.addObserver(logged.append)
+    try:
+        client = await RawClient.connect(server.port)
+        await client.open()
+        client.sendRaw("<iq type='get' id='1'><!-- a comment --></iq>")
+        await client.expectStreamError("restricted-xml")
+        lines = [" ".join(e.get("message", ())) for e in logged]
+        errors = [line for line in lines if "stream error" in line]
+        assert errors == ["c2s 127.0.0.1: stream error restricted-xml"]
+        assert not [e for e in logged if e.get("isError")]
+    finally:
+        log.removeObserver(logged.append)
+        await wait(server.stop())

@@ -116,3 +116,36 @@ async def test_password_of_another_account_cannot_be_changed(make_database, tmp_
         assert stanzaErrorCondition(await alice.expect()) == ("auth", "forbidden")
     finally:
         await wait(server.stop())
+
+
+@asyncioTest
+async def test_twenty_parallel_registrations_from_one_address_create_one_account(
+        make_database, tmp_path):
+    server = await registrationServer(make_database, tmp_path,
+                                      min_seconds_between_registrations="10m")
+    try:
+        clients = [await encrypted(server) for _ in range(20)]
+        for i, client in enumerate(clients):
+            register(client, "racer%d" % i, "pw")
+        replies = [await client.expect() for client in clients]
+        results = [r for r in replies if r.get("type") == "result"]
+        refused = [stanzaErrorCondition(r) for r in replies if r.get("type") == "error"]
+        assert len(results) == 1
+        assert refused == [("wait", "policy-violation")] * 19
+        users = await wait(server.storage.users.listUsers("localhost"))
+        assert len([u for u in users if u.startswith("racer")]) == 1
+    finally:
+        await wait(server.stop())
+
+
+@asyncioTest
+async def test_registration_of_a_localpart_over_1023_bytes_is_jid_malformed(
+        make_database, tmp_path):
+    server = await registrationServer(make_database, tmp_path)
+    try:
+        client = await encrypted(server)
+        register(client, "a" * 1100, "pw")
+        assert stanzaErrorCondition(await client.expect()) == ("modify", "jid-malformed")
+        assert await wait(server.storage.users.listUsers("localhost")) == []
+    finally:
+        await wait(server.stop())

@@ -219,12 +219,14 @@ async def test_malformed_roster_set_is_bad_request_and_changes_nothing(xmpp, pay
     assert items(await rosterGet(alice, iqId="get2")) == []
 
 
-@pytest.mark.parametrize("roster_config", [{"max_name_length": 5, "max_group_length": 5}])
+@pytest.mark.parametrize("roster_config", [{"max_name_length": 5, "max_group_length": 5,
+                                             "max_groups_per_item": 3}])
 @pytest.mark.parametrize("payload", [
     "<item jid='bob@localhost' name='Robert'/>",
     "<item jid='bob@localhost'><group>Friends</group></item>",
     "<item jid='bob@localhost'><group></group></item>",
-], ids=["long-name", "long-group", "empty-group"])
+    "<item jid='bob@localhost'>%s</item>" % "".join("<group>g%d</group>" % i for i in range(4)),
+], ids=["long-name", "long-group", "empty-group", "too-many-groups"])
 @asyncioTest
 async def test_name_or_group_over_the_limit_is_not_acceptable(xmpp, payload):
     alice = await login(xmpp, "alice")

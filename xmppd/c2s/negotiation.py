@@ -137,7 +137,8 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         xs.send(domish.Element((NS_TLS, "proceed")))
         xs.transport.startTLS(self.server.tlsContext)
         self.encrypted = True
-        xs.reset()
+        xs.restartStream("starttls")
+        xs.tlsStarted()
 
     def onStanzaBeforeBind(self, stanza):
         xs = self.xmlstream
@@ -179,7 +180,8 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
             if name == "PLAIN":
                 return self.saslFailure(SASLFailure("encryption-required"))
             return self.saslFailure(SASLFailure("invalid-mechanism"))
-        self.mechanism = createMechanism(name, self.host, self.server.users)
+        self.mechanism = createMechanism(name, self.host, self.server.users,
+                                         self.server.installSecret)
         return self.step(self.mechanism.start, element)
 
     def step(self, method, element):
@@ -213,7 +215,8 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
             success.addContent(base64.b64encode(additional).decode("ascii"))
         xs.send(success)
         xs.otherEntity = None
-        xs.reset()
+        xs.restartStream("sasl")
+        xs.setStanzaSizeLimit(self.server.stanzaSizeLimit)
 
     def stepFailed(self, failure):
         self.mechanism = None

@@ -11,7 +11,7 @@ import hmac
 from twisted.internet import defer, threads
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
-from xmppd.scram import ScramError, ScramServer, deriveCredentials
+from xmppd.scram import ScramError, ScramServer, deriveCredentials, fakeCredentials
 
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 
@@ -25,8 +25,18 @@ class SASLFailure(Exception):
         self.text = text
 
 
+MAX_LOCALPART = 1023
+
+
 def normaliseUsername(username, host):
-    """Nodeprep the authentication identity, or fail as RFC 6120 §6.4.5 says."""
+    """
+    Nodeprep the authentication identity, or fail as RFC 6120 §6.4.5 says.
+
+    A name longer than any localpart (RFC 7622 §3.3) fails before
+    stringprep, whose pure-Python cost grows with the length.
+    """
+    if len(username) > MAX_LOCALPART or len(username.encode("utf-8")) > MAX_LOCALPART:
+        raise SASLFailure("not-authorized")
     try:
         return JID(tuple=(username, host, None)).user
     except (InvalidFormat, UnicodeError, ValueError):
@@ -36,10 +46,10 @@ def normaliseUsername(username, host):
 class ScramMechanism:
     """SCRAM-SHA-1 / SCRAM-SHA-256 without channel binding."""
 
-    def __init__(self, hashName, host, users):
+    def __init__(self, hashName, host, users, secret):
         self.host = host
         self.users = users
-        self.scram = ScramServer(hashName, self._lookup)
+        self.scram = ScramServer(hashName, self._lookup, secret)
         self.step = 0
 
     def _lookup(self, username):
@@ -65,7 +75,7 @@ class ScramMechanism:
         if self.username is not None:
             credentials = yield self._lookup(self.username)
         self.step = 1
-        return ("challenge", self.scram.serverFirst(credentials))
+        return ("challenge", self.scram.serverFirst(credentials, self.username))
 
     def respond(self, data):
         if self.step == 0:
@@ -83,9 +93,10 @@ class ScramMechanism:
 class PlainMechanism:
     """PLAIN (RFC 4616), offered only on encrypted streams."""
 
-    def __init__(self, host, users):
+    def __init__(self, host, users, secret):
         self.host = host
         self.users = users
+        self.secret = secret
 
     @defer.inlineCallbacks
     def start(self, initial):
@@ -99,9 +110,12 @@ class PlainMechanism:
         if authzid and authzid not in (username, username + "@" + self.host):
             raise SASLFailure("invalid-authzid")
         credentials = yield self.users.getScramCredentials(username + "@" + self.host, "sha256")
+        if credentials is None:
+            # The same PBKDF2 as for a real account, so that the time taken
+            # does not tell whether the account exists.
+            credentials = fakeCredentials(self.secret, "sha256", username)
         # PBKDF2 takes milliseconds: in a thread, so other streams go on meanwhile.
-        valid = credentials is not None and (
-            yield threads.deferToThread(_checkPassword, password, credentials))
+        valid = yield threads.deferToThread(_checkPassword, password, credentials)
         if not valid:
             raise SASLFailure("not-authorized")
         return ("success", None, username)
@@ -123,11 +137,12 @@ def mechanismsFor(encrypted):
     return names
 
 
-def createMechanism(name, host, users):
+def createMechanism(name, host, users, secret):
+    """``secret`` is the install secret that keys unknown users' fake salts."""
     if name == "SCRAM-SHA-256":
-        return ScramMechanism("sha256", host, users)
+        return ScramMechanism("sha256", host, users, secret)
     if name == "SCRAM-SHA-1":
-        return ScramMechanism("sha1", host, users)
+        return ScramMechanism("sha1", host, users, secret)
     if name == "PLAIN":
-        return PlainMechanism(host, users)
+        return PlainMechanism(host, users, secret)
     raise SASLFailure("invalid-mechanism")

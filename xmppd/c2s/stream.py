@@ -6,32 +6,80 @@ authenticate and bind are bounded here, before any stanza reaches a host.
 """
 
 from twisted.internet import protocol
+from twisted.internet.interfaces import IHandshakeListener, IPushProducer
+from twisted.python import log
 from twisted.words.protocols.jabber import error
+from twisted.words.xish import domish
+from zope.interface import implementer
 
 from xmppd.c2s.negotiation import C2SNegotiator
 from xmppd.c2s.xmlstream import HardenedXmlStream
 
-# After our closing tag or stream error, the peer has this long to close its
-# side (TLS close_notify included) before the connection is aborted: a TLS
-# transport otherwise waits for ever on a peer that went silent.
-CLOSE_TIMEOUT = 10
 # Received data is parsed in slices this large, so that a paused intake
 # stops within a few stanzas of the bound, not a whole socket read later.
 INTAKE_SLICE = 4096
 
 
+@implementer(IPushProducer)
+class OutputBudget:
+    """
+    Backpressure for a client that does not read what it is sent.
+
+    Twisted buffers every write without limit: a client that flooded itself
+    and never read grew the server by gigabytes. Registered as the
+    transport's streaming producer, this hears when the transport's buffer
+    passes its high-water mark (pause) and when it has drained (resume).
+    While paused the server stops reading from the client, so a client
+    flooding itself only slows itself down; bytes written in between (what
+    others send it) are bytes the client has not taken, and past ``limit``
+    the stream is closed.
+    """
+
+    def __init__(self, stream, limit):
+        self.stream = stream
+        self.limit = limit
+        self.paused = False
+        self.unread = 0
+
+    def pauseProducing(self):
+        self.paused = True
+        self.unread = 0
+        self.stream.outputBacklogged()
+
+    def resumeProducing(self):
+        self.paused = False
+        self.unread = 0
+        self.stream.outputDrained()
+
+    def stopProducing(self):
+        pass
+
+    def wrote(self, size):
+        """Count a write; True when the client has left too much unread."""
+        if self.paused:
+            self.unread += size
+        return self.unread > self.limit
+
+
+@implementer(IHandshakeListener)
 class ClientStream(HardenedXmlStream):
     """A client connection; stanzas go to its negotiator, then to its session."""
 
     _idleTimer = None
     _pingSentAt = None
     _abortTimer = None
+    _handshakeTimer = None
     _intakePaused = False
     _unparsed = b""
+    _output = None
+    _backlogged = False
 
     def connectionMade(self):
         server, clock = self.factory.server, self.factory.clock
-        self.maxStanzaSize = server.stanzaSizeLimit
+        # Until SASL succeeds a client gets the small limit (Prosody's 10 KiB),
+        # so that unauthenticated connections cannot hold much memory.
+        self.maxStanzaSize = server.preauthStanzaSizeLimit
+        self.maxStanzaDepth = server.maxStanzaDepth
         HardenedXmlStream.connectionMade(self)
         self.peerAddress = getattr(self.transport.getPeer(), "host", None)
         self.factory.connectionOpened(self)
@@ -39,6 +87,73 @@ class ClientStream(HardenedXmlStream):
         self._authTimer = clock.callLater(server.authTimeout, self._authTimedOut)
         if server.idleTimeout:
             self._idleTimer = clock.callLater(server.idleTimeout, self._checkIdle)
+        if self.authenticator.encrypted:
+            self.tlsStarted()
+        self._output = OutputBudget(self, server.outputBufferLimit)
+        self.transport.registerProducer(self._output, True)
+
+    def send(self, obj):
+        if self._output is None:
+            return HardenedXmlStream.send(self, obj)
+        if domish.IElement.providedBy(obj):
+            obj = obj.toXml(prefixes=self.prefixes, defaultUri=self.namespace,
+                            prefixesInScope=list(self.prefixes.values()))
+        if isinstance(obj, str):
+            obj = obj.encode("utf-8")
+        HardenedXmlStream.send(self, obj)
+        if self._output.wrote(len(obj)):
+            self._outputOverflowed()
+
+    def _outputOverflowed(self):
+        """
+        The client does not read: the stream error is its last write (a
+        best effort) and the connection is aborted, which drops what is
+        buffered for it; connectionLost then ends its session as usual.
+        """
+        output, self._output = self._output, None
+        self.transport.unregisterProducer()
+        self.sendStreamError(error.StreamError(
+            "policy-violation", text="more than %d bytes unread" % output.limit))
+        self.transport.abortConnection()
+
+    def tlsStarted(self):
+        """
+        A client that never completes the handshake (no ClientHello, or half
+        of one) would keep its connection for good: closing it waits for a
+        flush the handshake never allows. It is aborted instead.
+        """
+        self._handshakeTimer = self.factory.clock.callLater(
+            self.factory.server.tlsHandshakeTimeout, self._handshakeTimedOut)
+
+    def handshakeCompleted(self):
+        if self._handshakeTimer is not None and self._handshakeTimer.active():
+            self._handshakeTimer.cancel()
+        self._handshakeTimer = None
+
+    def _handshakeTimedOut(self):
+        self._handshakeTimer = None
+        log.msg("c2s %s: TLS handshake not completed in time, aborted" % (self.peerAddress,))
+        self.endSession(resumable=False)
+        self._closing = True
+        self.stream = None
+        self.transport.abortConnection()
+
+    def _stopCountingOutput(self):
+        # A transport with a paused producer would not finish closing.
+        if self._output is not None:
+            self._output = None
+            self._backlogged = False
+            self.transport.unregisterProducer()
+
+    def outputBacklogged(self):
+        """The transport's buffer is past its high-water mark: stop reading."""
+        self._backlogged = True
+        self.transport.pauseProducing()
+
+    def outputDrained(self):
+        self._backlogged = False
+        if not self._intakePaused and self.transport is not None:
+            self.transport.resumeProducing()
 
     def dataReceived(self, data):
         self.lastActivity = self.factory.clock.seconds()
@@ -63,7 +178,7 @@ class ClientStream(HardenedXmlStream):
         self._intakePaused = False
         unparsed, self._unparsed = self._unparsed, b""
         self._parse(unparsed)
-        if not self._intakePaused and self.transport is not None:
+        if not self._intakePaused and not self._backlogged and self.transport is not None:
             self.transport.resumeProducing()
 
     def _checkIdle(self):
@@ -113,25 +228,39 @@ class ClientStream(HardenedXmlStream):
             self.factory.server.sessions.streamEnded(session, resumable)
 
     def onDocumentEnd(self):
+        self._stopCountingOutput()
         self.endSession(resumable=False)
         HardenedXmlStream.onDocumentEnd(self)
         self._abortLater()
 
     def sendStreamError(self, streamError):
+        if self.stream is not None and not getattr(self, "_closing", False):
+            # One line per closed stream, no traceback: what the operator
+            # needs to see a hostile or broken client, and no more.
+            log.msg("c2s %s: stream error %s%s" % (
+                self.peerAddress, streamError.condition,
+                " (%s)" % streamError.text if streamError.text else ""))
+        self._stopCountingOutput()
         self.endSession(resumable=False)
         HardenedXmlStream.sendStreamError(self, streamError)
         self._abortLater()
 
     def _abortLater(self):
+        """
+        After our closing tag or stream error, the peer has ``close_timeout``
+        to close its side (TLS close_notify included) before the connection
+        is aborted: a TLS transport otherwise waits for ever on a peer that
+        went silent, or on a handshake that never ends.
+        """
         if self._abortTimer is None and self.transport is not None:
             self._abortTimer = self.factory.clock.callLater(
-                CLOSE_TIMEOUT, self.transport.abortConnection)
+                self.factory.server.closeTimeout, self.transport.abortConnection)
 
     def connectionLost(self, reason):
-        for timer in (self._authTimer, self._idleTimer, self._abortTimer):
+        for timer in (self._authTimer, self._idleTimer, self._abortTimer, self._handshakeTimer):
             if timer is not None and timer.active():
                 timer.cancel()
-        self._authTimer = self._idleTimer = self._abortTimer = None
+        self._authTimer = self._idleTimer = self._abortTimer = self._handshakeTimer = None
         HardenedXmlStream.connectionLost(self, reason)
         self.factory.connectionClosed(self)
         self.endSession(resumable=True)

@@ -4,10 +4,21 @@ The receiving side of an RFC 6120 XML stream, hardened for the open network.
 Twisted's XmlStream parses whatever expat accepts. A server must refuse more
 (RFC 6120 §11.1): DTDs, entity declarations, processing instructions and
 comments are ``restricted-xml``; a malformed document is ``not-well-formed``;
-a stanza larger than the configured limit is ``policy-violation``. Each of
-these ends the stream with the right stream error instead of a silent drop.
+a stanza larger than the configured limit, or nested deeper than the depth
+limit, is ``policy-violation``. Each of these ends the stream with the right
+stream error instead of a silent drop.
+
+Stream restarts (after STARTTLS and after SASL success, RFC 6120 §5.4.3.3
+and §6.4.6) replace the parser. The old parser is still inside its
+``Parse()`` call when the negotiator restarts the stream, with the rest of
+the client's TCP read in its buffer; those bytes were sent before the new
+stream header, so they must never be executed on the new stream (the
+CVE-2011-0411 class of STARTTLS command injection). The old parser is
+therefore poisoned: its next element event raises, and the rest of the read
+is discarded or answered with a stream error (``pipelinedBeforeRestart``).
 """
 
+from twisted.python import log
 from twisted.words.protocols.jabber import error, xmlstream
 from twisted.words.xish import domish
 
@@ -19,25 +30,43 @@ class RestrictedXML(Exception):
     """The peer sent a construct that RFC 6120 §11.1 forbids on a stream."""
 
 
+class StanzaTooDeep(Exception):
+    """A stanza nests elements deeper than ``maxStanzaDepth``."""
+
+
+class StreamSuperseded(Exception):
+    """The peer sent an element to a parser that a stream restart replaced."""
+
+
 def _refuse(*args):
     raise RestrictedXML()
 
 
-class HardenedXmlStream(xmlstream.XmlStream):
+def _superseded(*args):
+    raise StreamSuperseded()
+
+
+def _ignore(*args):
+    pass
+
+
+class HardenedElementStream(domish.ExpatElementStream):
     """
-    An XmlStream whose parser refuses restricted XML and oversized stanzas.
+    Twisted's expat element stream with a bound on nesting depth.
 
-    ``maxStanzaSize`` is counted by Twisted's parser from the end of one
-    top-level element to the end of the next, so a client can neither send
-    one huge stanza nor hold the parser's buffer open with an endless one.
+    Serialising, copying or matching an element is recursive, so a stanza
+    nested a thousand deep raises RecursionError wherever it goes (a stored
+    subscription request once blocked its recipient's offline delivery at
+    every login). It is refused here, before it is an element anyone holds.
     """
 
-    maxStanzaSize = 256 * 1024
+    maxStanzaDepth = 64
 
-    def _initializeStream(self):
-        xmlstream.XmlStream._initializeStream(self)
-        self.stream.maxStanzaSize = self.maxStanzaSize
-        parser = self.stream.parser
+    def __init__(self):
+        domish.ExpatElementStream.__init__(self)
+        self.depth = 0
+        self.stanzaStart = 0
+        parser = self.parser
         parser.StartDoctypeDeclHandler = _refuse
         parser.EntityDeclHandler = _refuse
         parser.UnparsedEntityDeclHandler = _refuse
@@ -46,21 +75,122 @@ class HardenedXmlStream(xmlstream.XmlStream):
         parser.CommentHandler = _refuse
         parser.ExternalEntityRefHandler = _refuse
 
+    def _onStartElement(self, name, attrs):
+        if self.documentStarted:
+            # depth 1 is a stanza, a direct child of the stream root.
+            self.depth += 1
+            if self.depth > self.maxStanzaDepth:
+                raise StanzaTooDeep()
+            if self.depth == 1:
+                self.stanzaStart = self.parser.CurrentByteIndex
+        domish.ExpatElementStream._onStartElement(self, name, attrs)
+
+    def _onEndElement(self, name):
+        if self.currElem is not None:
+            self.depth -= 1
+            if self.depth == 0 and (self.parser.CurrentByteIndex - self.stanzaStart
+                                    > self.maxStanzaSize):
+                # Twisted counts the bytes of each read, and a whole stanza
+                # inside one read (up to 64 KiB) escapes that count.
+                raise domish.ParserError("Maximum stanza size exceeded")
+        domish.ExpatElementStream._onEndElement(self, name)
+
+    def supersede(self):
+        """Make every later element event of this parser raise StreamSuperseded."""
+        parser = self.parser
+        parser.StartElementHandler = _superseded
+        parser.EndElementHandler = _superseded
+        parser.CharacterDataHandler = _ignore
+        self.DocumentStartEvent = self.ElementEvent = self.DocumentEndEvent = _ignore
+
+
+class HardenedXmlStream(xmlstream.XmlStream):
+    """
+    An XmlStream whose parser refuses restricted XML, oversized and overdeep
+    stanzas, and anything pipelined across a stream restart.
+
+    ``maxStanzaSize`` is counted by Twisted's parser from the end of one
+    top-level element to the end of the next, so a client can neither send
+    one huge stanza nor hold the parser's buffer open with an endless one.
+    """
+
+    maxStanzaSize = 256 * 1024
+    maxStanzaDepth = HardenedElementStream.maxStanzaDepth
+    # Set by restartStream: what the bytes after the restart point are.
+    _restartedAfter = None
+
+    def _initializeStream(self):
+        stream = HardenedElementStream()
+        stream.DocumentStartEvent = self.onDocumentStart
+        stream.ElementEvent = self.onElement
+        stream.DocumentEndEvent = self.onDocumentEnd
+        stream.maxStanzaSize = self.maxStanzaSize
+        stream.maxStanzaDepth = self.maxStanzaDepth
+        self.stream = stream
+
+    def setStanzaSizeLimit(self, size):
+        """Change the limit for the next stanzas (it grows after authentication)."""
+        self.maxStanzaSize = size
+        if self.stream is not None:
+            self.stream.maxStanzaSize = size
+
+    def restartStream(self, after):
+        """
+        Start a new stream with a new parser; ``after`` names the step
+        ("starttls" or "sasl") for the log and for what pipelined data gets.
+        """
+        old = self.stream
+        self.reset()
+        self._restartedAfter = after
+        if isinstance(old, HardenedElementStream):
+            old.supersede()
+
     def dataReceived(self, data):
-        if self.stream is None:
+        stream = self.stream
+        if stream is None:
             return
         try:
             if self.rawDataInFn:
                 self.rawDataInFn(data)
-            self.stream.parse(data)
-        except RestrictedXML:
+            stream.parse(data)
+        except Exception as e:
+            if stream is not self.stream and self.stream is not None:
+                # Whatever the old parser made of the rest of this read, it
+                # was sent before the new stream header.
+                return self.pipelinedBeforeRestart(self._restartedAfter)
+            self.refuseInput(e)
+
+    def refuseInput(self, e):
+        """The stream error for input the parser refused."""
+        if isinstance(e, RestrictedXML):
             self.sendStreamError(error.StreamError("restricted-xml"))
-        except domish.ParserError as e:
+        elif isinstance(e, StanzaTooDeep):
+            self.sendStreamError(error.StreamError(
+                "policy-violation", text="stanza nested deeper than %d" % self.maxStanzaDepth))
+        elif isinstance(e, domish.ParserError):
             if "Maximum stanza size" in str(e) or "Maximum element count" in str(e):
                 self.sendStreamError(error.StreamError(
                     "policy-violation", text="stanza too large"))
             else:
                 self.sendStreamError(error.StreamError("not-well-formed"))
+        else:
+            raise e
+
+    def pipelinedBeforeRestart(self, after):
+        """
+        The client sent elements after STARTTLS or SASL success and before
+        the new stream header. After STARTTLS they came in plaintext, from
+        whoever sits on the path, and the TLS handshake is under way, so
+        they are discarded (as Postfix does for CVE-2011-0411): the stream
+        that follows the handshake starts from nothing. After SASL success
+        the stream gets ``policy-violation``.
+        """
+        log.msg("c2s %s: data pipelined after %s, %s" % (
+            getattr(self, "peerAddress", "?"), after,
+            "discarded" if after == "starttls" else "closed"))
+        if after != "starttls":
+            self.sendStreamError(error.StreamError(
+                "policy-violation", text="data sent before the stream restart"))
 
     def sendStreamError(self, streamError):
         """Send a stream error once, then stop parsing what the peer sends."""

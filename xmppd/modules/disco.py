@@ -25,18 +25,30 @@ class HostDiscoInfo(XMPPHandler):
         if target.user:
             if target.resource:
                 return defer.succeed([])
-            d = self.host.isLocalUser(target)
-            d.addCallback(self._accountInfo)
-            return d
+            return self._accountInfo(requestor, target)
         info = [disco.DiscoIdentity("server", "im", "xmppd"),
                 disco.DiscoFeature(disco.NS_DISCO_INFO),
                 disco.DiscoFeature(disco.NS_DISCO_ITEMS)]
         info.extend(disco.DiscoFeature(ns) for ns in self.host.discoFeatures)
         return defer.succeed(info)
 
-    def _accountInfo(self, exists):
-        if not exists:
-            from twisted.words.protocols.jabber.error import StanzaError
+    @defer.inlineCallbacks
+    def _accountInfo(self, requestor, target):
+        """
+        An account answers for itself only to its owner and to contacts it
+        shares its presence with (RFC 6121 §8.5.1: the server answers on
+        behalf of an account only as far as presence would tell). Anyone
+        else gets service-unavailable, as for an account that does not
+        exist, so disco cannot tell which accounts exist.
+        """
+        from twisted.words.protocols.jabber.error import StanzaError
+        owner = target.userhost()
+        if requestor is None or requestor.userhost() != owner:
+            state = yield self.host.storage.roster.getState(
+                owner, requestor.userhost() if requestor is not None else "")
+            if state.item is None or not state.item.subscriptionFrom:
+                raise StanzaError("service-unavailable")
+        if not (yield self.host.isLocalUser(target)):
             raise StanzaError("service-unavailable")
         return [disco.DiscoIdentity("account", "registered")]
 

@@ -87,15 +87,34 @@ class Registration(XMPPHandler, IQHandlerMixin):
             raise error.StanzaError("not-acceptable", text="a password is required")
         last = self.lastRegistration.get(address)
         now = self.clock.seconds()
-        if last is not None and now - last < self.options.min_seconds_between_registrations:
+        interval = self.options.min_seconds_between_registrations
+        if last is not None and now - last < interval:
             raise error.StanzaError("policy-violation", "wait",
                                     text="too many registrations from your address")
+        # The address's slot is taken before the store is asked, not after:
+        # twenty registrations sent at once all passed the check above
+        # while the first one was still being written.
+        self._forgetOlderThan(now - interval)
+        self.lastRegistration[address] = now
         try:
             yield self.host.storage.users.create(jid.userhost(), password)
-        except UserExists:
-            raise error.StanzaError("conflict", text="that user name is taken")
-        self.lastRegistration[address] = now
+        except BaseException as e:
+            if self.lastRegistration.get(address) == now:
+                if last is None:
+                    del self.lastRegistration[address]
+                else:
+                    self.lastRegistration[address] = last
+            if isinstance(e, UserExists):
+                raise error.StanzaError("conflict", text="that user name is taken")
+            raise
         log.msg("registered %s in-band" % jid.userhost())
+
+    def _forgetOlderThan(self, cutoff):
+        """Drop addresses whose wait is over, so the map stays as small as the window."""
+        if len(self.lastRegistration) > 1000:
+            self.lastRegistration = {
+                address: when for address, when in self.lastRegistration.items()
+                if when > cutoff}
 
     def accountJID(self, username):
         if not username:

@@ -12,8 +12,11 @@ rosterModule = Module(
         Option("max_name_length", "int", 1024,
                "Longest item name, in characters; a longer one is not-acceptable",
                minimum=1),
-        Option("max_group_length", "int", 1024,
+        Option("max_group_length", "int", 256,
                "Longest group name, in characters; a longer one is not-acceptable",
+               minimum=1),
+        Option("max_groups_per_item", "int", 16,
+               "Most groups one roster item may be in; more is not-acceptable",
                minimum=1),
     ]),
     description="Rosters and presence subscriptions (RFC 6121 §2-3, XEP-0237)")

@@ -53,6 +53,7 @@ class RosterHandler(XMPPHandler):
         self.maxItems = options.max_roster_size
         self.maxNameLength = options.max_name_length
         self.maxGroupLength = options.max_group_length
+        self.maxGroupsPerItem = options.max_groups_per_item
         self.queue = accountQueue(host)
         # Sessions that sent a ``ver``: XEP-0237 versions go only to them.
         self.versioned = set()
@@ -155,6 +156,9 @@ class RosterHandler(XMPPHandler):
         if len(item.name) > self.maxNameLength:
             raise StanzaError("not-acceptable", text="The name is longer than %d characters"
                               % self.maxNameLength)
+        if len(groups) > self.maxGroupsPerItem:
+            raise StanzaError("not-acceptable", text="An item is in at most %d groups"
+                              % self.maxGroupsPerItem)
         for group in groups:
             if not group:
                 raise StanzaError("not-acceptable", text="A group needs a name")
