@@ -1,0 +1,50 @@
+"""
+Fixtures for federation tests: a test CA and ``federate``, which starts
+xmppd processes for a.test and b.test routed to each other.
+"""
+
+import pytest
+import pytest_twisted
+
+from tests.s2s.certs import TestCA
+
+
+@pytest.fixture
+def test_ca(tmp_path):
+    return TestCA(tmp_path)
+
+
+@pytest_twisted.async_yield_fixture
+async def federate(tmp_path, test_ca, database_options):
+    """
+    ``a, b = await federate(backend, a={...}, b={...}, users={...})``: the
+    two servers started, routed to each other, with the given
+    ``[modules.s2s]`` options and accounts (name lists per domain).
+    """
+    from tests.s2s.federation import XmppdProcess
+    started = []
+
+    async def start(backend="sqlite", a=None, b=None, users=None, certificates=None):
+        users = users or {"a.test": ["alice"], "b.test": ["bob"]}
+        certificates = certificates or {}
+        servers = []
+        for domain, options in (("a.test", a), ("b.test", b)):
+            certificate = certificates.get(domain) or test_ca.issue(domain)
+            server = XmppdProcess(tmp_path / domain, domain,
+                                  (backend, database_options(backend)),
+                                  certificate, test_ca.path, options)
+            servers.append(server)
+        servers[0].routeTo(servers[1])
+        servers[1].routeTo(servers[0])
+        for server in servers:
+            await server.addUsers(*users.get(server.domain, []))
+            started.append(server)
+            await server.start()
+        return servers
+
+    yield start
+    import asyncio
+
+    from twisted.internet.defer import Deferred
+    for server in started:
+        await Deferred.fromFuture(asyncio.ensure_future(server.stop()))
