@@ -113,4 +113,10 @@ class XMPPServer:
             if stanza.name == "presence":
                 return session.host.receive(stanza)
             stanza["to"] = session.bareJID.full()
+        elif stanza.name == "presence" and JID(stanza["to"]).host not in self.hosts:
+            # Presence to another domain is the sender's host's business
+            # first (RFC 6121 §3.1.2, §4.6: roster state, directed presence);
+            # the host routes it on when done. A local recipient's host
+            # does that itself, seeing the sender's session.
+            return session.host.receive(stanza)
         self.router.route(stanza)

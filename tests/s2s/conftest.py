@@ -48,3 +48,5 @@ async def federate(tmp_path, test_ca, database_options):
     from twisted.internet.defer import Deferred
     for server in started:
         await Deferred.fromFuture(asyncio.ensure_future(server.stop()))
+        # Shown by pytest when the test failed.
+        print("---- log of %s ----\n%s" % (server.domain, server.logText()))

@@ -95,6 +95,29 @@ class XmppdProcess:
         finally:
             await wait(database.stop())
 
+    async def pendingSubscriptions(self, owner, expected, timeout=10):
+        """
+        The contacts with a stored subscription request to ``owner``, read
+        from this server's database until they are ``expected``: the store
+        happens in another process, so its database is the one witness.
+        """
+        from tests.aio import wait
+        from xmppd.storage import Database
+        from xmppd.storage.roster import RosterStore
+        backend, options = self.storage
+        database = Database(backend, **options)
+        await wait(database.start())
+        try:
+            store = RosterStore(database)
+            deadline = asyncio.get_event_loop().time() + timeout
+            while True:
+                contacts = [c for c, _ in await wait(store.pendingRequests(owner))]
+                if contacts == expected or asyncio.get_event_loop().time() > deadline:
+                    return contacts
+                await asyncio.sleep(0.05)
+        finally:
+            await wait(database.stop())
+
     async def start(self):
         self.writeConfig()
         self.process = await asyncio.create_subprocess_exec(
