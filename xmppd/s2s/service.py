@@ -260,7 +260,11 @@ class S2SService(service.Service):
     def _disconnect(self, pair):
         xs = getattr(pair, "connecting", None)
         if xs is not None and xs.transport is not None:
-            xs.transport.abortConnection()
+            # Close our stream before the connection (RFC 6120 §4.4), so the
+            # peer's log shows a deliberate end, not a network failure.
+            if getattr(xs, "_headerSent", False):
+                xs.sendFooter()
+            xs.transport.loseConnection()
         elif pair.connector is not None:
             pair.connector.disconnect()
 
