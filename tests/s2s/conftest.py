@@ -50,3 +50,50 @@ async def federate(tmp_path, test_ca, database_options):
         await Deferred.fromFuture(asyncio.ensure_future(server.stop()))
         # Shown by pytest when the test failed.
         print("---- log of %s ----\n%s" % (server.domain, server.logText()))
+
+
+@pytest_twisted.async_yield_fixture
+async def federate_ejabberd(tmp_path, test_ca, database_options):
+    """
+    ``a, e = await federate_ejabberd(backend)``: xmppd serving a.test and
+    Debian's ejabberd serving e.test, routed to each other. Without
+    ejabberd the test is skipped, except under CI=true, where it fails.
+    """
+    from tests.conftest import _inCI
+    from tests.s2s import ejabberd
+    from tests.s2s.dns import startSRVServer
+    from tests.s2s.federation import XmppdProcess, freePort
+    if not ejabberd.available():
+        if _inCI():
+            pytest.fail("ejabberd is not installed (apt-get install ejabberd)", pytrace=False)
+        pytest.skip("ejabberd is not installed")
+    started = []
+
+    async def start(backend="sqlite", users=("alice", "bob")):
+        a = XmppdProcess(tmp_path / "a.test", "a.test", (backend, database_options(backend)),
+                         test_ca.issue("a.test"), test_ca.path)
+        names = startSRVServer({"_xmpp-server._tcp.a.test": ("localhost", a.s2sPort)})
+        started.append(names)
+        e = ejabberd.Ejabberd("e.test", test_ca.issue("e.test"), test_ca.path,
+                              [freePort(), freePort(), freePort()], names.getHost().port)
+        a.routeTo("e.test", e.s2sPort)
+        await a.addUsers(*users)
+        started.append(e)
+        e.start()
+        started.append(a)
+        await a.start()
+        return a, e
+
+    yield start
+    import asyncio
+
+    from twisted.internet.defer import Deferred
+    for server in reversed(started):
+        if hasattr(server, "stopListening"):
+            await server.stopListening()
+        elif hasattr(server, "addUsers"):
+            await Deferred.fromFuture(asyncio.ensure_future(server.stop()))
+            print("---- log of %s ----\n%s" % (server.domain, server.logText()))
+        else:
+            print("---- log of %s ----\n%s" % (server.domain, server.logText()))
+            server.stop()

@@ -95,6 +95,31 @@ class XmppdProcess:
         finally:
             await wait(database.stop())
 
+    async def _untilStored(self, read, expected, timeout):
+        """Read this server's database until ``read(stores)`` gives ``expected``."""
+        from tests.aio import wait
+        from xmppd.storage import Database, OfflineStore
+        from xmppd.storage.roster import RosterStore
+        backend, options = self.storage
+        database = Database(backend, **options)
+        await wait(database.start())
+        try:
+            stores = {"roster": RosterStore(database), "offline": OfflineStore(database)}
+            deadline = asyncio.get_event_loop().time() + timeout
+            while True:
+                value = await read(stores)
+                if value == expected or asyncio.get_event_loop().time() > deadline:
+                    return value
+                await asyncio.sleep(0.05)
+        finally:
+            await wait(database.stop())
+
+    async def storedOffline(self, owner, expected, timeout=10):
+        """The number of offline messages stored for ``owner``, once it is ``expected``."""
+        from tests.aio import wait
+        return await self._untilStored(
+            lambda stores: wait(stores["offline"].count(owner)), expected, timeout)
+
     async def pendingSubscriptions(self, owner, expected, timeout=10):
         """
         The contacts with a stored subscription request to ``owner``, read
