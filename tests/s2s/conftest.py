@@ -24,7 +24,8 @@ async def federate(tmp_path, test_ca, database_options):
     from tests.s2s.federation import XmppdProcess
     started = []
 
-    async def start(backend="sqlite", a=None, b=None, users=None, certificates=None):
+    async def start(backend="sqlite", a=None, b=None, users=None, certificates=None,
+                    beforeStart=None):
         users = users or {"a.test": ["alice"], "b.test": ["bob"]}
         certificates = certificates or {}
         servers = []
@@ -36,6 +37,8 @@ async def federate(tmp_path, test_ca, database_options):
             servers.append(server)
         servers[0].routeTo(servers[1])
         servers[1].routeTo(servers[0])
+        if beforeStart is not None:
+            beforeStart(*servers)
         for server in servers:
             await server.addUsers(*users.get(server.domain, []))
             started.append(server)

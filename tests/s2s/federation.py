@@ -59,6 +59,7 @@ class XmppdProcess:
         self.s2sOptions.update(s2s or {})
         self.certificate = certificate
         self.process = None
+        self.extraTables = {}
         self.log = []
         directory.mkdir(parents=True, exist_ok=True)
         self.configPath = directory / "xmppd.toml"
@@ -79,6 +80,7 @@ class XmppdProcess:
             "modules.s2s": self.s2sOptions,
             "modules.roster": {},
         }
+        tables.update(self.extraTables)
         self.configPath.write_text(toml(tables))
 
     async def addUsers(self, *names):

@@ -3,6 +3,10 @@ Two xmppd processes, a.test and b.test, federating over real s2s streams
 on 127.0.0.1: certificates from a test CA, STARTTLS, SASL EXTERNAL.
 """
 
+import asyncio
+import subprocess
+import sys
+
 import pytest
 
 from tests.aio import asyncioTest
@@ -12,6 +16,7 @@ from tests.modules.test_roster import expectPresence, expectPush, item, rosterGe
 from tests.offline.transcript import (assertBounce, assertOfflineCopy, body, expectMessages,
                                       send, sendPresence)
 from tests.rawclient import NS_CLIENT, q
+from tests.s2s.federation import ENV, freePort
 
 
 @asyncioTest
@@ -129,3 +134,53 @@ async def test_subscription_request_from_a_to_an_offline_user_on_b_waits_for_log
     assert await expectPush(alice) == item("bob@b.test", subscription="to")
     await expectPresence(alice, "bob@b.test", "subscribed")
     await expectPresence(alice, "bob@b.test/r1", to="alice@a.test")
+
+
+@asyncioTest
+async def test_xmppctl_s2s_shows_the_streams_and_how_they_were_authenticated(federate):
+    a, b = await federate()
+    alice = await online(a, "alice")
+    send(alice, "nobody@b.test", "ctl1", "open the streams")
+    await expectMessages(alice, 1)   # b's bounce: both streams are up
+    result = subprocess.run([sys.executable, "-m", "xmppd.ctl", "-c", str(a.configPath), "s2s"],
+                            capture_output=True, text=True, env=ENV, timeout=60)
+    assert result.returncode == 0, result.stderr
+    header, *rows = [line.split() for line in result.stdout.splitlines()]
+    assert header == ["DIRECTION", "LOCAL", "REMOTE", "AUTH", "SINCE", "ADDRESS"]
+    assert [row[:4] for row in rows] == [["in", "a.test", "b.test", "certificate"],
+                                         ["out", "a.test", "b.test", "certificate"]]
+    assert rows[1][5] == "127.0.0.1:%d" % b.s2sPort
+
+    await a.stop()
+    result = subprocess.run([sys.executable, "-m", "xmppd.ctl", "-c", str(a.configPath), "s2s"],
+                            capture_output=True, text=True, env=ENV, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("xmppctl: xmppd is not running"), result.stderr
+
+
+@asyncioTest
+async def test_metrics_count_s2s_stanzas_in_and_out(federate):
+    metricsPort = freePort()
+
+    async def scrape():
+        reader, writer = await asyncio.open_connection("127.0.0.1", metricsPort)
+        writer.write(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        text = (await reader.read()).decode()
+        writer.close()
+        return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                if line.startswith("xmppd_s2s_")}
+
+    a, b = await federate(beforeStart=lambda a, b: a.extraTables.update(
+        {"metrics": {"enabled": True, "listen": "127.0.0.1:%d" % metricsPort}}))
+    alice = await online(a, "alice")
+    bob = await online(b, "bob")
+    for n in range(3):
+        send(alice, "bob@b.test/r1", "mt%d" % n, "count me")
+    await expectMessages(bob, 3)
+    send(bob, "alice@a.test/r1", "mt9", "and me")
+    await expectMessages(alice, 1)
+    metrics = await scrape()
+    assert metrics["xmppd_s2s_stanzas_out_total"] == 3
+    assert metrics["xmppd_s2s_stanzas_in_total"] == 1
+    assert metrics['xmppd_s2s_connections{direction="out"}'] == 1
+    assert metrics['xmppd_s2s_connections{direction="in"}'] == 1
