@@ -65,6 +65,7 @@ FAKE_MODULES = {
     "amp": (EMPTY, True),
     "register": (EMPTY, False),
     "offline_stub": (EMPTY, False),
+    "s2s": (EMPTY, False),
     "stream_management": (
         Schema([Option("resume_timeout", "duration", "300s", "Resumption window."),
                 Option("max_unacked", "int", 1000, "Unacked stanzas kept.")]),
@@ -367,7 +368,7 @@ def test_etc_config_shows_every_key_of_every_table():
          ' a rule gives either limits or "allow"/"deny", not both'),
         ("[modules.muc]\n",
          "unknown module modules.muc (known: amp, disco, msgoffline, offline,"
-         " offline_stub, ping, presence, register, roster, stream_management,"
+         " offline_stub, ping, presence, register, roster, s2s, stream_management,"
          " version)"),
         ('[modules.offline]\npair_limit = "many"\n',
          'modules.offline.pair_limit = "many": expected an integer of at least 0'),
