@@ -22,8 +22,7 @@ from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from zope.interface import implementer
 
 from xmppd.config import ConfigError, formatValue
-
-ALPN_S2S = b"xmpp-server"
+from xmppd.tls import ALPN_S2S, ServerTLSContext
 
 
 def _acceptAny(connection, certificate, errno, depth, ok):
@@ -31,17 +30,32 @@ def _acceptAny(connection, certificate, errno, depth, ok):
 
 
 def _optionsLike(base):
-    """A fresh CertificateOptions with ``base``'s key and chain, for s2s."""
+    """
+    A fresh CertificateOptions with the key and chain of ``base`` (a
+    ``xmppd.tls.ServerTLSContext`` or CertificateOptions), for s2s.
+    """
+    base = getattr(base, "options", base)
     options = ssl.CertificateOptions(
         privateKey=base.privateKey,
         certificate=base.certificate,
         extraCertChain=list(base.extraCertChain or ()),
         raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
-        acceptableProtocols=[ALPN_S2S],
     )
     # Ask for the peer's certificate (servers do not by default) and keep
     # the connection whatever it is: see the module docstring.
     options.getContext().set_verify(SSL.VERIFY_PEER, _acceptAny)
+    return options
+
+
+def _serverOptions(base):
+    # xmppd.tls's ALPN policy: xmpp-server when offered, else no ALPN
+    # rather than the handshake failure Twisted's own callback gives.
+    return ServerTLSContext(_optionsLike(base), alpn=ALPN_S2S)
+
+
+def _clientOptions(base):
+    options = _optionsLike(base)
+    options.getContext().set_alpn_protos(list(ALPN_S2S))
     return options
 
 
@@ -78,14 +92,14 @@ def loadTrustStore(caFile):
 
 class S2STLS:
     """
-    ``contexts`` maps each local domain to the server CertificateOptions
-    of its certificate (from ``xmppd.tls.serverContextFactory``, which has
+    ``contexts`` maps each local domain to the server context of its
+    certificate (from ``xmppd.tls.serverContextFactory``, which has
     already checked the files).
     """
 
     def __init__(self, contexts, caFile=""):
-        self._server = {domain: _optionsLike(o) for domain, o in contexts.items()}
-        self._client = {domain: _optionsLike(o) for domain, o in contexts.items()}
+        self._server = {domain: _serverOptions(o) for domain, o in contexts.items()}
+        self._client = {domain: _clientOptions(o) for domain, o in contexts.items()}
         self.trust = loadTrustStore(caFile)
 
     def serverOptions(self, localDomain):
