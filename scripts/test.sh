@@ -37,6 +37,15 @@ if ! PATH="$PATH:/usr/sbin:/usr/local/sbin" command -v mariadbd >/dev/null; then
              "the MySQL tests will be skipped, or fail under CI=true" >&2
     fi
 fi
+# Federation tests (tests/s2s) run Debian's ejabberd as the remote server.
+if [ ! -x /usr/sbin/ejabberdctl ]; then
+    if isRoot; then
+        aptInstall ejabberd
+    else
+        echo "test.sh: ejabberd is missing (apt-get install ejabberd);" \
+             "the ejabberd federation tests will be skipped, or fail under CI=true" >&2
+    fi
+fi
 
 status=0
 .venv/bin/python -m pytest "$@" || status=$?

@@ -68,6 +68,7 @@ FAKE_MODULES = {
     "carbons": (EMPTY, True),
     "csi": (EMPTY, True),
     "blocking": (Schema([Option("max_items", "int", 1000, "Blocked JIDs.")]), True),
+    "s2s": (EMPTY, False),
     "stream_management": (
         Schema([Option("resume_timeout", "duration", "300s", "Resumption window."),
                 Option("max_unacked", "int", 1000, "Unacked stanzas kept.")]),
@@ -372,7 +373,7 @@ def test_etc_config_shows_every_key_of_every_table():
          ' a rule gives either limits or "allow"/"deny", not both'),
         ("[modules.muc]\n",
          "unknown module modules.muc (known: amp, blocking, carbons, csi, disco,"
-         " msgoffline, offline, offline_stub, ping, presence, register, roster,"
+         " msgoffline, offline, offline_stub, ping, presence, register, roster, s2s,"
          " stream_management, version)"),
         ('[modules.offline]\npair_limit = "many"\n',
          'modules.offline.pair_limit = "many": expected an integer of at least 0'),

@@ -91,6 +91,31 @@ async def users(config, storage, args):
         print(jid)
 
 
+async def s2s(config, storage, args):
+    """The open s2s streams, from the status file the running server keeps."""
+    import datetime
+
+    from xmppd.s2s.status import readStatus
+    options = config.modules.get("s2s")
+    if options is None or not options.enabled:
+        raise CommandError("s2s is not enabled (set [modules.s2s] enabled = true)")
+    status = readStatus(config.data_dir)
+    if status is None:
+        raise CommandError("xmppd is not running (no live s2s status in %s)" % config.data_dir)
+    rows = status["connections"]
+    if not rows:
+        print("no s2s connections")
+        return
+    table = [("DIRECTION", "LOCAL", "REMOTE", "AUTH", "SINCE", "ADDRESS")]
+    for row in rows:
+        since = datetime.datetime.fromtimestamp(row["since"], datetime.timezone.utc)
+        table.append((row["direction"], row["local"], row["remote"], row["auth"],
+                      since.strftime("%Y-%m-%dT%H:%M:%SZ"), row["address"] or "-"))
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(r, widths)).rstrip())
+
+
 def buildParser():
     parser = argparse.ArgumentParser(prog="xmppctl", description="Administer an xmppd server.")
     parser.add_argument("-c", "--config", help="TOML config file (default: embedded defaults)")
@@ -108,6 +133,8 @@ def buildParser():
     sub = commands.add_parser("users", help="list accounts")
     sub.add_argument("host", nargs="?", help="only this host")
     sub.set_defaults(run=users)
+    sub = commands.add_parser("s2s", help="show the running server's s2s connections")
+    sub.set_defaults(run=s2s, storage=False)
     try:
         from xmppd.ctl_offline import addOfflineCommands
     except ImportError:
@@ -120,6 +147,8 @@ def buildParser():
 async def runCommand(args):
     from xmppd.tap import availableModules, moduleSchemas, openStorage
     config = loadConfig(args.config, moduleSchemas(availableModules()))
+    if not getattr(args, "storage", True):
+        return await args.run(config, None, args)
     storage = openStorage(config)
     await storage.database.start()
     try:

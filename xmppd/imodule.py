@@ -25,6 +25,12 @@ class IModule(Interface):
         ``options.message``).
         """
 
+    def servicesFor(server, options):
+        """
+        Optional: Twisted services the module runs once per server rather
+        than per host (a listener), started after the hosts.
+        """
+
 
 class IHost(Interface):
     """One virtual host, as its modules see it."""

@@ -18,13 +18,14 @@ from xmppd.imodule import IModule
 @implementer(IPlugin, IModule)
 class Module:
     def __init__(self, name, handlersFor, schema=None, enabledByDefault=True,
-                 description=""):
+                 description="", servicesFor=None):
         from xmppd.config import Schema
         self.name = name
         self._handlersFor = handlersFor
         self.schema = schema if schema is not None else Schema([])
         self.enabledByDefault = enabledByDefault
         self.description = description
+        self._servicesFor = servicesFor
         # The Python module that declared it: built-in modules live in xmppd.
         self.origin = sys._getframe(1).f_globals.get("__name__", "")
 
@@ -34,6 +35,11 @@ class Module:
 
     def handlersFor(self, host, options):
         return list(self._handlersFor(host, options))
+
+    def servicesFor(self, server, options):
+        if self._servicesFor is None:
+            return []
+        return list(self._servicesFor(server, options))
 
     def __repr__(self):
         return "<Module %s>" % self.name

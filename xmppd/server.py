@@ -20,16 +20,22 @@ CLIENT_OUTBOUND_EVENT = "client/outbound"
 
 
 class ServerRouter(Router):
-    """Routes by domain; a domain no host serves gets ``remote-server-not-found``."""
+    """
+    Routes by domain. A domain no host serves goes to the default route
+    (``addRoute(None, …)``: the s2s module's, as with Wokkel's
+    ``ServerService``), or, without s2s, gets ``remote-server-not-found``.
+    """
 
     def route(self, stanza):
         destination = JID(stanza["to"]).host
         route = self.routes.get(destination)
+        if route is None:
+            route = self.routes.get(None)
         if route is not None:
             return route.send(stanza)
         if stanza.getAttribute("type") in ("error", "result"):
             return
-        # No s2s yet: every remote domain is unreachable (RFC 6120 §8.3.3.15).
+        # Without s2s every remote domain is unreachable (RFC 6120 §8.3.3.15).
         reply = stanzaError(stanza, "remote-server-not-found", "cancel")
         if JID(reply["to"]).host in self.routes:
             self.route(reply)
@@ -44,12 +50,14 @@ class StoreRegistry:
 
 
 class XMPPServer:
-    def __init__(self, config, storage, access, tlsContext=None, installSecret=b""):
+    def __init__(self, config, storage, access, tlsContext=None, hostTLSContexts=None,
+                 installSecret=b""):
         self.config = config
         self.installSecret = installSecret
         self.storage = storage
         self.access = access
         self.tlsContext = tlsContext
+        self.hostTLSContexts = dict(hostTLSContexts or {})
         self.router = ServerRouter()
         self.sessions = SessionManager(self)
         # One lane per account: routing to it, storing for it, delivering to
@@ -78,6 +86,10 @@ class XMPPServer:
     @property
     def users(self):
         return self.storage.users
+
+    def tlsContextFor(self, domain):
+        """The TLS context with ``domain``'s certificate (``[tls.hosts]``, else the default)."""
+        return self.hostTLSContexts.get(domain, self.tlsContext)
 
     def addHost(self, host):
         self.hosts[host.domain] = host
@@ -117,4 +129,10 @@ class XMPPServer:
         # refuses it, carbons copy it to the sender's other resources.
         if session.host.events.fire(CLIENT_OUTBOUND_EVENT, session, stanza) is not None:
             return
+        if stanza.name == "presence" and JID(stanza["to"]).host not in self.hosts:
+            # Presence to another domain is the sender's host's business
+            # first (RFC 6121 §3.1.2, §4.6: roster state, directed presence);
+            # the host routes it on when done. A local recipient's host
+            # does that itself, seeing the sender's session.
+            return session.host.receive(stanza)
         self.router.route(stanza)

@@ -146,7 +146,7 @@ def buildServer(config, modules, storage=None):
     certificate, key = ensureCertificate(
         config.tls.certificate, config.tls.private_key, config.data_dir, config.hosts)
     server = XMPPServer(config, storage, AccessRules(config),
-                        serverContextFactory(certificate, key),
+                        serverContextFactory(certificate, key), hostTLSContexts(config),
                         loadInstallSecret(config.data_dir))
     for domain in config.hosts:
         host = Host(server, domain)
@@ -159,6 +159,19 @@ def buildServer(config, modules, storage=None):
         FallbackHandler().setHandlerParent(host)
         server.addHost(host)
     return server
+
+
+def hostTLSContexts(config):
+    """The context of each host with its own certificate in ``[tls.hosts]``."""
+    contexts = {}
+    for domain, files in config.tls.hosts.items():
+        for key, path in (("certificate", files.certificate),
+                          ("private_key", files.private_key)):
+            if not os.path.isfile(path):
+                dotted = 'tls.hosts."%s".%s' % (domain, key)
+                raise ConfigError('%s = "%s": no such file' % (dotted, path), dotted)
+        contexts[domain] = serverContextFactory(files.certificate, files.private_key)
+    return contexts
 
 
 def makeService(options):
@@ -177,6 +190,13 @@ def makeService(options):
     if c2s.direct_tls_port:
         internet.SSLServer(c2s.direct_tls_port, DirectTLSFactory(factory),
                            server.tlsContext, interface=c2s.interface).setServiceParent(top)
+    for name, moduleOptions in sorted(config.modules.items()):
+        servicesFor = getattr(options["modules"][name], "servicesFor", None)
+        if moduleOptions.enabled and servicesFor is not None:
+            # Server-wide parts of a module (the s2s listener), started
+            # after the hosts like the c2s listener.
+            for child in servicesFor(server, moduleOptions):
+                child.setServiceParent(top)
     if config.metrics.enabled:
         from xmppd.metrics import metricsService
         metricsService(server, config.metrics.listen).setServiceParent(top)

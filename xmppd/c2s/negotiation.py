@@ -135,7 +135,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
             xs.send(domish.Element((NS_TLS, "failure")))
             return xs.sendStreamError(error.StreamError("policy-violation"))
         xs.send(domish.Element((NS_TLS, "proceed")))
-        xs.transport.startTLS(self.server.tlsContext)
+        xs.transport.startTLS(self.server.tlsContextFor(self.host))
         self.encrypted = True
         xs.restartStream("starttls")
         xs.tlsStarted()

@@ -176,6 +176,14 @@ def _parseStrList(raw):
     raise ValueError(raw)
 
 
+def _parseStrTable(raw):
+    if isinstance(raw, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        return MappingProxyType(dict(raw))
+    raise ValueError(raw)
+
+
 # kind -> (parser, phrase for "expected ...", how to print a bound)
 KINDS = {
     "bool": (_parseBool, "true or false", None),
@@ -183,6 +191,7 @@ KINDS = {
     "float": (_parseFloat, "a number", str),
     "str": (_parseStr, "a string", None),
     "list-of-str": (_parseStrList, "a list of strings", None),
+    "table-of-str": (_parseStrTable, "a table of strings", None),
     "duration": (parseDuration, "a duration", formatDuration),
     "size": (parseSize, "a size", formatSize),
 }
@@ -221,7 +230,7 @@ class Option:
             raise ValueError(f"option {key}: unknown kind {kind!r}")
         if not doc or "\n" in doc.strip():
             raise ValueError(f"option {key}: the doc must be one line")
-        if kind in ("bool", "str", "list-of-str") and (
+        if kind in ("bool", "str", "list-of-str", "table-of-str") and (
             minimum is not None or maximum is not None
         ):
             raise ValueError(f"option {key}: a {kind} option has no bounds")

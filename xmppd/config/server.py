@@ -296,12 +296,42 @@ C2S = Schema(
     doc="Client-to-server connections.",
 )
 
+HOST_CERTIFICATE = Schema(
+    [
+        Option("certificate", "str", "", "PEM certificate (chain) file for this host."),
+        Option("private_key", "str", "",
+               "PEM private key file; empty = in the certificate file."),
+    ],
+)
+
+
+def _parseHostCertificate(name, dottedKey, raw):
+    try:
+        normaliseDomain(name)
+    except ValueError:
+        raise ConfigError(f"{dottedKey}: {formatValue(name)} is not a host name",
+                          dottedKey) from None
+    if not isinstance(raw, dict) or "certificate" not in raw:
+        raise ConfigError(
+            f"{dottedKey} = {formatValue(raw)}: expected a table with certificate"
+            " (and private_key)", dottedKey)
+    section = HOST_CERTIFICATE.validate(raw, dottedKey)
+    return section.replace(
+        certificate=_absolute(section.certificate),
+        private_key=_absolute(section.private_key or section.certificate),
+    )
+
+
 TLS = Schema(
     [
         Option("certificate", "str", "",
                "PEM certificate (chain) file; empty = a self-signed one in data_dir."),
         Option("private_key", "str", "",
                "PEM private key file; empty = in the certificate file or generated."),
+        Entries("hosts",
+                'Per-host certificates: [tls.hosts."example.org"] certificate = "…",'
+                ' private_key = "…"; other hosts use the certificate above.',
+                _parseHostCertificate),
     ],
     doc="TLS for STARTTLS and direct TLS.",
 )
@@ -476,7 +506,12 @@ def _crossCheck(root):
             f" tls.private_key = {formatValue(tls.private_key)}",
             "tls.certificate",
         )
+    for name in tls.hosts:
+        if normaliseDomain(name) not in server.hosts:
+            key = joinKey("tls.hosts", name)
+            raise ConfigError(f"{key}: {name} is not in server.hosts", key)
     tls = tls.replace(
+        hosts=MappingProxyType({normaliseDomain(n): v for n, v in tls.hosts.items()}),
         certificate=_absolute(tls.certificate),
         private_key=_absolute(tls.private_key or tls.certificate),
     )
