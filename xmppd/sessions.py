@@ -27,12 +27,9 @@ from twisted.words.protocols.jabber.xmlstream import toResponse
 from twisted.words.xish import domish
 
 from xmppd.acks import AckTracker
-from xmppd.c2s.negotiation import NS_CLIENT, NS_SESSION, STANZA_NAMES, stanzaError
+from xmppd.c2s.negotiation import NS_CLIENT, STANZA_NAMES, stanzaError
+from xmppd.stanzas import canWait, checkStanza, isLegacySessionRequest, isMessage, jidFromAttribute
 
-IQ_TYPES = ("get", "set", "result", "error")
-MESSAGE_TYPES = ("chat", "error", "groupchat", "headline", "normal")
-PRESENCE_TYPES = ("error", "probe", "subscribe", "subscribed", "unavailable",
-                  "unsubscribe", "unsubscribed")
 NS_PING = "urn:xmpp:ping"
 # Fired on the host with (session, stanzas) when a session ends holding
 # stanzas it never delivered: the message router routes them again.
@@ -47,21 +44,6 @@ INTAKE_LOW = 32
 # Stanzas an inactive client (XEP-0352) keeps waiting at most; past this
 # they are all sent, so a quiet phone never costs the server unbounded memory.
 DEFERRED_LIMIT = 256
-NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
-
-
-def _isMessage(stanza):
-    return isinstance(stanza, str) or stanza.name == "message"
-
-
-def _canWait(stanza):
-    """Presence, and messages that are only a chat state: nothing a user waits for."""
-    if stanza.name == "presence":
-        return True
-    if stanza.name != "message" or stanza.getAttribute("type") == "error":
-        return False
-    children = [c for c in stanza.elements()]
-    return bool(children) and all(c.uri == NS_CHATSTATES for c in children)
 
 
 class Session:
@@ -127,11 +109,11 @@ class Session:
             self.manager.leftBehind(self, [stanza])
             return False
         if self.inactive:
-            if _canWait(stanza) and len(self._deferred) < DEFERRED_LIMIT:
+            if canWait(stanza) and len(self._deferred) < DEFERRED_LIMIT:
                 self._deferred.append(stanza)
                 return True
             self._flushDeferred()
-        if self._holds and _isMessage(stanza):
+        if self._holds and isMessage(stanza):
             # Only messages wait: their order against the stored ones is the
             # point, and an IQ answer held behind a client's own
             # acknowledgement could keep both waiting.
@@ -150,7 +132,7 @@ class Session:
         sm = self.streamManagement
         if rowId is not None and rowId > self.lastRowWritten:
             self.lastRowWritten = rowId
-        message = rowId is not None or _isMessage(stanza)
+        message = rowId is not None or isMessage(stanza)
         self.acks.wrote(stanza, rowId, track=message or sm is not None)
         if self.stream is not None:
             self.stream.send(stanza)
@@ -320,7 +302,7 @@ class Session:
         sender = stanza.getAttribute("from")
         if sender is not None:
             try:
-                claimed = _jidFromAttribute(sender)
+                claimed = jidFromAttribute(sender)
             except (InvalidFormat, UnicodeError, ValueError):
                 return self.sendStreamError("invalid-from")
             if claimed != self.jid and claimed != self.bareJID:
@@ -330,12 +312,12 @@ class Session:
         if self._pingAnswered(stanza):
             return self._handledNow(number)
         stanza["from"] = self.jid.full()
-        problem = _checkStanza(stanza)
+        problem = checkStanza(stanza)
         if problem is not None:
             if stanza.getAttribute("type") != "error":
                 self.writeReply(stanzaError(stanza, *problem))
             return self._handledNow(number)
-        if _isLegacySessionRequest(stanza):
+        if isLegacySessionRequest(stanza):
             # RFC 3921's session establishment is a no-op kept for old clients.
             self.writeReply(toResponse(stanza, "result"))
             return self._handledNow(number)
@@ -368,46 +350,6 @@ class Session:
             self._paused = False
             if self.stream is not None:
                 self.stream.resumeIntake()
-
-
-def _jidFromAttribute(value):
-    # JID("") is a RuntimeError in Twisted, not an invalid address.
-    if not value:
-        raise InvalidFormat("empty address")
-    return JID(value)
-
-
-def _isLegacySessionRequest(stanza):
-    if stanza.name != "iq" or stanza.getAttribute("type") != "set":
-        return False
-    if stanza.getAttribute("to") not in (None, stanza["from"].split("/")[0]):
-        return False
-    child = next(stanza.elements(), None)
-    return child is not None and (child.uri, child.name) == (NS_SESSION, "session")
-
-
-def _checkStanza(stanza):
-    """An RFC 6120 §8.3.3 (condition, type, text) for a bad stanza, or None."""
-    kind = stanza.getAttribute("type")
-    to = stanza.getAttribute("to")
-    if to is not None:
-        try:
-            stanza["to"] = _jidFromAttribute(to).full()
-        except (InvalidFormat, UnicodeError, ValueError):
-            return ("jid-malformed", "modify", "invalid 'to' address")
-    if stanza.name == "iq":
-        if kind not in IQ_TYPES:
-            return ("bad-request", "modify", "iq type must be get, set, result or error")
-        if not stanza.getAttribute("id"):
-            return ("bad-request", "modify", "iq without id")
-        if kind in ("get", "set") and len(list(stanza.elements())) != 1:
-            return ("bad-request", "modify", "a get or set iq has exactly one child")
-    elif stanza.name == "message":
-        if kind is not None and kind not in MESSAGE_TYPES:
-            return ("bad-request", "modify", "unknown message type")
-    elif kind is not None and kind not in PRESENCE_TYPES:
-        return ("bad-request", "modify", "unknown presence type")
-    return None
 
 
 class SessionManager:
