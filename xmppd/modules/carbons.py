@@ -23,6 +23,7 @@ from xmppd.modules.message import DELIVER, ROUTE_EVENT
 from xmppd.server import CLIENT_OUTBOUND_EVENT
 
 NS_CARBONS = "urn:xmpp:carbons:2"
+NS_CARBONS_RULES = "urn:xmpp:carbons:rules:0"
 NS_FORWARD = "urn:xmpp:forward:0"
 NS_HINTS = "urn:xmpp:hints"
 ENABLE = "/iq[@type='set']/enable[@xmlns='%s']" % NS_CARBONS
@@ -69,6 +70,8 @@ class CarbonsHandler(XMPPHandler, IQHandlerMixin):
         XMPPHandler.__init__(self)
         self.host = host
         host.addDiscoFeature(NS_CARBONS)
+        # §6: which messages are copied follows the XEP's rules, as stated.
+        host.addDiscoFeature(NS_CARBONS_RULES)
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(ENABLE, self.handleRequest)
