@@ -65,6 +65,7 @@ FAKE_MODULES = {
     "amp": (EMPTY, True),
     "register": (EMPTY, False),
     "offline_stub": (EMPTY, False),
+    "adhoc": (EMPTY, True),
     "carbons": (EMPTY, True),
     "csi": (EMPTY, True),
     "blocking": (Schema([Option("max_items", "int", 1000, "Blocked JIDs.")]), True),
@@ -129,7 +130,8 @@ def test_modules_keep_their_default_enabled_state_when_absent():
     config = loadConfig(None, FAKE_MODULES)
     assert config.enabledModules() == [
         "roster", "presence", "disco", "ping", "version",
-        "offline", "msgoffline", "amp", "carbons", "csi", "blocking", "stream_management",
+        "offline", "msgoffline", "amp", "adhoc", "carbons", "csi", "blocking",
+        "stream_management",
     ]
     assert config.modules["register"].enabled is False
     assert config.modules["offline"].pair_limit == 100
@@ -372,7 +374,7 @@ def test_etc_config_shows_every_key_of_every_table():
          'access.x = [{acl = "admin", value = "allow"}, {acl = "all", value = 5}]:'
          ' a rule gives either limits or "allow"/"deny", not both'),
         ("[modules.muc]\n",
-         "unknown module modules.muc (known: amp, blocking, carbons, csi, disco,"
+         "unknown module modules.muc (known: adhoc, amp, blocking, carbons, csi, disco,"
          " msgoffline, offline, offline_stub, ping, presence, register, roster, s2s,"
          " stream_management, version)"),
         ('[modules.offline]\npair_limit = "many"\n',

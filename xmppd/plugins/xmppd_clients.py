@@ -1,7 +1,7 @@
-"""What modern clients ask for at login: carbons (XEP-0280), CSI (XEP-0352), blocking (XEP-0191)."""
+"""What clients ask for at login: carbons (XEP-0280), CSI (XEP-0352), blocking (XEP-0191), ad-hoc commands (XEP-0050)."""
 
 from xmppd.api import Module, Option, Schema
-from xmppd.modules import blocking, carbons, csi
+from xmppd.modules import adhoc, blocking, carbons, csi
 
 carbonsModule = Module(
     "carbons", carbons.handlersFor,
@@ -15,3 +15,6 @@ blockingModule = Module(
     Schema([Option("max_items", "int", 1000,
                    "Most JIDs one user may block.", minimum=1)]),
     description="Blocking Command (XEP-0191)")
+adhocModule = Module(
+    "adhoc", adhoc.handlersFor,
+    description="Ad-hoc commands (XEP-0050) with XEP-0133 user counts for server.admins")

@@ -110,6 +110,14 @@ class UserStore:
         d.addCallback(_credentialsFromRows)
         return d
 
+    def count(self, host):
+        """Fire how many accounts ``host`` has."""
+        suffix = "@" + host
+        d = self.database.runQuery(
+            "SELECT COUNT(*) FROM users WHERE SUBSTR(jid, ?) = ?", (-len(suffix), suffix))
+        d.addCallback(lambda rows: int(rows[0][0]))
+        return d
+
     def listUsers(self, host=None):
         if host is None:
             d = self.database.runQuery("SELECT jid FROM users")
