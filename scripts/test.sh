@@ -23,8 +23,9 @@ if [ ! -x .venv/bin/pip ]; then
     fi
     echo '*' > .venv/.gitignore
 fi
-# compat mode puts the checkout on sys.path, so twistd finds twisted/plugins.
-.venv/bin/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+# The ordinary editable install: pyproject's package-dir makes it a path
+# entry, so twistd finds twisted/plugins in the checkout.
+.venv/bin/python -m pip install --quiet -e '.[test]'
 # The example third-party plugin, installed as its own distribution, as a
 # plugin author's users would (its tests run against a real server).
 .venv/bin/python -m pip install --quiet --no-deps --force-reinstall ./examples/xmppd-motd
