@@ -246,6 +246,69 @@ def _certificateOptions(privateKey, certificate, extraCertChain):
     return options
 
 
+def _opensslReason(error):
+    """The reasons OpenSSL gave for an SSL.Error, as one short phrase."""
+    if isinstance(error, SSL.SysCallError) or (
+            error.args and error.args[0] and "unexpected eof" in str(error.args[0])):
+        return "the peer closed the connection during the handshake"
+    entries = error.args[0] if error.args and isinstance(error.args[0], list) else []
+    reasons = [entry[-1] for entry in entries if isinstance(entry, tuple) and entry[-1]]
+    return "; ".join(reasons) or str(error) or error.__class__.__name__
+
+
+class _ServerConnection(SSL.Connection):
+    """
+    A TLS connection that logs its own failed handshake, once.
+
+    Twisted hands a handshake's SSL.Error to the stream's connectionLost and
+    logs nothing, so a client that could not connect left no trace for the
+    operator. Twisted drives the handshake through ``do_handshake``; when
+    the peer hangs up first (as clients that reject the certificate often
+    do, without an alert), the error surfaces in the last ``recv`` instead.
+    """
+
+    _handshakeFinished = False
+    _failureLogged = False
+
+    def do_handshake(self):
+        try:
+            result = SSL.Connection.do_handshake(self)
+        except SSL.WantReadError:
+            raise
+        except SSL.Error as e:
+            self._logFailure(e)
+            raise
+        self._handshakeFinished = True
+        return result
+
+    def recv(self, *args, **kwargs):
+        try:
+            return SSL.Connection.recv(self, *args, **kwargs)
+        except (SSL.WantReadError, SSL.ZeroReturnError):
+            raise
+        except SSL.Error as e:
+            if not self._handshakeFinished:
+                self._logFailure(e)
+            raise
+
+    def _logFailure(self, error):
+        if not self._failureLogged:
+            self._failureLogged = True
+            log.info("TLS handshake with {peer} failed: {reason}",
+                     peer=_peerOf(self), reason=_opensslReason(error))
+
+
+def _peerOf(connection):
+    try:
+        peer = connection.get_app_data().getPeer()
+    except Exception:
+        return "an unknown peer"
+    host, port = getattr(peer, "host", None), getattr(peer, "port", None)
+    if host is None:
+        return str(peer)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @implementer(IOpenSSLServerConnectionCreator)
 class ServerTLSContext:
     """
@@ -277,7 +340,7 @@ class ServerTLSContext:
         return self._context
 
     def serverConnectionForTLS(self, tlsProtocol):
-        return SSL.Connection(self._context, None)
+        return _ServerConnection(self._context, None)
 
 
 def contextFactoryForConfig(config):
