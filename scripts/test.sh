@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command to test xmppd on a fresh Debian 12 machine: it installs what
-# is missing (a .venv with the package and its test extras, MariaDB when run
-# as root) and runs pytest with any arguments given, e.g. `scripts/test.sh -x`.
+# is missing (a .venv with the package and its test extras; MariaDB and the
+# real client programs of tests/clients when run as root; xmpp.js from npm)
+# and runs pytest with any arguments given, e.g. `scripts/test.sh -x`.
 # The tests start their own throwaway MariaDB; exit status is pytest's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,30 @@ if [ ! -x /usr/sbin/ejabberdctl ]; then
         echo "test.sh: ejabberd is missing (apt-get install ejabberd);" \
              "the ejabberd federation tests will be skipped, or fail under CI=true" >&2
     fi
+fi
+
+# Real client programs for tests/clients; under CI=true a missing one fails them.
+clientPackages=()
+command -v go-sendxmpp >/dev/null || clientPackages+=(go-sendxmpp)
+command -v profanity >/dev/null || clientPackages+=(profanity)
+command -v tmux >/dev/null || clientPackages+=(tmux)
+/usr/bin/python3 -c 'import nbxmpp' 2>/dev/null || clientPackages+=(python3-nbxmpp)
+if [ "${#clientPackages[@]}" -gt 0 ]; then
+    if isRoot; then
+        aptInstall "${clientPackages[@]}"
+    else
+        echo "test.sh: missing client programs (apt-get install ${clientPackages[*]});" \
+             "their tests will be skipped, or fail under CI=true" >&2
+    fi
+fi
+# xmpp.js, pinned by its lockfile, in the test directory that uses it.
+nodeDir=tests/clients/node
+if command -v npm >/dev/null; then
+    if [ ! "$nodeDir/node_modules/.package-lock.json" -nt "$nodeDir/package-lock.json" ]; then
+        (cd "$nodeDir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+else
+    echo "test.sh: npm is missing; the xmpp.js tests will be skipped, or fail under CI=true" >&2
 fi
 
 status=0

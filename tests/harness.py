@@ -23,6 +23,45 @@ class RunningServer:
     def host(self, domain="localhost"):
         return self.server.hosts[domain]
 
+    def available(self, bareJID):
+        """
+        A Deferred that fires once ``bareJID`` has an available resource: a
+        test waits on the server's event, not a sleep, before it writes to a
+        client program it cannot otherwise see log in.
+        """
+        from twisted.internet import defer
+        if self.server.sessions.availableResources(bareJID):
+            return defer.succeed(None)
+        host = self.host(bareJID.split("@", 1)[-1].split("/")[0])
+        d = defer.Deferred()
+
+        def onAvailable(session):
+            if session.jid.userhost() == bareJID and not d.called:
+                host.events.unhook("resource-available", onAvailable)
+                d.callback(None)
+        host.events.hook("resource-available", onAvailable)
+        return d
+
+    def storedOffline(self, recipient, count):
+        """
+        A Deferred that fires once ``count`` messages are stored for
+        ``recipient``: the server's ``offline/stored`` event, not a sleep,
+        tells when a client program's messages have been taken.
+        """
+        from twisted.internet import defer
+        host = self.host(recipient.split("@", 1)[-1])
+        d = defer.Deferred()
+
+        def check(*_):
+            if d.called:
+                return
+            counted = self.storage.offline.count(recipient)
+            counted.addCallback(lambda n: n >= count and not d.called and (
+                host.events.unhook("offline/stored", check), d.callback(n)))
+        host.events.hook("offline/stored", check)
+        check()
+        return d
+
     def addUser(self, name, password="secret", domain="localhost"):
         return self.storage.users.create("%s@%s" % (name, domain), password)
 
