@@ -1,17 +1,33 @@
-"""XMPP Ping (XEP-0199): the server answers pings to itself; Wokkel does the rest."""
+"""
+XMPP Ping (XEP-0199): the server answers pings to itself and, on the
+account's behalf, to an account's bare JID (XEP-0199 §4.2 lets a client
+ping its own account; Profanity's /ping without a target sends no ``to``,
+which means the sender's own bare JID, RFC 6120 §10.3.3).
+"""
 
 from wokkel.ping import PingHandler
+from wokkel.subprotocols import XMPPHandler
+from twisted.words.protocols.jabber.xmlstream import toResponse
+
+from xmppd.modules.onbehalf import accountTarget, answerOnBehalf
 
 
 class HostPingHandler(PingHandler):
-    """Answers pings addressed to the host; a ping to a user goes to that user."""
+    """Answers pings to the host and to its accounts' bare JIDs."""
+
+    def __init__(self, host=None):
+        XMPPHandler.__init__(self)
+        self.host = host
 
     def onPing(self, iq):
-        to = iq.getAttribute("to", "")
-        if "@" in to:
+        if accountTarget(iq) is not None:
+            if self.host is not None:
+                answerOnBehalf(self.host, iq, lambda iq: toResponse(iq, "result"))
+            return
+        if "@" in iq.getAttribute("to", ""):
             return
         PingHandler.onPing(self, iq)
 
 
 def handlersFor(host, options):
-    return [HostPingHandler()]
+    return [HostPingHandler(host)]
