@@ -27,8 +27,11 @@ from xmppd.installsecret import createPrivateFile, ensureDataDirectory, loadInst
 from xmppd.modules.message import MessageRouter
 from xmppd.server import StoreRegistry, XMPPServer
 from xmppd.storage import Database, OfflineStore, SettingsStore, UserStore
+from xmppd.storage.lastactivity import LastActivityStore
+from xmppd.storage.private import PrivateXMLStore
 from xmppd.storage.roster import RosterStore
 from xmppd.storage.blocklist import BlocklistStore
+from xmppd.storage.vcards import VCardStore
 from xmppd.tls import ensureCertificate, serverContextFactory
 
 
@@ -135,7 +138,10 @@ def storesFor(database):
                          settings=SettingsStore(database),
                          offline=OfflineStore(database),
                          roster=RosterStore(database),
-                         blocklist=BlocklistStore(database))
+                         blocklist=BlocklistStore(database),
+                         lastActivity=LastActivityStore(database),
+                         privateXML=PrivateXMLStore(database),
+                         vcards=VCardStore(database))
 
 
 def buildServer(config, modules, storage=None):

@@ -174,3 +174,44 @@ class IRosterStore(Interface):
 
     def pendingRequests(owner):
         """Fire ``[(contact, xml)]``: the requests waiting for an answer."""
+
+
+class PrivateStorageFull(Exception):
+    """Storing one more namespace would pass the per-account limit."""
+
+
+class ILastActivityStore(Interface):
+    """XEP-0012: each account's last logout."""
+
+    def get(jid):
+        """Fire ``(logoutAt, status)`` (Unix seconds, text), or None."""
+
+    def set(jid, logoutAt, status=""):
+        """Record the account's last logout, replacing the previous one."""
+
+
+class IPrivateXMLStore(Interface):
+    """XEP-0049: one XML element per account and namespace."""
+
+    def get(owner, namespace):
+        """Fire the element's XML, or None."""
+
+    def set(owner, namespace, xml, maxNamespaces=None):
+        """Store or replace; a new namespace past ``maxNamespaces`` fails
+        with PrivateStorageFull."""
+
+    def namespaces(owner):
+        """Fire the sorted namespaces stored for ``owner``."""
+
+
+class IVCardStore(Interface):
+    """XEP-0054: an account's vCard and its photo's hash (XEP-0153)."""
+
+    def get(owner):
+        """Fire ``(xml, photoHash)``, or None."""
+
+    def set(owner, xml, photoHash=""):
+        """Store or replace the vCard."""
+
+    def delete(owner):
+        """Remove the vCard if any."""

@@ -25,6 +25,9 @@ USER_OWNED_TABLES = [
     ("roster_pending", "owner"),
     ("roster_versions", "owner"),
     ("blocklist", "owner"),
+    ("last_activity", "jid"),
+    ("private_xml", "owner"),
+    ("vcards", "owner"),
 ]
 
 _HASH_NAMES = ("sha1", "sha256")

@@ -1,0 +1,46 @@
+"""
+Private XML storage (XEP-0049): one element per account and namespace.
+
+The element is kept as the client serialised it, so that what a client gets
+back is what it stored, byte for byte where the parser allows.
+"""
+
+from zope.interface import implementer
+
+from xmppd.storage.interfaces import IPrivateXMLStore, PrivateStorageFull
+
+
+@implementer(IPrivateXMLStore)
+class PrivateXMLStore:
+    def __init__(self, database):
+        self.database = database
+
+    def get(self, owner, namespace):
+        """The stored element's XML, or None."""
+        d = self.database.runQuery(
+            "SELECT xml FROM private_xml WHERE owner = ? AND namespace = ?", (owner, namespace))
+        d.addCallback(lambda rows: rows[0][0] if rows else None)
+        return d
+
+    def set(self, owner, namespace, xml, maxNamespaces=None):
+        """Store ``xml`` under ``namespace``; PrivateStorageFull past ``maxNamespaces``."""
+        return self.database.runInteraction(self._set, owner, namespace, xml, maxNamespaces)
+
+    def _set(self, transaction, owner, namespace, xml, maxNamespaces):
+        if maxNamespaces is not None:
+            # Two sets of new namespaces racing may both pass: the bound is
+            # against a client filling the disk, and one over it does not.
+            rows = transaction.execute(
+                "SELECT namespace FROM private_xml WHERE owner = ?", (owner,)).fetchall()
+            stored = {row[0] for row in rows}
+            if namespace not in stored and len(stored) >= maxNamespaces:
+                raise PrivateStorageFull(maxNamespaces)
+        transaction.execute(
+            transaction.engine.upsert("private_xml", ("owner", "namespace"), ("xml",)),
+            (owner, namespace, xml))
+
+    def namespaces(self, owner):
+        d = self.database.runQuery(
+            "SELECT namespace FROM private_xml WHERE owner = ? ORDER BY namespace", (owner,))
+        d.addCallback(lambda rows: [row[0] for row in rows])
+        return d
