@@ -75,6 +75,15 @@ FAKE_MODULES = {
                 Option("max_unacked", "int", 1000, "Unacked stanzas kept.")]),
         True,
     ),
+    "time": (EMPTY, True),
+    "last": (EMPTY, True),
+    "private": (
+        Schema([Option("max_element_size", "int", 65536, "Largest element.", minimum=1),
+                Option("max_namespaces", "int", 100, "Most namespaces.", minimum=1)]),
+        True,
+    ),
+    "vcard": (Schema([Option("max_size", "int", 131072, "Largest vCard.", minimum=1)]), True),
+    "caps": (EMPTY, True),
 }
 
 
@@ -131,7 +140,7 @@ def test_modules_keep_their_default_enabled_state_when_absent():
     assert config.enabledModules() == [
         "roster", "presence", "disco", "ping", "version",
         "offline", "msgoffline", "amp", "adhoc", "carbons", "csi", "blocking",
-        "stream_management",
+        "stream_management", "time", "last", "private", "vcard", "caps",
     ]
     assert config.modules["register"].enabled is False
     assert config.modules["offline"].pair_limit == 100
@@ -374,9 +383,9 @@ def test_etc_config_shows_every_key_of_every_table():
          'access.x = [{acl = "admin", value = "allow"}, {acl = "all", value = 5}]:'
          ' a rule gives either limits or "allow"/"deny", not both'),
         ("[modules.muc]\n",
-         "unknown module modules.muc (known: adhoc, amp, blocking, carbons, csi, disco,"
-         " msgoffline, offline, offline_stub, ping, presence, register, roster, s2s,"
-         " stream_management, version)"),
+         "unknown module modules.muc (known: adhoc, amp, blocking, caps, carbons, csi, disco,"
+         " last, msgoffline, offline, offline_stub, ping, presence, private, register,"
+         " roster, s2s, stream_management, time, vcard, version)"),
         ('[modules.offline]\npair_limit = "many"\n',
          'modules.offline.pair_limit = "many": expected an integer of at least 0'),
         ('[modules.offline]\nquota_exceeded = "bounce"\n',

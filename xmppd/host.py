@@ -86,11 +86,16 @@ class Host(InternalComponent):
             self.discoFeatures.append(namespace)
 
     def addStreamFeature(self, element, stage="bound"):
-        """Offer ``element`` in stream features, before auth or after it."""
+        """
+        Offer ``element`` in stream features, before auth or after it; a
+        callable is asked each time for its element (or None), for a
+        feature computed from what the modules offer once they are all up.
+        """
         self._streamFeatures[stage].append(element)
 
     def streamFeatures(self, stage):
-        return list(self._streamFeatures[stage])
+        features = [f() if callable(f) else f for f in self._streamFeatures[stage]]
+        return [f for f in features if f is not None]
 
     def addPreAuthIQHandler(self, namespace, handler):
         """Let ``handler(negotiator, iq)`` answer an IQ on an unauthenticated stream."""

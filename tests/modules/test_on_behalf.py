@@ -77,15 +77,23 @@ async def test_ping_and_version_to_an_account_that_does_not_exist_are_service_un
 
 @asyncioTest
 async def test_every_feature_disco_lists_on_an_account_is_answered(xmpp):
+    from tests.modules.test_time_last_caps import subscribe
+    await subscribe(xmpp, "bob@localhost", "alice@localhost")
     alice = await loggedIn(xmpp, "alice")
+    bob = await loggedIn(xmpp, "bob")
+    bob.sendRaw("<presence/>")
+    await bob.expect()
     reply = await ask(alice, "bob@localhost",
                       "<query xmlns='http://jabber.org/protocol/disco#info'/>")
     listed = features(reply)
     assert {NS_PING, NS_VERSION} <= listed
     probes = {NS_PING: "<ping xmlns='urn:xmpp:ping'/>",
-              NS_VERSION: "<query xmlns='jabber:iq:version'/>"}
+              NS_VERSION: "<query xmlns='jabber:iq:version'/>",
+              "jabber:iq:last": "<query xmlns='jabber:iq:last'/>",
+              "vcard-temp": "<vCard xmlns='vcard-temp'/>"}
     for namespace in listed:
         assert namespace in probes, "disco lists %s on an account; nothing probes it" % namespace
         answer = await ask(alice, "bob@localhost", probes[namespace], "probe")
         assert answer.get("type") == "result", ET.tostring(answer)
     await alice.close()
+    await bob.close()

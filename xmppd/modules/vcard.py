@@ -1,0 +1,96 @@
+"""
+vcard-temp (XEP-0054): each account's vCard, kept by the server.
+
+- get to an account's bare JID, by anyone: its vCard, or an empty one
+  (§3.1 lets the server answer so for an account that has none).
+- get or set on the own account (no ``to``, or the own bare JID): the
+  account's vCard; set replaces it whole, bounded by ``max_size`` bytes.
+- get to the host's domain: the server's own vCard, which is empty.
+
+The SHA-1 of the PHOTO's BINVAL is stored beside it for XEP-0153 avatar
+hashes in presence.
+"""
+
+import base64
+import binascii
+import hashlib
+
+from twisted.internet import defer
+from twisted.words.protocols.jabber.error import StanzaError
+from twisted.words.protocols.jabber.jid import JID
+from twisted.words.xish import domish
+from wokkel import disco
+from wokkel.iwokkel import IDisco
+from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
+from zope.interface import implementer
+
+from xmppd.modules.onbehalf import accountTarget, isForAccount
+
+NS_VCARD = "vcard-temp"
+VCARD_GET = "/iq[@type='get']/vCard[@xmlns='%s']" % NS_VCARD
+VCARD_SET = "/iq[@type='set']/vCard[@xmlns='%s']" % NS_VCARD
+
+
+def photoHash(vcard):
+    """XEP-0153 §2: the hex SHA-1 of the photo's bytes, '' without a photo."""
+    for photo in vcard.elements(NS_VCARD, "PHOTO"):
+        for binval in photo.elements(NS_VCARD, "BINVAL"):
+            try:
+                data = base64.b64decode("".join(str(binval).split()), validate=True)
+            except (binascii.Error, ValueError):
+                raise StanzaError("bad-request", "modify", "the PHOTO's BINVAL is not base64")
+            return hashlib.sha1(data).hexdigest() if data else ""
+    return ""
+
+
+@implementer(IDisco)
+class VCardHandler(XMPPHandler, IQHandlerMixin):
+    iqHandlers = {VCARD_GET: "onGet", VCARD_SET: "onSet"}
+
+    def __init__(self, host, maxSize):
+        XMPPHandler.__init__(self)
+        self.host = host
+        self.maxSize = maxSize
+
+    def connectionInitialized(self):
+        self.xmlstream.addObserver(VCARD_GET, self.handleRequest)
+        self.xmlstream.addObserver(VCARD_SET, self.handleRequest)
+
+    async def onGet(self, iq):
+        account = accountTarget(iq)
+        if account is None:
+            if "@" in iq.getAttribute("to", ""):
+                raise StanzaError("service-unavailable", "cancel")
+            return domish.Element((NS_VCARD, "vCard"))
+        if not await self.host.isLocalUser(account):
+            raise StanzaError("service-unavailable", "cancel")
+        stored = await self.host.storage.vcards.get(account.userhost())
+        if stored is None:
+            return domish.Element((NS_VCARD, "vCard"))
+        # Written back as stored: a list, since a SerializedXML is no IElement.
+        return [domish.SerializedXML(stored[0])]
+
+    async def onSet(self, iq):
+        sender = JID(iq["from"]).userhostJID()
+        to = iq.getAttribute("to")
+        if to is not None and JID(to) != sender:
+            raise StanzaError("forbidden", "auth", "a vCard can be set only on your own account")
+        vcard = iq.vCard
+        xml = vcard.toXml()
+        if len(xml.encode("utf-8")) > self.maxSize:
+            raise StanzaError("not-acceptable", "modify",
+                              "vCards are limited to %d bytes" % self.maxSize)
+        await self.host.storage.vcards.set(sender.userhost(), xml, photoHash(vcard))
+        return None
+
+    def getDiscoInfo(self, requestor, target, nodeIdentifier=""):
+        if nodeIdentifier or (target.user and not isForAccount(target)):
+            return defer.succeed([])
+        return defer.succeed([disco.DiscoFeature(NS_VCARD)])
+
+    def getDiscoItems(self, requestor, target, nodeIdentifier=""):
+        return defer.succeed([])
+
+
+def handlersFor(host, options):
+    return [VCardHandler(host, options.max_size)]
