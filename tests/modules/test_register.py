@@ -149,3 +149,46 @@ async def test_registration_of_a_localpart_over_1023_bytes_is_jid_malformed(
         assert await wait(server.storage.users.listUsers("localhost")) == []
     finally:
         await wait(server.stop())
+
+
+NS_DATA = "jabber:x:data"
+
+
+def submitForm(client, username, password, id="form-reg"):
+    client.sendRaw(
+        "<iq type='set' id='%s'><query xmlns='%s'><x xmlns='jabber:x:data' type='submit'>"
+        "<field var='FORM_TYPE' type='hidden'><value>%s</value></field>"
+        "<field var='username'><value>%s</value></field>"
+        "<field var='password'><value>%s</value></field></x></query></iq>"
+        % (id, NS_REGISTER, NS_REGISTER, username, password))
+
+
+@asyncioTest
+async def test_registration_form_is_offered_as_a_data_form_and_a_submitted_form_registers(
+        make_database, tmp_path):
+    server = await registrationServer(make_database, tmp_path)
+    try:
+        client = await encrypted(server)
+        client.sendRaw("<iq type='get' id='form'><query xmlns='%s'/></iq>" % NS_REGISTER)
+        query = (await client.expect()).find(q(NS_REGISTER, "query"))
+        # Legacy fields for old clients, and the XEP-0077 §6 form beside them.
+        assert query.find(q(NS_REGISTER, "username")) is not None
+        form = query.find(q(NS_DATA, "x"))
+        assert form.get("type") == "form"
+        fields = {f.get("var"): f for f in form.findall(q(NS_DATA, "field"))}
+        assert fields["FORM_TYPE"].findtext(q(NS_DATA, "value")) == NS_REGISTER
+        assert fields["username"].get("type") == "text-single"
+        assert fields["password"].get("type") == "text-private"
+        assert fields["username"].find(q(NS_DATA, "required")) is not None
+
+        submitForm(client, "frank", "form-pw")
+        assert (await client.expect()).get("type") == "result"
+        assert (await client.authenticate("frank", "form-pw")).tag == q(NS_SASL, "success")
+
+        other = await encrypted(server)
+        submitForm(other, "frank", "again", id="dup")
+        assert stanzaErrorCondition(await other.expect()) == ("cancel", "conflict")
+        submitForm(other, "", "pw", id="noname")
+        assert stanzaErrorCondition(await other.expect()) == ("modify", "not-acceptable")
+    finally:
+        await wait(server.stop())

@@ -15,6 +15,7 @@ from twisted.words.protocols.jabber import error
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.protocols.jabber.xmlstream import toResponse
 from twisted.words.xish import domish
+from wokkel import data_form
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
 from xmppd.c2s.negotiation import stanzaError
@@ -27,10 +28,29 @@ REGISTER_SET = "/iq[@type='set']/query[@xmlns='%s']" % NS_REGISTER
 
 
 def _field(query, name):
+    """
+    A field of the request: from a submitted XEP-0004 form (XEP-0077 §6)
+    when the client sent one, else the legacy element of that name.
+    """
     for child in query.elements():
-        if child.name == name:
+        if (child.uri, child.name) == (data_form.NS_X_DATA, "x"):
+            form = data_form.Form.fromElement(child)
+            if form.formType == "submit":
+                value = form.getValues().get(name)
+                return None if value is None else str(value)
+    for child in query.elements():
+        if child.name == name and child.uri == NS_REGISTER:
             return str(child)
     return None
+
+
+def _registrationForm(instructions):
+    """The XEP-0077 §6 form, offered beside the legacy fields for clients that prefer it."""
+    form = data_form.Form("form", title="Registration", instructions=[instructions],
+                          formNamespace=NS_REGISTER)
+    form.addField(data_form.Field("text-single", "username", label="User name", required=True))
+    form.addField(data_form.Field("text-private", "password", label="Password", required=True))
+    return form.toElement()
 
 
 def _query(iq):
@@ -66,10 +86,11 @@ class Registration(XMPPHandler, IQHandlerMixin):
         if kind == "get":
             reply = toResponse(iq, "result")
             query = reply.addElement((NS_REGISTER, "query"))
-            query.addElement("instructions",
-                             content="Choose a user name and password for %s." % self.host.domain)
+            instructions = "Choose a user name and password for %s." % self.host.domain
+            query.addElement("instructions", content=instructions)
             query.addElement("username")
             query.addElement("password")
+            query.addChild(_registrationForm(instructions))
             return xs.send(reply)
         if kind != "set":
             return xs.send(stanzaError(iq, "bad-request", "modify"))
