@@ -268,16 +268,24 @@ def stanzaErrorCondition(element):
 
 
 class ScramClient:
-    def __init__(self, hashName, username, password):
+    """
+    The client side of SCRAM; ``gs2header`` ("p=tls-exporter,," for a -PLUS
+    mechanism) and ``bindingData`` (the channel binding's bytes) bind it to
+    the TLS connection (RFC 5802 §6).
+    """
+
+    def __init__(self, hashName, username, password, gs2header="n,,", bindingData=b""):
         self.hashName = hashName
         self.digest = getattr(hashlib, hashName)
         self.username = username
         self.password = password
         self.nonce = base64.b64encode(os.urandom(18)).decode()
+        self.gs2header = gs2header
+        self.bindingData = bindingData
 
     def first(self):
         self.firstBare = "n=%s,r=%s" % (self.username, self.nonce)
-        return ("n,," + self.firstBare).encode()
+        return (self.gs2header + self.firstBare).encode()
 
     def final(self, serverFirst):
         self.serverFirst = serverFirst.decode()
@@ -286,7 +294,8 @@ class ScramClient:
         salted = hashlib.pbkdf2_hmac(self.hashName, self.password.encode(), salt, int(attrs["i"]))
         clientKey = hmac.new(salted, b"Client Key", self.digest).digest()
         storedKey = self.digest(clientKey).digest()
-        withoutProof = "c=biws,r=%s" % attrs["r"]
+        binding = base64.b64encode(self.gs2header.encode() + self.bindingData).decode()
+        withoutProof = "c=%s,r=%s" % (binding, attrs["r"])
         self.authMessage = ",".join((self.firstBare, self.serverFirst, withoutProof)).encode()
         signature = hmac.new(storedKey, self.authMessage, self.digest).digest()
         proof = bytes(a ^ b for a, b in zip(clientKey, signature))

@@ -87,13 +87,18 @@ class ScramServer:
     error codes.
     """
 
-    def __init__(self, hashName, lookup, secret=b""):
+    def __init__(self, hashName, lookup, secret=b"", channelBinding=None, plus=False):
         self.hashName = hashName
         self.secret = secret
         self.digest = HASHES[hashName]
         self.lookup = lookup
         self.username = None
         self.credentials = None
+        # RFC 5802 §6: ``channelBinding`` (with ``types`` and ``data(type)``)
+        # is what this stream offers; ``plus`` says the -PLUS mechanism runs.
+        self.channelBinding = channelBinding
+        self.plus = plus
+        self.bindingData = b""
 
     def parseClientFirst(self, data):
         try:
@@ -104,9 +109,7 @@ class ScramServer:
         if len(parts) != 3:
             raise ScramError("malformed-request", "bad client-first message")
         gs2flag, authzid, bare = parts
-        if gs2flag not in ("n", "y"):
-            # 'p' asks for channel binding, which we do not advertise.
-            raise ScramError("malformed-request", "channel binding is not supported")
+        self._checkChannelBinding(gs2flag)
         if authzid and not authzid.startswith("a="):
             raise ScramError("malformed-request", "bad authzid")
         attrs = _parseAttributes(bare)
@@ -121,6 +124,26 @@ class ScramServer:
         self.clientNonce = attrs["r"]
         self.username = username
         return username
+
+    def _checkChannelBinding(self, gs2flag):
+        offered = self.channelBinding.types if self.channelBinding is not None else []
+        if self.plus:
+            if not gs2flag.startswith("p="):
+                raise ScramError("malformed-request", "a -PLUS mechanism needs channel binding")
+            kind = gs2flag[2:]
+            data = self.channelBinding.data(kind) if kind in offered else None
+            if data is None:
+                raise ScramError("malformed-request",
+                                 "unsupported channel binding type %r" % kind)
+            self.bindingData = data
+        elif gs2flag.startswith("p="):
+            raise ScramError("malformed-request", "channel binding needs a -PLUS mechanism")
+        elif gs2flag == "y" and offered:
+            # The client could bind but believes we cannot: the -PLUS
+            # mechanisms were stripped on the way (RFC 5802 §6).
+            raise ScramError("not-authorized", "channel binding was offered: downgrade")
+        elif gs2flag not in ("n", "y"):
+            raise ScramError("malformed-request", "bad gs2 header")
 
     def serverFirst(self, credentials, saltName=None):
         """
@@ -150,7 +173,8 @@ class ScramServer:
         if not sep:
             raise ScramError("malformed-request", "client-final has no proof")
         attrs = _parseAttributes(withoutProof)
-        expectedBinding = base64.b64encode(self.gs2header.encode("utf-8")).decode("ascii")
+        expectedBinding = base64.b64encode(
+            self.gs2header.encode("utf-8") + self.bindingData).decode("ascii")
         if attrs.get("c") != expectedBinding:
             raise ScramError("malformed-request", "channel binding data mismatch")
         if attrs.get("r") != self.nonce:

@@ -13,6 +13,7 @@ clients that pinned it complain every time.
 import datetime
 import ipaddress
 import os
+import weakref
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -340,7 +341,57 @@ class ServerTLSContext:
         return self._context
 
     def serverConnectionForTLS(self, tlsProtocol):
-        return _ServerConnection(self._context, None)
+        connection = _ServerConnection(self._context, None)
+        stream = getattr(tlsProtocol, "wrappedProtocol", None)
+        if stream is not None:
+            _connections[stream] = connection
+        return connection
+
+
+# The TLS connection under each stream protocol, for channel binding: the
+# stream is the wrapped protocol both after STARTTLS and on direct TLS.
+_connections = weakref.WeakKeyDictionary()
+EXPORTER_LABEL = b"EXPORTER-Channel-Binding"
+
+
+class ChannelBinding:
+    """
+    The channel bindings (RFC 5056) of one stream's TLS connection, for
+    SCRAM-*-PLUS: ``tls-exporter`` (RFC 9266) on TLS 1.3 only, where it is
+    defined without extended-master-secret caveats, and
+    ``tls-server-end-point`` (RFC 5929 §4) on any version.
+    """
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    @property
+    def types(self):
+        types = ["tls-server-end-point"]
+        if self.connection.get_protocol_version_name() == "TLSv1.3":
+            types.insert(0, "tls-exporter")
+        return types
+
+    def data(self, kind):
+        """The binding's bytes, or None for a type this connection lacks."""
+        if kind not in self.types:
+            return None
+        if kind == "tls-exporter":
+            return self.connection.export_keying_material(EXPORTER_LABEL, 32)
+        certificate = self.connection.get_certificate().to_cryptography()
+        algorithm = certificate.signature_hash_algorithm
+        # RFC 5929 §4.1: MD5 and SHA-1 are replaced by SHA-256.
+        if algorithm is None or algorithm.name in ("md5", "sha1"):
+            algorithm = hashes.SHA256()
+        return certificate.fingerprint(algorithm)
+
+
+def channelBindingFor(stream):
+    """The ChannelBinding of a stream's TLS, or None if it has no TLS of ours."""
+    connection = _connections.get(stream)
+    if connection is None:
+        return None
+    return ChannelBinding(connection)
 
 
 def contextFactoryForConfig(config):

@@ -71,7 +71,8 @@ async def test_direct_tls_port_needs_no_starttls(make_database, tmp_path):
             "127.0.0.1", listener.getHost().port, ssl=context, server_hostname="localhost")
         client = RawClient(reader, writer)
         await client.open()
-        assert client.mechanisms() == ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
+        assert client.mechanisms() == ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS",
+                                       "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
         assert (await client.authenticate("alice", "secret-alice", "PLAIN")).tag.endswith("success")
     finally:
         await wait(listener.stopListening())

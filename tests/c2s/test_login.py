@@ -11,7 +11,8 @@ async def test_scram_sha256_login_over_starttls_and_chat(xmpp):
     assert features.find(q(NS_TLS, "starttls")).find(q(NS_TLS, "required")) is not None
     assert alice.mechanisms() == []
     await alice.starttls()
-    assert alice.mechanisms() == ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
+    assert alice.mechanisms() == ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS",
+                                  "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
     result = await alice.authenticate("alice", "secret-alice")
     assert result.tag == q(NS_SASL, "success")
     await alice.open()

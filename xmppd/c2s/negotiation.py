@@ -24,6 +24,7 @@ NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+NS_SASL_CB = "urn:xmpp:sasl-cb:0"
 STANZA_NAMES = ("iq", "message", "presence")
 
 
@@ -90,8 +91,14 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
                     starttls.addElement("required")
             if self.encrypted or not self.server.requireEncryption:
                 mechanisms = features.addElement((NS_SASL, "mechanisms"))
-                for name in mechanismsFor(self.encrypted):
+                binding = self.channelBinding()
+                for name in mechanismsFor(self.encrypted, binding):
                     mechanisms.addElement("mechanism", content=name)
+                if binding is not None and binding.types:
+                    # XEP-0440: which channel-binding types the -PLUS ones take.
+                    offered = features.addElement((NS_SASL_CB, "sasl-channel-binding"))
+                    for kind in binding.types:
+                        offered.addElement("channel-binding")["type"] = kind
             if self.mayNegotiateAuth():
                 for feature in self.server.preAuthFeatures(self.host):
                     features.addChild(feature)
@@ -102,6 +109,13 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
             for feature in self.server.boundFeatures(self.host):
                 features.addChild(feature)
         return features
+
+    def channelBinding(self):
+        """This stream's TLS channel binding (RFC 9266, RFC 5929), or None."""
+        if not self.encrypted:
+            return None
+        from xmppd.tls import channelBindingFor
+        return channelBindingFor(self.xmlstream)
 
     def mayNegotiateAuth(self):
         return self.encrypted or not self.server.requireEncryption
@@ -176,12 +190,13 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         if not self.mayNegotiateAuth():
             return self.saslFailure(SASLFailure("encryption-required"))
         name = element.getAttribute("mechanism", "")
-        if name not in mechanismsFor(self.encrypted):
+        binding = self.channelBinding()
+        if name not in mechanismsFor(self.encrypted, binding):
             if name == "PLAIN":
                 return self.saslFailure(SASLFailure("encryption-required"))
             return self.saslFailure(SASLFailure("invalid-mechanism"))
         self.mechanism = createMechanism(name, self.host, self.server.users,
-                                         self.server.installSecret)
+                                         self.server.installSecret, binding)
         return self.step(self.mechanism.start, element)
 
     def step(self, method, element):

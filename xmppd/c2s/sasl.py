@@ -44,12 +44,12 @@ def normaliseUsername(username, host):
 
 
 class ScramMechanism:
-    """SCRAM-SHA-1 / SCRAM-SHA-256 without channel binding."""
+    """SCRAM-SHA-1 / SCRAM-SHA-256, and their -PLUS variants with ``plus``."""
 
-    def __init__(self, hashName, host, users, secret):
+    def __init__(self, hashName, host, users, secret, channelBinding=None, plus=False):
         self.host = host
         self.users = users
-        self.scram = ScramServer(hashName, self._lookup, secret)
+        self.scram = ScramServer(hashName, self._lookup, secret, channelBinding, plus)
         self.step = 0
 
     def _lookup(self, username):
@@ -129,20 +129,29 @@ def _checkPassword(password, credentials):
     return hmac.compare_digest(derived.storedKey, credentials.storedKey)
 
 
-def mechanismsFor(encrypted):
-    """The mechanisms offered on a stream, strongest first; PLAIN only under TLS."""
+def mechanismsFor(encrypted, channelBinding=None):
+    """
+    The mechanisms offered on a stream, strongest first; PLAIN only under
+    TLS, the -PLUS ones only where the TLS has a channel binding to offer.
+    """
     names = ["SCRAM-SHA-256", "SCRAM-SHA-1"]
+    if encrypted and channelBinding is not None and channelBinding.types:
+        names = ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS"] + names
     if encrypted:
         names.append("PLAIN")
     return names
 
 
-def createMechanism(name, host, users, secret):
+def createMechanism(name, host, users, secret, channelBinding=None):
     """``secret`` is the install secret that keys unknown users' fake salts."""
+    if name == "SCRAM-SHA-256-PLUS":
+        return ScramMechanism("sha256", host, users, secret, channelBinding, plus=True)
+    if name == "SCRAM-SHA-1-PLUS":
+        return ScramMechanism("sha1", host, users, secret, channelBinding, plus=True)
     if name == "SCRAM-SHA-256":
-        return ScramMechanism("sha256", host, users, secret)
+        return ScramMechanism("sha256", host, users, secret, channelBinding)
     if name == "SCRAM-SHA-1":
-        return ScramMechanism("sha1", host, users, secret)
+        return ScramMechanism("sha1", host, users, secret, channelBinding)
     if name == "PLAIN":
         return PlainMechanism(host, users, secret)
     raise SASLFailure("invalid-mechanism")
