@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 from tests.aio import asyncioTest, wait
 from tests.modules.test_on_behalf import ask, loggedIn
-from tests.rawclient import NS_SASL, RawClient, q, stanzaErrorCondition
+from tests.rawclient import RawClient, q, stanzaErrorCondition
 
 NS_TIME = "urn:xmpp:time"
 NS_LAST = "jabber:iq:last"
@@ -102,7 +102,7 @@ def capsVer(identities, features):
 
 @asyncioTest
 async def test_stream_features_carry_caps_that_hash_the_domain_disco_info(xmpp):
-    alice = RawClient(*(await _connect(xmpp)))
+    alice = await RawClient.connect(xmpp.port)
     await alice.open()
     await alice.starttls()
     preAuth = alice.features.find(q(NS_CAPS, "c"))
@@ -129,8 +129,3 @@ async def test_stream_features_carry_caps_that_hash_the_domain_disco_info(xmpp):
     assert sorted(f.get("var") for f in nodeQuery.findall(q(NS_DISCO_INFO, "feature"))) == \
         sorted(features)
     await alice.close()
-
-
-async def _connect(xmpp):
-    import asyncio
-    return await asyncio.open_connection("127.0.0.1", xmpp.port)
