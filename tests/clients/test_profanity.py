@@ -156,8 +156,6 @@ async def test_profanity_ping_of_its_own_account_is_answered(trusted_xmpp, tmp_p
     assert re.search(r"Ping response from alice@localhost: \d+ms", console), console
 
 
-@pytest.mark.xfail(strict=True, reason="carbons (XEP-0280) is not built yet: profanity prints"
-                   " 'Server error enabling message carbons: service-unavailable'")
 @asyncioTest
 async def test_profanity_shows_no_server_error_at_login(trusted_xmpp, tmp_path):
     alice = await loggedIn(trusted_xmpp, "starttls", "alice", tmp_path / "alice")
