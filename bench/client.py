@@ -27,7 +27,10 @@ NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_REGISTER = "jabber:iq:register"
 TIMEOUT = 60
 MARK = b"<message"
-PING = re.compile(rb"<iq\b([^>]*)>\s*<ping\s+xmlns=[\"']urn:xmpp:ping[\"']")
+# The server's XEP-0199 pings and xmppd's acknowledgement probes (a
+# disco#info query): a real client answers both.
+PING = re.compile(rb"<iq\b([^>]*)>\s*<(?:ping\s+xmlns=[\"']urn:xmpp:ping[\"']"
+                  rb"|query\s+xmlns=[\"']http://jabber.org/protocol/disco#info[\"'])")
 PING_ID = re.compile(rb"\bid=[\"']([^\"']+)[\"']")
 PING_GET = re.compile(rb"\btype=[\"']get[\"']")
 
@@ -101,7 +104,8 @@ class Client:
                 await self._fill()
             element = self.queue.pop(0)
             if element.tag == q("jabber:client", "iq") and element.get("type") == "get" \
-                    and element.find(q("urn:xmpp:ping", "ping")) is not None:
+                    and (element.find(q("urn:xmpp:ping", "ping")) is not None
+                         or element.get("id", "").startswith("xmppd-ack-")):
                 self.send("<iq type='result' id='%s' to='%s'/>" % (
                     element.get("id"), self.domain))
                 continue

@@ -11,7 +11,10 @@ by in-band registration (XEP-0077, over TLS), every scenario runs ``--reps``
 times on its own accounts, and the table shows the medians and xmppd's ratio
 to each peer (> 1 means xmppd is better; for memory, the peer's KiB over
 xmppd's). Prosody and ejabberd come from the shared peers scripts
-(``--peers``, default ``../shared/peers`` beside the repository).
+(``--peers``, default ``bench/peers``: their configs and launch scripts
+ship with the repository). ``--quick`` runs every scenario once at reduced
+sizes, the whole table in a few minutes, to see a trend rather than to
+quote a figure.
 """
 
 import argparse
@@ -29,6 +32,11 @@ from bench.servers import REPO, makeServer, newWorkDir
 ALL_SERVERS = ["xmppd-sqlite", "xmppd-mysql", "prosody", "ejabberd"]
 ALL_SCENARIOS = ["store", "drain", "login", "route", "idle"]
 DRAIN_SIZES = [100, 1000, 10000]
+# --quick: what a default run does at a fraction of its size (options given
+# on the command line still win).
+QUICK = {"reps": 1, "store_senders": 5, "store_recipients": 5, "store_messages": 200,
+         "login_seconds": 4, "route_pairs": 20, "route_messages": 200,
+         "idle_sessions": 1000}
 FILL_SENDERS = 10
 
 # metric key, label, unit, higher is better
@@ -233,7 +241,9 @@ def parseArgs(argv):
     p.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--procs", type=int, default=1, help="load processes (2 uses both cores)")
-    p.add_argument("--peers", default=os.path.join(os.path.dirname(REPO), "shared", "peers"))
+    p.add_argument("--peers", default=os.path.join(REPO, "bench", "peers"))
+    p.add_argument("--quick", action="store_true",
+                   help="one repetition at reduced sizes: the whole table in minutes")
     p.add_argument("--store-senders", type=int, default=20)
     p.add_argument("--store-recipients", type=int, default=50)
     p.add_argument("--store-messages", type=int, default=500, help="per sender")
@@ -248,6 +258,10 @@ def parseArgs(argv):
     p.add_argument("--json", metavar="FILE", help="also write the raw results here")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     args = p.parse_args(argv)
+    if args.quick:
+        for name, value in QUICK.items():
+            if getattr(args, name) == p.get_default(name):
+                setattr(args, name, value)
     args.servers = [s for s in args.servers.split(",") if s]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     for s in args.servers:

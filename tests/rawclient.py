@@ -36,14 +36,16 @@ class StreamClosed(Exception):
 
 
 NS_PING = "urn:xmpp:ping"
+ACK_PROBE_PREFIX = "xmppd-ack-"
 
 
 class RawClient:
     """
-    ``answerPings``: answer the server's XEP-0199 pings at once and keep
-    them out of ``expect``, as every real client does; the server deletes
-    delivered offline messages only once such an answer arrives. The pings
-    answered are counted in ``pingsAnswered``. ``unacknowledged`` holds the
+    ``answerPings``: answer the server's XEP-0199 pings and its
+    acknowledgement probes (IQ gets with an ``xmppd-ack-`` id) at once and
+    keep them out of ``expect``, as every real client answers IQs; the
+    server deletes delivered offline messages only once such an answer
+    arrives. The answers are counted in ``pingsAnswered``. ``unacknowledged`` holds the
     ids of the messages that arrived after the last ping answered: the only
     ones the server may send again later (as offline copies) if this stream
     ends now, because it cannot know that they were read.
@@ -118,7 +120,10 @@ class RawClient:
     def _answeredPing(self, element):
         if not self.answerPings or element.tag != q(NS_CLIENT, "iq"):
             return False
-        if element.get("type") != "get" or element.find(q(NS_PING, "ping")) is None:
+        if element.get("type") != "get":
+            return False
+        if element.find(q(NS_PING, "ping")) is None and \
+                not element.get("id", "").startswith(ACK_PROBE_PREFIX):
             return False
         if self.sentClose:
             return True

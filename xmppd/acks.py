@@ -8,7 +8,7 @@ that nobody will read. So every stanza a session writes gets a number (its
 place in the stream, as XEP-0198 counts), and the messages among them stay
 here until the client acknowledges a number at or past theirs -- with
 XEP-0198's ``<a h/>`` when stream management is on, otherwise with its
-answer to a XEP-0199 ping the session sent after them (a result or an
+answer to an IQ probe the session sent after them (a result or an
 error: either proves that everything before it was read). What is still
 here when the session ends is what the client may never have seen: its
 messages are routed again and its stored rows stay stored.

@@ -30,7 +30,14 @@ from xmppd.acks import AckTracker
 from xmppd.c2s.negotiation import NS_CLIENT, STANZA_NAMES, stanzaError
 from xmppd.stanzas import canWait, checkStanza, isLegacySessionRequest, isMessage, jidFromAttribute
 
-NS_PING = "urn:xmpp:ping"
+# What asks a client without XEP-0198 to acknowledge what it has read: an
+# IQ get, which RFC 6120 §8.2.3 obliges every client to answer (a result or
+# an error both prove that everything before it was read). A disco#info
+# query rather than a XEP-0199 ping: every client answers disco (XEP-0030,
+# needed for caps), whereas go-sendxmpp 0.5.6, in --listen mode, crashes on
+# a ping from its server.
+NS_ACK_PROBE = "http://jabber.org/protocol/disco#info"
+ACK_PROBE_ID = "xmppd-ack-%d"
 # Fired on the host with (session, stanzas) when a session ends holding
 # stanzas it never delivered: the message router routes them again.
 LEFT_BEHIND_EVENT = "session/left-behind"
@@ -76,8 +83,8 @@ class Session:
         self.inactive = False
         self._deferred = []
         self._ackRequested = False
-        self._pings = {}
-        self._pingNumbers = 0
+        self._probes = {}
+        self._probeNumbers = 0
         # Stanzas from the client: how many arrived, how many are handled
         # (routed, stored or bounced), for XEP-0198's h and the intake bound.
         self.received = 0
@@ -202,21 +209,21 @@ class Session:
         sm = self.streamManagement
         if sm is not None:
             return sm.requestAck(self)
-        self.ping()
+        self.probe()
 
-    def ping(self):
-        """A XEP-0199 ping: its answer, result or error, acknowledges what came before."""
-        self._pingNumbers += 1
-        pingId = "xmppd-ack-%d" % self._pingNumbers
+    def probe(self):
+        """An IQ whose answer, result or error, acknowledges what came before it."""
+        self._probeNumbers += 1
+        probeId = ACK_PROBE_ID % self._probeNumbers
         iq = domish.Element((None, "iq"))
-        iq.attributes.update({"type": "get", "id": pingId, "from": self.jid.host,
+        iq.attributes.update({"type": "get", "id": probeId, "from": self.jid.host,
                               "to": self.jid.full()})
-        iq.addElement((NS_PING, "ping"))
+        iq.addElement((NS_ACK_PROBE, "query"))
         self.acks.wrote(track=False)
-        if len(self._pings) >= 16:
-            # A client that answers no ping is closed by the idle check.
-            self._pings.pop(next(iter(self._pings)))
-        self._pings[pingId] = self.acks.written
+        if len(self._probes) >= 16:
+            # A client that answers none is closed by the idle check.
+            self._probes.pop(next(iter(self._probes)))
+        self._probes[probeId] = self.acks.written
         if self.stream is not None:
             self.stream.send(iq)
 
@@ -227,10 +234,10 @@ class Session:
         if self.acks.unacked and self.acks.unacked[-1].rowId is None:
             self._askForAckSoon()
 
-    def _pingAnswered(self, stanza):
+    def _probeAnswered(self, stanza):
         if stanza.name != "iq" or stanza.getAttribute("type") not in ("result", "error"):
             return False
-        number = self._pings.pop(stanza.getAttribute("id"), None)
+        number = self._probes.pop(stanza.getAttribute("id"), None)
         if number is None:
             return False
         self.acknowledged(number)
@@ -259,7 +266,7 @@ class Session:
         left.extend(self._deferred)
         self._held = []
         self._deferred = []
-        self._pings.clear()
+        self._probes.clear()
         self._hibernationWatchers = []
         return left
 
@@ -309,7 +316,7 @@ class Session:
                 return self.sendStreamError("invalid-from")
         self.received += 1
         number = self.received
-        if self._pingAnswered(stanza):
+        if self._probeAnswered(stanza):
             return self._handledNow(number)
         stanza["from"] = self.jid.full()
         problem = checkStanza(stanza)

@@ -44,12 +44,12 @@ async def test_idle_client_is_pinged_then_closed(make_database, tmp_path):
         await alice.login("alice", "secret-alice", "phone")
         ping = await alice.expect()
         assert ping.tag == q(NS_CLIENT, "iq") and ping.get("type") == "get"
-        assert ping.find(q("urn:xmpp:ping", "ping")) is not None
+        assert ping.find(q("http://jabber.org/protocol/disco#info", "query")) is not None
         assert ping.get("to") == "alice@localhost/phone"
         # Answering keeps the stream; silence after the next ping ends it.
         alice.sendRaw("<iq type='result' id='%s' to='localhost'/>" % ping.get("id"))
         second = await alice.expect()
-        assert second.find(q("urn:xmpp:ping", "ping")) is not None
+        assert second.find(q("http://jabber.org/protocol/disco#info", "query")) is not None
         await alice.expectStreamError("connection-timeout")
     finally:
         await wait(server.stop())

@@ -183,7 +183,7 @@ class ClientStream(HardenedXmlStream):
 
     def _checkIdle(self):
         """
-        A client silent for ``idle_timeout`` gets a XEP-0199 ping; one that
+        A client silent for ``idle_timeout`` gets an IQ probe (``Session.probe``); one that
         stays silent ``ping_timeout`` longer is a dead connection (a phone
         that lost its network) and is closed, so its presence goes offline.
         """
@@ -198,13 +198,13 @@ class ClientStream(HardenedXmlStream):
             self._pingSentAt = now
             session = self.authenticator.session
             if session is not None:
-                session.ping()
+                session.probe()
             self._idleTimer = clock.callLater(server.pingTimeout, self._checkIdle)
         else:
             self._idleTimer = None
             # A dead connection, not the client's choice: XEP-0198 may resume it.
             self.endSession(resumable=True)
-            self.sendStreamError(error.StreamError("connection-timeout", text="no answer to ping"))
+            self.sendStreamError(error.StreamError("connection-timeout", text="no answer to the idle probe"))
 
     def _authTimedOut(self):
         self._authTimer = None

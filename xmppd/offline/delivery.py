@@ -7,7 +7,7 @@ priority ≥ 0. From that moment the resource's routed stanzas are held
 runs in the account's lane of the server's pipeline, batch by batch.
 
 A row is deleted only once the client has acknowledged the stanza made of
-it -- by XEP-0198's ``<a h/>``, or else by answering the XEP-0199 ping the
+it -- by XEP-0198's ``<a h/>``, or else by answering the IQ probe the
 session sends after each batch (``Session.requestAck``): a stanza written
 into a connection that died unread is still stored at the next login. One
 batch at most is unacknowledged at a time, which is also the flow control:
