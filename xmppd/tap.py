@@ -27,6 +27,7 @@ from xmppd.installsecret import createPrivateFile, ensureDataDirectory, loadInst
 from xmppd.modules.message import MessageRouter
 from xmppd.server import StoreRegistry, XMPPServer
 from xmppd.storage import Database, OfflineStore, SettingsStore, UserStore
+from xmppd.storage.pep import PepStore
 from xmppd.storage.roster import RosterStore
 from xmppd.storage.blocklist import BlocklistStore
 from xmppd.tls import ensureCertificate, serverContextFactory
@@ -135,7 +136,8 @@ def storesFor(database):
                          settings=SettingsStore(database),
                          offline=OfflineStore(database),
                          roster=RosterStore(database),
-                         blocklist=BlocklistStore(database))
+                         blocklist=BlocklistStore(database),
+                         pep=PepStore(database))
 
 
 def buildServer(config, modules, storage=None):

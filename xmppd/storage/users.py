@@ -25,6 +25,11 @@ USER_OWNED_TABLES = [
     ("roster_pending", "owner"),
     ("roster_versions", "owner"),
     ("blocklist", "owner"),
+    ("pep_services", "owner"),
+    ("pep_nodes", "owner"),
+    ("pep_items", "owner"),
+    ("pep_affiliations", "owner"),
+    ("pep_subscriptions", "owner"),
 ]
 
 _HASH_NAMES = ("sha1", "sha256")
