@@ -165,6 +165,7 @@ class ClientCaps(XMPPHandler):
         self.queries = 0
         self._known = {}      # full JID -> (caps, features)
         self._pending = {}    # iq id -> (full JID, Deferred, timer)
+        self._askedOf = {}    # full JID -> id of the query it has not answered yet
         self._inflight = {}   # (hash, ver) -> [Deferred] waiting for a query's answer
 
     def connectionInitialized(self):
@@ -178,6 +179,7 @@ class ClientCaps(XMPPHandler):
 
     def forget(self, jid):
         self._known.pop(jid, None)
+        self._timedOut(self._askedOf.get(jid))
 
     def resolve(self, session):
         """
@@ -231,6 +233,9 @@ class ClientCaps(XMPPHandler):
         return features
 
     def _query(self, jid, node):
+        # One question per resource at a time: a client that changes its
+        # caps faster than it answers cannot pile up pending queries.
+        self._timedOut(self._askedOf.get(jid))
         self.queries += 1
         iq = domish.Element((None, "iq"))
         iq["type"] = "get"
@@ -241,12 +246,16 @@ class ClientCaps(XMPPHandler):
         d = defer.Deferred()
         timer = self.clock.callLater(QUERY_TIMEOUT, self._timedOut, iq["id"])
         self._pending[iq["id"]] = (jid, d, timer)
+        self._askedOf[jid] = iq["id"]
         self.host.send(iq)
         return d
 
     def _timedOut(self, iqId):
-        jid, d, _ = self._pending.pop(iqId, (None, None, None))
+        jid, d, timer = self._pending.pop(iqId, (None, None, None))
         if d is not None:
+            del self._askedOf[jid]
+            if timer.active():
+                timer.cancel()
             d.callback(None)
 
     def onResponse(self, iq):
@@ -259,6 +268,7 @@ class ClientCaps(XMPPHandler):
             return
         iq.handled = True
         del self._pending[iq["id"]]
+        del self._askedOf[jid]
         timer.cancel()
         query = None
         if iq.getAttribute("type") == "result":
@@ -270,4 +280,5 @@ class ClientCaps(XMPPHandler):
             if timer.active():
                 timer.cancel()
         self._pending.clear()
+        self._askedOf.clear()
         XMPPHandler.connectionLost(self, reason)
