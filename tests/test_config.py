@@ -84,6 +84,15 @@ FAKE_MODULES = {
     ),
     "vcard": (Schema([Option("max_size", "int", 131072, "Largest vCard.", minimum=1)]), True),
     "caps": (EMPTY, True),
+    "pep": (
+        Schema([Option("max_items_per_node", "int", 256, "Items per node.", minimum=1),
+                Option("max_nodes", "int", 128, "Nodes per account.", minimum=1),
+                Option("max_item_size", "size", "128KiB", "Item size.", minimum="1KiB"),
+                Option("caps_cache_size", "int", 1000, "Caps cache.", minimum=1),
+                Option("default_access_model", "str", "presence", "Access model.",
+                       choices=["presence", "open", "whitelist"])]),
+        True,
+    ),
 }
 
 
@@ -140,7 +149,7 @@ def test_modules_keep_their_default_enabled_state_when_absent():
     assert config.enabledModules() == [
         "roster", "presence", "disco", "ping", "version",
         "offline", "msgoffline", "amp", "adhoc", "carbons", "csi", "blocking",
-        "stream_management", "time", "last", "private", "vcard", "caps",
+        "stream_management", "time", "last", "private", "vcard", "caps", "pep",
     ]
     assert config.modules["register"].enabled is False
     assert config.modules["offline"].pair_limit == 100
@@ -384,7 +393,7 @@ def test_etc_config_shows_every_key_of_every_table():
          ' a rule gives either limits or "allow"/"deny", not both'),
         ("[modules.muc]\n",
          "unknown module modules.muc (known: adhoc, amp, blocking, caps, carbons, csi, disco,"
-         " last, msgoffline, offline, offline_stub, ping, presence, private, register,"
+         " last, msgoffline, offline, offline_stub, pep, ping, presence, private, register,"
          " roster, s2s, stream_management, time, vcard, version)"),
         ('[modules.offline]\npair_limit = "many"\n',
          'modules.offline.pair_limit = "many": expected an integer of at least 0'),

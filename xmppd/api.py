@@ -15,6 +15,12 @@ handler returning anything but None stops the event there):
   after the roster result and the presence exchange were written.
 - ``PRIORITY_CHANGED`` (session, oldPriority), ``RESOURCE_UNAVAILABLE``
   (session).
+- ``PRESENCE_UPDATED`` (session): a later broadcast presence of an
+  available resource was sent; ``session.presence`` is the new one.
+- ``PRESENCE_CONTACTS`` (ownerBareJID, initial): a question, not news; the
+  roster answers with a Deferred firing an object whose ``subscribers``
+  (contacts with a ``from``/``both`` subscription) and ``publishers``
+  (``to``/``both``) are lists of bare JIDs, or None without a roster.
 - ``MESSAGE_OFFLINE`` (offlineMessage): a message no resource can receive;
   ``offlineMessage.stanza`` and ``.recipient`` (bare JID). Whoever takes it
   returns non-None; otherwise it is bounced.
@@ -37,6 +43,8 @@ RESOURCE_UNBOUND = "resource-unbound"
 ROSTER_REQUESTED = "roster-requested"
 RESOURCE_AVAILABLE = "resource-available"
 PRIORITY_CHANGED = "priority-changed"
+PRESENCE_UPDATED = "presence-updated"
+PRESENCE_CONTACTS = "presence/contacts"
 RESOURCE_UNAVAILABLE = "resource-unavailable"
 MESSAGE_OFFLINE = "message/offline"
 OFFLINE_STORED = "offline/stored"
@@ -47,6 +55,6 @@ __all__ = [
     "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "JID", "Module",
     "Option", "Schema", "StanzaError", "XMPPHandler", "toResponse",
     "MESSAGE_OFFLINE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED", "OFFLINE_STORED",
-    "PRIORITY_CHANGED", "RESOURCE_AVAILABLE", "RESOURCE_BOUND", "RESOURCE_UNAVAILABLE",
-    "RESOURCE_UNBOUND", "ROSTER_REQUESTED",
+    "PRESENCE_CONTACTS", "PRESENCE_UPDATED", "PRIORITY_CHANGED", "RESOURCE_AVAILABLE",
+    "RESOURCE_BOUND", "RESOURCE_UNAVAILABLE", "RESOURCE_UNBOUND", "ROSTER_REQUESTED",
 ]

@@ -29,6 +29,7 @@ from xmppd.server import StoreRegistry, XMPPServer
 from xmppd.storage import Database, OfflineStore, SettingsStore, UserStore
 from xmppd.storage.lastactivity import LastActivityStore
 from xmppd.storage.private import PrivateXMLStore
+from xmppd.storage.pep import PepStore
 from xmppd.storage.roster import RosterStore
 from xmppd.storage.blocklist import BlocklistStore
 from xmppd.storage.vcards import VCardStore
@@ -141,7 +142,8 @@ def storesFor(database):
                          blocklist=BlocklistStore(database),
                          lastActivity=LastActivityStore(database),
                          privateXML=PrivateXMLStore(database),
-                         vcards=VCardStore(database))
+                         vcards=VCardStore(database),
+                         pep=PepStore(database))
 
 
 def buildServer(config, modules, storage=None):

@@ -47,8 +47,10 @@ async def test_account_disco_answers_only_the_owner_and_subscribed_contacts(
             element = await bob.expect()
             if element.tag == q(NS_CLIENT, "presence") and element.get("type") == "subscribed":
                 break
-        assert identities(await discoInfo(alice, "alice@localhost")) == [("account", "registered")]
-        assert identities(await discoInfo(bob, "alice@localhost")) == [("account", "registered")]
+        # The account, and its PEP service (XEP-0163 §6.1).
+        account = [("account", "registered"), ("pubsub", "pep")]
+        assert sorted(identities(await discoInfo(alice, "alice@localhost"))) == account
+        assert sorted(identities(await discoInfo(bob, "alice@localhost"))) == account
         # carol, no subscription: the same answer as for no account at all.
         stranger = await discoInfo(carol, "alice@localhost")
         missing = await discoInfo(carol, "nobody@localhost", id="d2")

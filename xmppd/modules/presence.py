@@ -36,6 +36,8 @@ Events fired on the host:
 
 - ``resource-available`` (session): after everything of step 1 was written.
 - ``priority-changed`` (session, oldPriority).
+- ``presence-updated`` (session): after a later broadcast presence of an
+  available resource was sent (its caps may have changed).
 - ``resource-unavailable`` (session): at once when the resource stops being
   available, before contacts are told.
 - ``presence/directed`` (session, stanza) and ``presence/inbound``
@@ -237,6 +239,7 @@ class PresenceHandler(XMPPHandler):
         if not initial:
             if oldPriority != session.priority:
                 self.host.events.fire("priority-changed", session, oldPriority)
+            self.host.events.fire("presence-updated", session)
             return
         self.showContactsTo(session, contacts.publishers)
         for request in contacts.pendingRequests:

@@ -28,6 +28,11 @@ USER_OWNED_TABLES = [
     ("last_activity", "jid"),
     ("private_xml", "owner"),
     ("vcards", "owner"),
+    ("pep_services", "owner"),
+    ("pep_nodes", "owner"),
+    ("pep_items", "owner"),
+    ("pep_affiliations", "owner"),
+    ("pep_subscriptions", "owner"),
 ]
 
 _HASH_NAMES = ("sha1", "sha256")
