@@ -367,7 +367,7 @@ def test_etc_config_shows_every_key_of_every_table():
          " max_stanza_depth, output_buffer_limit, max_connections,"
          " max_connections_per_ip, auth_timeout, tls_handshake_timeout, close_timeout,"
          " max_auth_attempts, idle_timeout,"
-         " ping_timeout)"),
+         " ping_timeout, max_unacknowledged)"),
         ('hosts = ["example.com"]\n',
          "unknown key hosts (known: server, c2s, tls, storage, metrics, acl, access,"
          " modules)"),

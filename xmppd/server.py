@@ -78,6 +78,7 @@ class XMPPServer:
         self.maxConnections = c2s.max_connections or float("inf")
         self.idleTimeout = c2s.idle_timeout
         self.pingTimeout = c2s.ping_timeout
+        self.maxUnacknowledged = c2s.max_unacknowledged
 
     @property
     def defaultHost(self):

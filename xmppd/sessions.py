@@ -83,6 +83,7 @@ class Session:
         self.inactive = False
         self._deferred = []
         self._ackRequested = False
+        self._ackTimer = None
         self._probes = {}
         self._probeNumbers = 0
         # Stanzas from the client: how many arrived, how many are handled
@@ -143,9 +144,10 @@ class Session:
         self.acks.wrote(stanza, rowId, track=message or sm is not None)
         if self.stream is not None:
             self.stream.send(stanza)
-        if sm is not None and len(self.acks) > sm.maxUnacked:
+        limit = sm.maxUnacked if sm is not None else self.manager.server.maxUnacknowledged
+        if len(self.acks) > limit:
             # A client that never acknowledges (or never comes back to
-            # resume) would grow this queue for good.
+            # resume, or never answers an IQ) would grow this queue for good.
             if self.hibernating:
                 self.manager.unbind(self)
             else:
@@ -206,10 +208,35 @@ class Session:
         if self.closed or self.stream is None or self.acks.acked >= self.acks.written:
             self._ackRequested = False
             return
+        self._watchAck()
         sm = self.streamManagement
         if sm is not None:
             return sm.requestAck(self)
         self.probe()
+
+    def _watchAck(self):
+        """
+        A request unanswered for ``ping_timeout`` means a client that reads
+        nothing: the connection is treated as lost (resumable under
+        XEP-0198), or one silent client would keep its account's offline
+        delivery -- and everything queued behind it -- waiting for good.
+        """
+        if self._ackTimer is None:
+            self._ackTimer = self.manager.clock.callLater(
+                self.manager.server.pingTimeout, self._ackTimedOut, self.acks.written)
+
+    def _ackTimedOut(self, number):
+        self._ackTimer = None
+        if self.closed or self.stream is None:
+            return
+        if self.acks.acked >= number:
+            if self._ackRequested:
+                self._watchAck()
+            return
+        stream = self.stream
+        stream.endSession(resumable=True)
+        stream.sendStreamError(error.StreamError(
+            "connection-timeout", text="no acknowledgement of what was sent"))
 
     def probe(self):
         """An IQ whose answer, result or error, acknowledges what came before it."""
@@ -268,12 +295,18 @@ class Session:
         self._deferred = []
         self._probes.clear()
         self._hibernationWatchers = []
+        if self._ackTimer is not None and self._ackTimer.active():
+            self._ackTimer.cancel()
+        self._ackTimer = None
         return left
 
     def hibernate(self):
         """XEP-0198: the connection is gone but the client may resume."""
         self.hibernating = True
         self.stream = None
+        if self._ackTimer is not None and self._ackTimer.active():
+            self._ackTimer.cancel()
+        self._ackTimer = None
         watchers, self._hibernationWatchers = self._hibernationWatchers, []
         for watcher in watchers:
             watcher.callback(None)

@@ -91,7 +91,15 @@ async def test_every_feature_disco_lists_on_an_account_is_answered(xmpp):
               NS_VERSION: "<query xmlns='jabber:iq:version'/>",
               "jabber:iq:last": "<query xmlns='jabber:iq:last'/>",
               "vcard-temp": "<vCard xmlns='vcard-temp'/>"}
+    pubsub = ("<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+              "<items node='urn:xmpp:avatar:metadata'/></pubsub>")
     for namespace in listed:
+        if namespace.startswith("http://jabber.org/protocol/pubsub"):
+            # PEP (XEP-0163): its service answers, here that bob has no avatar.
+            answer = await ask(alice, "bob@localhost", pubsub, "probe")
+            assert answer.get("type") == "error", ET.tostring(answer)
+            assert stanzaErrorCondition(answer)[1] == "item-not-found", ET.tostring(answer)
+            continue
         assert namespace in probes, "disco lists %s on an account; nothing probes it" % namespace
         answer = await ask(alice, "bob@localhost", probes[namespace], "probe")
         assert answer.get("type") == "result", ET.tostring(answer)

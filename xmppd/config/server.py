@@ -287,11 +287,15 @@ C2S = Schema(
         Option("max_auth_attempts", "int", 5,
                "Failed authentication attempts allowed on one stream.", minimum=1),
         Option("idle_timeout", "duration", None,
-               "A client silent this long is pinged (XEP-0199); unset = never.",
+               "A client silent this long is sent an IQ probe; unset = never.",
                minimum="1s"),
         Option("ping_timeout", "duration", "60s",
-               "How long that ping may go unanswered before the stream is closed.",
+               "How long that probe may go unanswered before the stream is closed.",
                minimum="1s"),
+        Option("max_unacknowledged", "int", 5000,
+               "Most messages a client without stream management may leave"
+               " unacknowledged (its IQ probe unanswered) before it is disconnected;"
+               " they are then routed again.", minimum=10),
     ],
     doc="Client-to-server connections.",
 )
