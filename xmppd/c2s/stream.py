@@ -61,6 +61,44 @@ class OutputBudget:
         return self.unread > self.limit
 
 
+class ReadGate:
+    """
+    Why the server is not reading from a client, by named reason.
+
+    Several parts of the stream pause reads for reasons of their own (the
+    session's bounded intake, output backpressure, rate limits, a delayed
+    login answer); each closes the gate for its reason and opens it again
+    when that reason is gone, and the transport reads again only once no
+    reason holds, so that one part cannot undo another's pause.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.reasons = set()
+
+    def close(self, reason):
+        if not self.reasons and self.stream.transport is not None:
+            self.stream.transport.pauseProducing()
+        self.reasons.add(reason)
+
+    def open(self, reason):
+        if reason not in self.reasons:
+            return
+        self.reasons.discard(reason)
+        if not self.reasons and self.stream.transport is not None:
+            self.stream.transport.resumeProducing()
+
+    def forget(self, reason):
+        """Drop a reason without reading again: the stream is closing."""
+        self.reasons.discard(reason)
+
+
+# The reasons a ClientStream stops reading. A paused intake also holds back
+# parsing what has already arrived: the session has taken all it can.
+INTAKE = "intake"
+BACKLOG = "output backlog"
+
+
 @implementer(IHandshakeListener)
 class ClientStream(HardenedXmlStream):
     """A client connection; stanzas go to its negotiator, then to its session."""
@@ -69,10 +107,9 @@ class ClientStream(HardenedXmlStream):
     _pingSentAt = None
     _abortTimer = None
     _handshakeTimer = None
-    _intakePaused = False
     _unparsed = b""
+    _intakeHeld = False
     _output = None
-    _backlogged = False
 
     def connectionMade(self):
         server, clock = self.factory.server, self.factory.clock
@@ -81,6 +118,7 @@ class ClientStream(HardenedXmlStream):
         self.maxStanzaSize = server.preauthStanzaSizeLimit
         self.maxStanzaDepth = server.maxStanzaDepth
         HardenedXmlStream.connectionMade(self)
+        self.readGate = ReadGate(self)
         self.peerAddress = getattr(self.transport.getPeer(), "host", None)
         self.factory.connectionOpened(self)
         self.lastActivity = clock.seconds()
@@ -142,44 +180,43 @@ class ClientStream(HardenedXmlStream):
         # A transport with a paused producer would not finish closing.
         if self._output is not None:
             self._output = None
-            self._backlogged = False
+            self.readGate.forget(BACKLOG)
             self.transport.unregisterProducer()
 
     def outputBacklogged(self):
         """The transport's buffer is past its high-water mark: stop reading."""
-        self._backlogged = True
-        self.transport.pauseProducing()
+        self.readGate.close(BACKLOG)
 
     def outputDrained(self):
-        self._backlogged = False
-        if not self._intakePaused and self.transport is not None:
-            self.transport.resumeProducing()
+        self.readGate.open(BACKLOG)
 
     def dataReceived(self, data):
         self.lastActivity = self.factory.clock.seconds()
-        if self._intakePaused:
+        if self._intakeHeld:
             self._unparsed += data
             return
         self._parse(data)
 
     def _parse(self, data):
         for start in range(0, len(data), INTAKE_SLICE):
-            if self._intakePaused:
+            if self._intakeHeld:
                 self._unparsed += data[start:]
                 return
             HardenedXmlStream.dataReceived(self, data[start:start + INTAKE_SLICE])
 
     def pauseIntake(self):
         """Read nothing more from the client until ``resumeIntake``."""
-        self._intakePaused = True
-        self.transport.pauseProducing()
+        self._intakeHeld = True
+        self.readGate.close(INTAKE)
 
     def resumeIntake(self):
-        self._intakePaused = False
+        # What arrived meanwhile is parsed before anything more is read;
+        # parsing it may pause the intake again, and the gate stays closed.
+        self._intakeHeld = False
         unparsed, self._unparsed = self._unparsed, b""
         self._parse(unparsed)
-        if not self._intakePaused and not self._backlogged and self.transport is not None:
-            self.transport.resumeProducing()
+        if not self._intakeHeld:
+            self.readGate.open(INTAKE)
 
     def _checkIdle(self):
         """
