@@ -127,6 +127,8 @@ port = {port}
 max_connections = 0
 max_connections_per_ip = 0
 auth_timeout = "300s"
+rate_limit_bytes_per_second = 0
+ip_rate_limit_bytes_per_second = 0
 
 [storage]
 backend = "{backend}"

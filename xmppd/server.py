@@ -10,6 +10,7 @@ from twisted.words.protocols.jabber.jid import JID
 from wokkel.component import Router
 
 from xmppd.c2s.negotiation import stanzaError
+from xmppd.c2s.ratelimit import RateLimits
 from xmppd.lanes import Lanes
 from xmppd.sessions import SessionManager
 
@@ -77,6 +78,9 @@ class XMPPServer:
         self.maxConnectionsPerAddress = c2s.max_connections_per_ip or float("inf")
         self.maxConnections = c2s.max_connections or float("inf")
         self.idleTimeout = c2s.idle_timeout
+        self.rateLimits = RateLimits(
+            c2s.ip_rate_limit_bytes_per_second, c2s.ip_rate_limit_burst,
+            c2s.rate_limit_bytes_per_second, c2s.rate_limit_burst)
         self.pingTimeout = c2s.ping_timeout
 
     @property

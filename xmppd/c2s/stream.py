@@ -97,6 +97,7 @@ class ReadGate:
 # parsing what has already arrived: the session has taken all it can.
 INTAKE = "intake"
 BACKLOG = "output backlog"
+RATE = "rate limit"
 
 
 @implementer(IHandshakeListener)
@@ -107,6 +108,8 @@ class ClientStream(HardenedXmlStream):
     _pingSentAt = None
     _abortTimer = None
     _handshakeTimer = None
+    _rateTimer = None
+    _rateLogged = False
     _unparsed = b""
     _intakeHeld = False
     _output = None
@@ -191,7 +194,16 @@ class ClientStream(HardenedXmlStream):
         self.readGate.open(BACKLOG)
 
     def dataReceived(self, data):
-        self.lastActivity = self.factory.clock.seconds()
+        self.lastActivity = now = self.factory.clock.seconds()
+        if self._rateTimer is None:
+            wait = self.factory.server.rateLimits.charge(
+                self.peerAddress, self._account(), len(data), now)
+            if wait > 0:
+                self._throttle(wait)
+        else:
+            # Read before the pause took effect (TLS had it decrypted already).
+            self.factory.server.rateLimits.charge(
+                self.peerAddress, self._account(), len(data), now)
         if self._intakeHeld:
             self._unparsed += data
             return
@@ -203,6 +215,35 @@ class ClientStream(HardenedXmlStream):
                 self._unparsed += data[start:]
                 return
             HardenedXmlStream.dataReceived(self, data[start:start + INTAKE_SLICE])
+
+    def _account(self):
+        username = self.authenticator.username
+        return None if username is None else "%s@%s" % (username, self.authenticator.host)
+
+    def _throttle(self, wait):
+        """
+        Over its rate: read nothing more until the buckets have refilled.
+        What has arrived is still parsed; the client is slowed, not closed.
+        """
+        rateLimits = self.factory.server.rateLimits
+        if not self._rateLogged:
+            self._rateLogged = True
+            log.msg("c2s %s: rate limited (%s), reads paused" % (
+                self.peerAddress, rateLimits.describe(
+                    self.peerAddress, self._account(), self.factory.clock.seconds())))
+        self.readGate.close(RATE)
+        self._rateTimer = self.factory.clock.callLater(wait, self._rateRefilled)
+
+    def _rateRefilled(self):
+        self._rateTimer = None
+        # Another stream of the same address or account may have spent
+        # the tokens meanwhile.
+        wait = self.factory.server.rateLimits.wait(
+            self.peerAddress, self._account(), self.factory.clock.seconds())
+        if wait > 0:
+            self._rateTimer = self.factory.clock.callLater(wait, self._rateRefilled)
+        else:
+            self.readGate.open(RATE)
 
     def pauseIntake(self):
         """Read nothing more from the client until ``resumeIntake``."""
@@ -294,10 +335,12 @@ class ClientStream(HardenedXmlStream):
                 self.factory.server.closeTimeout, self.transport.abortConnection)
 
     def connectionLost(self, reason):
-        for timer in (self._authTimer, self._idleTimer, self._abortTimer, self._handshakeTimer):
+        for timer in (self._authTimer, self._idleTimer, self._abortTimer, self._handshakeTimer,
+                      self._rateTimer):
             if timer is not None and timer.active():
                 timer.cancel()
         self._authTimer = self._idleTimer = self._abortTimer = self._handshakeTimer = None
+        self._rateTimer = None
         HardenedXmlStream.connectionLost(self, reason)
         self.factory.connectionClosed(self)
         self.endSession(resumable=True)
