@@ -100,9 +100,10 @@ class XMPPServer:
 
     # What the c2s negotiator asks ---------------------------------------------
 
-    def overCapacity(self, negotiator):
+    def admit(self, negotiator):
+        """Whether the connection limits let this stream in (see ClientStreamFactory)."""
         xs = negotiator.xmlstream
-        return xs.factory.overCapacity(xs)
+        return xs.factory.admit(xs)
 
     def preAuthFeatures(self, domain):
         return self.hosts[domain].streamFeatures("pre-auth")

@@ -75,7 +75,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         xs.thisEntity = JID(host)
         if xs.version < (1, 0):
             return xs.sendStreamError(error.StreamError("unsupported-version"))
-        if self.server.overCapacity(self):
+        if not self.server.admit(self):
             return xs.sendStreamError(error.StreamError(
                 "resource-constraint", text="too many connections"))
         xs.sendHeader()

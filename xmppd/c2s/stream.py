@@ -356,7 +356,10 @@ class ClientStreamFactory(protocol.ServerFactory):
             from twisted.internet import reactor as clock
         self.server = server
         self.clock = clock
+        # Every open connection (``streams``), and the admitted ones, which
+        # the limits count, in all and per address.
         self.streams = set()
+        self.admitted = set()
         self.perAddress = {}
 
     def buildProtocol(self, addr):
@@ -367,18 +370,34 @@ class ClientStreamFactory(protocol.ServerFactory):
 
     def connectionOpened(self, xs):
         self.streams.add(xs)
-        self.perAddress[xs.peerAddress] = self.perAddress.get(xs.peerAddress, 0) + 1
 
     def connectionClosed(self, xs):
-        if xs in self.streams:
-            self.streams.discard(xs)
+        self.streams.discard(xs)
+        if xs in self.admitted:
+            self.admitted.discard(xs)
             count = self.perAddress.get(xs.peerAddress, 1) - 1
             if count:
                 self.perAddress[xs.peerAddress] = count
             else:
                 self.perAddress.pop(xs.peerAddress, None)
 
-    def overCapacity(self, xs):
-        if len(self.streams) > self.server.maxConnections:
+    def admit(self, xs):
+        """
+        Whether the stream may go on, counting it from now on if so.
+
+        Only admitted connections count against the limits: one that is
+        refused, or has not sent its stream header yet, does not take a
+        slot (those are bounded by the auth and TLS handshake timeouts), so
+        that a limit of 100 per address admits 100, however many knock at
+        once. A stream restart (after TLS, after SASL) is admitted already.
+        """
+        if xs in self.admitted:
             return True
-        return self.perAddress.get(xs.peerAddress, 0) > self.server.maxConnectionsPerAddress
+        server = self.server
+        if len(self.admitted) >= server.maxConnections:
+            return False
+        if self.perAddress.get(xs.peerAddress, 0) >= server.maxConnectionsPerAddress:
+            return False
+        self.admitted.add(xs)
+        self.perAddress[xs.peerAddress] = self.perAddress.get(xs.peerAddress, 0) + 1
+        return True
