@@ -368,7 +368,8 @@ def test_etc_config_shows_every_key_of_every_table():
          " rate_limit_burst, ip_rate_limit_bytes_per_second, ip_rate_limit_burst,"
          " max_connections,"
          " max_connections_per_ip, auth_timeout, tls_handshake_timeout, close_timeout,"
-         " max_auth_attempts, idle_timeout,"
+         " max_auth_attempts, login_failure_window, login_failures_before_delay,"
+         " login_failure_max_delay, idle_timeout,"
          " ping_timeout)"),
         ('hosts = ["example.com"]\n',
          "unknown key hosts (known: server, c2s, tls, storage, metrics, acl, access,"

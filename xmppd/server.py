@@ -9,6 +9,7 @@ modules and the modules stay unaware of sockets.
 from twisted.words.protocols.jabber.jid import JID
 from wokkel.component import Router
 
+from xmppd.c2s.loginthrottle import LoginThrottle
 from xmppd.c2s.negotiation import stanzaError
 from xmppd.c2s.ratelimit import RateLimits
 from xmppd.lanes import Lanes
@@ -78,6 +79,9 @@ class XMPPServer:
         self.maxConnectionsPerAddress = c2s.max_connections_per_ip or float("inf")
         self.maxConnections = c2s.max_connections or float("inf")
         self.idleTimeout = c2s.idle_timeout
+        self.loginThrottle = LoginThrottle(
+            c2s.login_failure_window, c2s.login_failures_before_delay,
+            c2s.login_failure_max_delay)
         self.rateLimits = RateLimits(
             c2s.ip_rate_limit_bytes_per_second, c2s.ip_rate_limit_burst,
             c2s.rate_limit_bytes_per_second, c2s.rate_limit_burst)
