@@ -139,6 +139,7 @@ max_user_offline_messages = [{{ acl = "all", value = "infinity" }}]
 
 [modules.offline]
 pair_limit = 1000000
+max_user_bytes = 0
 
 [modules.register]
 enabled = true
