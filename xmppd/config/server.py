@@ -242,6 +242,11 @@ SERVER = Schema(
         Option("admins", "list-of-str", [],
                "Bare JIDs of the server administrators (the built-in acl 'admin').",
                check=_checkAdmins),
+        Option("log_rotate_length", "size", "10MiB",
+               "twistd's --logfile is rotated when it reaches this size.", minimum="1KiB"),
+        Option("log_rotated_files", "int", 10,
+               "Rotated log files kept beside the current one; older ones are deleted.",
+               minimum=1),
     ],
     doc="The server as a whole.",
 )
