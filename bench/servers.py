@@ -127,6 +127,8 @@ port = {port}
 max_connections = 0
 max_connections_per_ip = 0
 auth_timeout = "300s"
+rate_limit_bytes_per_second = 0
+ip_rate_limit_bytes_per_second = 0
 
 [storage]
 backend = "{backend}"
@@ -137,6 +139,7 @@ max_user_offline_messages = [{{ acl = "all", value = "infinity" }}]
 
 [modules.offline]
 pair_limit = 1000000
+max_user_bytes = 0
 
 [modules.register]
 enabled = true

@@ -70,8 +70,10 @@ class RawClient:
         self.streamEnded = False
 
     @classmethod
-    async def connect(cls, port, host="127.0.0.1", answerPings=True):
-        reader, writer = await asyncio.open_connection(host, port)
+    async def connect(cls, port, host="127.0.0.1", answerPings=True, source=None):
+        """``source``: the local address to connect from (e.g. 127.0.0.2, another IP)."""
+        reader, writer = await asyncio.open_connection(
+            host, port, local_addr=(source, 0) if source else None)
         return cls(reader, writer, answerPings)
 
     @classmethod

@@ -364,9 +364,12 @@ def test_etc_config_shows_every_key_of_every_table():
         ("[c2s]\nprot = 5222\n",
          "unknown key c2s.prot (known: interface, port, direct_tls_port,"
          " require_encryption, stanza_size_limit, preauth_stanza_size_limit,"
-         " max_stanza_depth, output_buffer_limit, max_connections,"
+         " max_stanza_depth, output_buffer_limit, rate_limit_bytes_per_second,"
+         " rate_limit_burst, ip_rate_limit_bytes_per_second, ip_rate_limit_burst,"
+         " max_connections,"
          " max_connections_per_ip, auth_timeout, tls_handshake_timeout, close_timeout,"
-         " max_auth_attempts, idle_timeout,"
+         " max_auth_attempts, login_failure_window, login_failures_before_delay,"
+         " login_failure_max_delay, idle_timeout,"
          " ping_timeout, max_unacknowledged)"),
         ('hosts = ["example.com"]\n',
          "unknown key hosts (known: server, c2s, tls, storage, metrics, acl, access,"

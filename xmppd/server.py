@@ -9,7 +9,9 @@ modules and the modules stay unaware of sockets.
 from twisted.words.protocols.jabber.jid import JID
 from wokkel.component import Router
 
+from xmppd.c2s.loginthrottle import LoginThrottle
 from xmppd.c2s.negotiation import stanzaError
+from xmppd.c2s.ratelimit import RateLimits
 from xmppd.lanes import Lanes
 from xmppd.sessions import SessionManager
 
@@ -77,6 +79,12 @@ class XMPPServer:
         self.maxConnectionsPerAddress = c2s.max_connections_per_ip or float("inf")
         self.maxConnections = c2s.max_connections or float("inf")
         self.idleTimeout = c2s.idle_timeout
+        self.loginThrottle = LoginThrottle(
+            c2s.login_failure_window, c2s.login_failures_before_delay,
+            c2s.login_failure_max_delay)
+        self.rateLimits = RateLimits(
+            c2s.ip_rate_limit_bytes_per_second, c2s.ip_rate_limit_burst,
+            c2s.rate_limit_bytes_per_second, c2s.rate_limit_burst)
         self.pingTimeout = c2s.ping_timeout
         self.maxUnacknowledged = c2s.max_unacknowledged
 
@@ -97,9 +105,10 @@ class XMPPServer:
 
     # What the c2s negotiator asks ---------------------------------------------
 
-    def overCapacity(self, negotiator):
+    def admit(self, negotiator):
+        """Whether the connection limits let this stream in (see ClientStreamFactory)."""
         xs = negotiator.xmlstream
-        return xs.factory.overCapacity(xs)
+        return xs.factory.admit(xs)
 
     def preAuthFeatures(self, domain):
         return self.hosts[domain].streamFeatures("pre-auth")

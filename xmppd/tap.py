@@ -23,6 +23,7 @@ from xmppd.c2s.stream import ClientStreamFactory
 from xmppd.config import ConfigError, loadConfig
 from xmppd.host import Host
 from xmppd.imodule import IModule
+from xmppd.logrotation import installRotatingLog
 from xmppd.installsecret import createPrivateFile, ensureDataDirectory, loadInstallSecret
 from xmppd.modules.message import MessageRouter
 from xmppd.server import StoreRegistry, XMPPServer
@@ -75,9 +76,19 @@ def moduleSchemas(modules):
 class XMPPDService(service.MultiService):
     """Opens the database first, then starts the listeners and hosts."""
 
+    twistdOptions = None
+
     def __init__(self, storage):
         service.MultiService.__init__(self)
         self.storage = storage
+
+    def setServiceParent(self, parent):
+        service.MultiService.setServiceParent(self, parent)
+        if self.twistdOptions is not None and hasattr(parent, "setComponent"):
+            # The parent is twistd's application, not yet logging.
+            config = self.server.config.server
+            installRotatingLog(parent, self.twistdOptions,
+                               config.log_rotate_length, config.log_rotated_files)
 
     def privilegedStartService(self):
         # twistd binds listeners here, before startService; ours bind in
@@ -189,6 +200,8 @@ def makeService(options):
     server = buildServer(config, options["modules"])
     top = XMPPDService(server.storage)
     top.server = server
+    # twistd's own options (--logfile …), the parent of ours.
+    top.twistdOptions = getattr(options, "parent", None)
     for host in server.hosts.values():
         host.setServiceParent(top)
     factory = ClientStreamFactory(server)

@@ -30,10 +30,11 @@ def plainAuth(username, password):
     return "<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" % (NS_SASL, payload)
 
 
-async def assertServesAnotherClient(server, username="alice", password="secret-alice"):
+async def assertServesAnotherClient(server, username="alice", password="secret-alice",
+                                    source=None):
     """A new client logs in and its ping is answered within PROMPTLY seconds."""
     started = time.monotonic()
-    other = await RawClient.connect(server.port)
+    other = await RawClient.connect(server.port, source=source)
     await other.login(username, password, "witness")
     assert await other.roundTrip(timeout=PROMPTLY) == []
     elapsed = time.monotonic() - started

@@ -30,6 +30,13 @@ CONDITION_NODES = tuple("%s?condition=%s" % (NS_AMP, condition) for condition in
 # What a Delivery says happens to the message (XEP-0079 §3.3.1).
 DIRECT, STORED, NONE = "direct", "stored", "none"
 
+# The most rules one message may carry: every rule may send a reply, so
+# more would let one message make the server send thousands.
+MAX_RULES = 16
+# expire-at dates outside these years are refused as invalid rules: year
+# 0000 is no date at all, and the µs of either bound fit 64 bits.
+MIN_YEAR, MAX_YEAR = 1970, 9999
+
 # XEP-0082 DateTime; XEP-0079 §3.3.2 requires the timezone to be UTC.
 _DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]00:00)$")
@@ -77,11 +84,12 @@ class AmpInvalid(Exception):
     ``bad-request`` with one AMP-specific element naming the rules at issue.
     """
 
-    def __init__(self, text=None, specific=None, rules=()):
+    def __init__(self, text=None, specific=None, rules=(), condition="bad-request"):
         Exception.__init__(self, text or specific)
         self.text = text
         self.specific = specific
         self.rules = list(rules)
+        self.condition = condition
 
     def toResponse(self, message):
         """The error reply: addresses swapped, payload kept, ``<error/>`` last."""
@@ -90,7 +98,7 @@ class AmpInvalid(Exception):
             appCondition = domish.Element((NS_AMP, self.specific))
             for rule in self.rules:
                 appCondition.addChild(rule.toElement())
-        return StanzaError("bad-request", type="modify", text=self.text,
+        return StanzaError(self.condition, type="modify", text=self.text,
                            appCondition=appCondition).toResponse(message)
 
 
@@ -108,7 +116,7 @@ def parseDateTime(text):
         return None
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     fraction = (match.group(7) or "")[:6].ljust(6, "0")
-    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+    if not (MIN_YEAR <= year <= MAX_YEAR and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
             and hour <= 23 and minute <= 59 and second <= 60):
         return None
     seconds = calendar.timegm((year, month, day, hour, minute, min(second, 59), 0, 0, 0))
@@ -132,6 +140,9 @@ def parseRequest(message):
     for element in amp.elements():
         if element.name != "rule" or element.uri != NS_AMP:
             continue
+        if len(rules) == MAX_RULES:
+            raise AmpInvalid("at most %d AMP rules per message" % MAX_RULES,
+                             condition="not-acceptable")
         rule = AmpRule(element.getAttribute("action"), element.getAttribute("condition"),
                        element.getAttribute("value"))
         rules.append(rule)

@@ -26,6 +26,11 @@ NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 NS_SASL_CB = "urn:xmpp:sasl-cb:0"
 STANZA_NAMES = ("iq", "message", "presence")
+# The read-gate reason of a stream whose SASL answer is being delayed.
+LOGIN_THROTTLE = "login throttle"
+# Elements a client may pipeline behind a delayed SASL answer (the rest of
+# a read already parsed); they are handled after the answer, in order.
+MAX_HELD_ELEMENTS = 8
 
 
 def stanzaError(stanza, condition, errorType=None, text=None):
@@ -51,6 +56,9 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         self.username = None
         self.mechanism = None
         self.failedAuths = 0
+        self._throttleLogged = False
+        self._answerPending = False
+        self._heldElements = []
         self.session = None
         self.host = None
 
@@ -75,7 +83,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         xs.thisEntity = JID(host)
         if xs.version < (1, 0):
             return xs.sendStreamError(error.StreamError("unsupported-version"))
-        if self.server.overCapacity(self):
+        if not self.server.admit(self):
             return xs.sendStreamError(error.StreamError(
                 "resource-constraint", text="too many connections"))
         xs.sendHeader()
@@ -123,6 +131,11 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
     # Elements before binding -----------------------------------------------
 
     def elementReceived(self, element):
+        if self._answerPending:
+            if len(self._heldElements) >= MAX_HELD_ELEMENTS:
+                return self.xmlstream.sendStreamError(error.StreamError(
+                    "policy-violation", text="too much sent before the SASL answer"))
+            return self._heldElements.append(element)
         if element.uri != NS_CLIENT and self.username is not None:
             # After authentication, a module may own a namespace of nonzas
             # (XEP-0198's enable, r, a, resume), before binding or after.
@@ -222,8 +235,13 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
             challenge.addContent(base64.b64encode(result[1]).decode("ascii") or "=")
             xs.send(challenge)
             return
-        _, additional, username = result
         self.mechanism = None
+        delay = self.server.loginThrottle.successDelay(xs.peerAddress, xs.factory.clock.seconds())
+        self._answerLater(delay, self._succeeded, result)
+
+    def _succeeded(self, result):
+        xs = self.xmlstream
+        _, additional, username = result
         self.username = username
         success = domish.Element((NS_SASL, "success"))
         if additional:
@@ -234,26 +252,69 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         xs.setStanzaSizeLimit(self.server.stanzaSizeLimit)
 
     def stepFailed(self, failure):
+        account = getattr(self.mechanism, "username", None)
+        if account is not None:
+            account = "%s@%s" % (account, self.host)
         self.mechanism = None
         if not failure.check(SASLFailure):
             log.err(failure, "SASL step failed")
             return self.saslFailure(SASLFailure("temporary-auth-failure"))
-        return self.saslFailure(failure.value)
+        return self.saslFailure(failure.value, account)
 
-    def saslFailure(self, reason):
+    def saslFailure(self, reason, account=None):
+        """
+        Every failure but the server's own (``temporary-auth-failure``) is
+        a failed attempt: on this stream (``max_auth_attempts``) and for the
+        login throttle, which may delay the answer.
+        """
         xs = self.xmlstream
         if xs.stream is None:
             return
+        delay = 0
+        if reason.condition != "temporary-auth-failure":
+            self.failedAuths += 1
+            delay = self.server.loginThrottle.failed(
+                xs.peerAddress, account, xs.factory.clock.seconds())
+        self._answerLater(delay, self._failed, reason)
+
+    def _failed(self, reason):
+        xs = self.xmlstream
         element = domish.Element((NS_SASL, "failure"))
         element.addElement(reason.condition)
         if reason.text:
             element.addElement("text", content=reason.text)
         xs.send(element)
-        if reason.condition in ("not-authorized", "invalid-authzid", "malformed-request"):
-            self.failedAuths += 1
-            if self.failedAuths >= self.server.maxAuthAttempts:
-                xs.sendStreamError(error.StreamError(
-                    "policy-violation", text="too many failed authentication attempts"))
+        if self.failedAuths >= self.server.maxAuthAttempts:
+            xs.sendStreamError(error.StreamError(
+                "policy-violation", text="too many failed authentication attempts"))
+
+    def _answerLater(self, delay, answer, *args):
+        """Answer now, or after ``delay`` seconds reading nothing meanwhile."""
+        xs = self.xmlstream
+        if not delay:
+            return answer(*args)
+        if not self._throttleLogged:
+            self._throttleLogged = True
+            log.msg("c2s %s: login throttled, SASL answers delayed (%gs)" % (
+                xs.peerAddress, delay))
+        xs.readGate.close(LOGIN_THROTTLE)
+        self._answerPending = True
+
+        def answerNow():
+            self._answerPending = False
+            if xs.stream is None or xs.transport is None:
+                return
+            xs.readGate.open(LOGIN_THROTTLE)
+            answer(*args)
+            held, self._heldElements = self._heldElements, []
+            if held and self.username is not None:
+                # Sent after the SASL response, before the new stream header.
+                return xs.pipelinedBeforeRestart("sasl")
+            for element in held:
+                if getattr(xs, "_closing", False):
+                    return
+                self.elementReceived(element)
+        xs.factory.clock.callLater(delay, answerNow)
 
     # Resource binding ---------------------------------------------------------
 

@@ -93,6 +93,8 @@ class ScramMechanism:
 class PlainMechanism:
     """PLAIN (RFC 4616), offered only on encrypted streams."""
 
+    username = None
+
     def __init__(self, host, users, secret):
         self.host = host
         self.users = users
@@ -106,7 +108,7 @@ class PlainMechanism:
             authzid, authcid, password = initial.decode("utf-8").split("\x00")
         except (UnicodeDecodeError, ValueError):
             raise SASLFailure("malformed-request")
-        username = normaliseUsername(authcid, self.host)
+        username = self.username = normaliseUsername(authcid, self.host)
         if authzid and authzid not in (username, username + "@" + self.host):
             raise SASLFailure("invalid-authzid")
         credentials = yield self.users.getScramCredentials(username + "@" + self.host, "sha256")

@@ -61,6 +61,45 @@ class OutputBudget:
         return self.unread > self.limit
 
 
+class ReadGate:
+    """
+    Why the server is not reading from a client, by named reason.
+
+    Several parts of the stream pause reads for reasons of their own (the
+    session's bounded intake, output backpressure, rate limits, a delayed
+    login answer); each closes the gate for its reason and opens it again
+    when that reason is gone, and the transport reads again only once no
+    reason holds, so that one part cannot undo another's pause.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.reasons = set()
+
+    def close(self, reason):
+        if not self.reasons and self.stream.transport is not None:
+            self.stream.transport.pauseProducing()
+        self.reasons.add(reason)
+
+    def open(self, reason):
+        if reason not in self.reasons:
+            return
+        self.reasons.discard(reason)
+        if not self.reasons and self.stream.transport is not None:
+            self.stream.transport.resumeProducing()
+
+    def forget(self, reason):
+        """Drop a reason without reading again: the stream is closing."""
+        self.reasons.discard(reason)
+
+
+# The reasons a ClientStream stops reading. A paused intake also holds back
+# parsing what has already arrived: the session has taken all it can.
+INTAKE = "intake"
+BACKLOG = "output backlog"
+RATE = "rate limit"
+
+
 @implementer(IHandshakeListener)
 class ClientStream(HardenedXmlStream):
     """A client connection; stanzas go to its negotiator, then to its session."""
@@ -69,10 +108,11 @@ class ClientStream(HardenedXmlStream):
     _pingSentAt = None
     _abortTimer = None
     _handshakeTimer = None
-    _intakePaused = False
+    _rateTimer = None
+    _rateLogged = False
     _unparsed = b""
+    _intakeHeld = False
     _output = None
-    _backlogged = False
 
     def connectionMade(self):
         server, clock = self.factory.server, self.factory.clock
@@ -81,6 +121,7 @@ class ClientStream(HardenedXmlStream):
         self.maxStanzaSize = server.preauthStanzaSizeLimit
         self.maxStanzaDepth = server.maxStanzaDepth
         HardenedXmlStream.connectionMade(self)
+        self.readGate = ReadGate(self)
         self.peerAddress = getattr(self.transport.getPeer(), "host", None)
         self.factory.connectionOpened(self)
         self.lastActivity = clock.seconds()
@@ -142,44 +183,81 @@ class ClientStream(HardenedXmlStream):
         # A transport with a paused producer would not finish closing.
         if self._output is not None:
             self._output = None
-            self._backlogged = False
+            self.readGate.forget(BACKLOG)
             self.transport.unregisterProducer()
 
     def outputBacklogged(self):
         """The transport's buffer is past its high-water mark: stop reading."""
-        self._backlogged = True
-        self.transport.pauseProducing()
+        self.readGate.close(BACKLOG)
 
     def outputDrained(self):
-        self._backlogged = False
-        if not self._intakePaused and self.transport is not None:
-            self.transport.resumeProducing()
+        self.readGate.open(BACKLOG)
 
     def dataReceived(self, data):
-        self.lastActivity = self.factory.clock.seconds()
-        if self._intakePaused:
+        self.lastActivity = now = self.factory.clock.seconds()
+        if self._rateTimer is None:
+            wait = self.factory.server.rateLimits.charge(
+                self.peerAddress, self._account(), len(data), now)
+            if wait > 0:
+                self._throttle(wait)
+        else:
+            # Read before the pause took effect (TLS had it decrypted already).
+            self.factory.server.rateLimits.charge(
+                self.peerAddress, self._account(), len(data), now)
+        if self._intakeHeld:
             self._unparsed += data
             return
         self._parse(data)
 
     def _parse(self, data):
         for start in range(0, len(data), INTAKE_SLICE):
-            if self._intakePaused:
+            if self._intakeHeld:
                 self._unparsed += data[start:]
                 return
             HardenedXmlStream.dataReceived(self, data[start:start + INTAKE_SLICE])
 
+    def _account(self):
+        username = self.authenticator.username
+        return None if username is None else "%s@%s" % (username, self.authenticator.host)
+
+    def _throttle(self, wait):
+        """
+        Over its rate: read nothing more until the buckets have refilled.
+        What has arrived is still parsed; the client is slowed, not closed.
+        """
+        rateLimits = self.factory.server.rateLimits
+        if not self._rateLogged:
+            self._rateLogged = True
+            log.msg("c2s %s: rate limited (%s), reads paused" % (
+                self.peerAddress, rateLimits.describe(
+                    self.peerAddress, self._account(), self.factory.clock.seconds())))
+        self.readGate.close(RATE)
+        self._rateTimer = self.factory.clock.callLater(wait, self._rateRefilled)
+
+    def _rateRefilled(self):
+        self._rateTimer = None
+        # Another stream of the same address or account may have spent
+        # the tokens meanwhile.
+        wait = self.factory.server.rateLimits.wait(
+            self.peerAddress, self._account(), self.factory.clock.seconds())
+        if wait > 0:
+            self._rateTimer = self.factory.clock.callLater(wait, self._rateRefilled)
+        else:
+            self.readGate.open(RATE)
+
     def pauseIntake(self):
         """Read nothing more from the client until ``resumeIntake``."""
-        self._intakePaused = True
-        self.transport.pauseProducing()
+        self._intakeHeld = True
+        self.readGate.close(INTAKE)
 
     def resumeIntake(self):
-        self._intakePaused = False
+        # What arrived meanwhile is parsed before anything more is read;
+        # parsing it may pause the intake again, and the gate stays closed.
+        self._intakeHeld = False
         unparsed, self._unparsed = self._unparsed, b""
         self._parse(unparsed)
-        if not self._intakePaused and not self._backlogged and self.transport is not None:
-            self.transport.resumeProducing()
+        if not self._intakeHeld:
+            self.readGate.open(INTAKE)
 
     def _checkIdle(self):
         """
@@ -257,10 +335,12 @@ class ClientStream(HardenedXmlStream):
                 self.factory.server.closeTimeout, self.transport.abortConnection)
 
     def connectionLost(self, reason):
-        for timer in (self._authTimer, self._idleTimer, self._abortTimer, self._handshakeTimer):
+        for timer in (self._authTimer, self._idleTimer, self._abortTimer, self._handshakeTimer,
+                      self._rateTimer):
             if timer is not None and timer.active():
                 timer.cancel()
         self._authTimer = self._idleTimer = self._abortTimer = self._handshakeTimer = None
+        self._rateTimer = None
         HardenedXmlStream.connectionLost(self, reason)
         self.factory.connectionClosed(self)
         self.endSession(resumable=True)
@@ -276,7 +356,10 @@ class ClientStreamFactory(protocol.ServerFactory):
             from twisted.internet import reactor as clock
         self.server = server
         self.clock = clock
+        # Every open connection (``streams``), and the admitted ones, which
+        # the limits count, in all and per address.
         self.streams = set()
+        self.admitted = set()
         self.perAddress = {}
 
     def buildProtocol(self, addr):
@@ -287,18 +370,34 @@ class ClientStreamFactory(protocol.ServerFactory):
 
     def connectionOpened(self, xs):
         self.streams.add(xs)
-        self.perAddress[xs.peerAddress] = self.perAddress.get(xs.peerAddress, 0) + 1
 
     def connectionClosed(self, xs):
-        if xs in self.streams:
-            self.streams.discard(xs)
+        self.streams.discard(xs)
+        if xs in self.admitted:
+            self.admitted.discard(xs)
             count = self.perAddress.get(xs.peerAddress, 1) - 1
             if count:
                 self.perAddress[xs.peerAddress] = count
             else:
                 self.perAddress.pop(xs.peerAddress, None)
 
-    def overCapacity(self, xs):
-        if len(self.streams) > self.server.maxConnections:
+    def admit(self, xs):
+        """
+        Whether the stream may go on, counting it from now on if so.
+
+        Only admitted connections count against the limits: one that is
+        refused, or has not sent its stream header yet, does not take a
+        slot (those are bounded by the auth and TLS handshake timeouts), so
+        that a limit of 100 per address admits 100, however many knock at
+        once. A stream restart (after TLS, after SASL) is admitted already.
+        """
+        if xs in self.admitted:
             return True
-        return self.perAddress.get(xs.peerAddress, 0) > self.server.maxConnectionsPerAddress
+        server = self.server
+        if len(self.admitted) >= server.maxConnections:
+            return False
+        if self.perAddress.get(xs.peerAddress, 0) >= server.maxConnectionsPerAddress:
+            return False
+        self.admitted.add(xs)
+        self.perAddress[xs.peerAddress] = self.perAddress.get(xs.peerAddress, 0) + 1
+        return True

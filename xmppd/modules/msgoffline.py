@@ -19,6 +19,9 @@ from xmppd.offline.service import LIMIT_KEY, LIMIT_NODE
 NS_MSGOFFLINE = "msgoffline"
 QUERY_GET = "/iq[@type='get']/msgoffline[@xmlns='msgoffline']"
 QUERY_SET = "/iq[@type='set']/msgoffline[@xmlns='msgoffline']"
+# The largest limit a user may set: ample for any queue, and small enough
+# that no store or driver overflows on it.
+MAX_LIMIT = 10 ** 6
 
 
 class MsgOfflineHandler(XMPPHandler, IQHandlerMixin):
@@ -58,6 +61,9 @@ class MsgOfflineHandler(XMPPHandler, IQHandlerMixin):
             raise StanzaError("bad-request", "modify",
                               "the 'limit' attribute must be a non-negative integer or false")
         if value != "false":
+            if len(value.lstrip("0")) > len(str(MAX_LIMIT)) or int(value) > MAX_LIMIT:
+                raise StanzaError("bad-request", "modify",
+                                  "the 'limit' attribute must be at most %d" % MAX_LIMIT)
             value = str(int(value))
         await self.host.storage.settings.set(account, LIMIT_NODE, LIMIT_KEY, value)
         return _reply(value)

@@ -26,6 +26,10 @@ _EPHEMERAL_NAMESPACES = frozenset([
 ])
 NS_AMP = "http://jabber.org/protocol/amp"
 
+# A XEP-0023 expiry further away than this is clamped to it: it is "never"
+# in practice, and a larger one would overflow a 64-bit column of µs.
+MAX_EXPIRE_SECONDS = 100 * 365 * 86400
+
 QUEUE_FULL_TEXT = "Offline messages queue is full"
 DISABLED_TEXT = "Bounce offline message"
 FAILED_TEXT = "Offline storage failed"
@@ -137,10 +141,14 @@ def expiresAt(stanza, receivedAt, ampExpiresAt=None):
     candidates = [] if ampExpiresAt is None else [int(ampExpiresAt)]
     for child in stanza.elements():
         if child.uri == NS_EXPIRE and child.name == "x":
+            text = child.getAttribute("seconds", "")
+            if len(text) > 20:
+                # Longer than any 64-bit number, so far beyond the clamp.
+                text = str(MAX_EXPIRE_SECONDS) if text.isdigit() else ""
             try:
-                seconds = int(child.getAttribute("seconds", ""))
+                seconds = int(text)
             except ValueError:
                 continue
             if seconds >= 0:
-                candidates.append(receivedAt + seconds * 1_000_000)
+                candidates.append(receivedAt + min(seconds, MAX_EXPIRE_SECONDS) * 1_000_000)
     return min(candidates) if candidates else None

@@ -177,7 +177,9 @@ class OfflineService:
         try:
             rowId = await self.store.store(
                 recipient, _bare(stanza["from"]), xml, receivedAt, decision.expiresAt,
-                decision.pairLimit, decision.userLimit)
+                decision.pairLimit, decision.userLimit,
+                # [modules.offline] max_user_bytes, enforced by the insert.
+                userBytesLimit=self.options.max_user_bytes or None)
         except QuotaExceeded as e:
             refused = policy.overQuota(e.limit, self.options.quota_exceeded)
             self.reject(offlineMessage, refused)

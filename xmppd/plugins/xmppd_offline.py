@@ -17,6 +17,8 @@ offlineModule = Module(
                "Most stored messages per (recipient, sender) pair.", minimum=0),
         Option("access_max_user_messages", "str", "max_user_offline_messages",
                "Name of the [access] rule capping a user's whole queue."),
+        Option("max_user_bytes", "size", "32MiB",
+               "Most bytes of stored messages per user, all senders together (0 = no limit)."),
         Option("user_limits", "bool", False,
                "Let users set their own pair limit with the msgoffline IQ."),
         Option("quota_exceeded", "str", "error",

@@ -76,6 +76,10 @@ class SqliteEngine:
     def forUpdate(self):
         return ""
 
+    def octetLength(self, column):
+        """SQL for the length in bytes (not characters) of a text column."""
+        return "LENGTH(CAST(%s AS BLOB))" % column
+
     def isDuplicateKey(self, error):
         return isinstance(error, sqlite3.IntegrityError)
 
@@ -180,6 +184,9 @@ class MysqlEngine:
 
     def forUpdate(self):
         return " FOR UPDATE"
+
+    def octetLength(self, column):
+        return "LENGTH(%s)" % column
 
     def _code(self, error):
         args = getattr(error, "args", ())

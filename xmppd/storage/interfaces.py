@@ -103,7 +103,7 @@ class IOfflineStore(Interface):
     """The offline message queue of every local account, in arrival order."""
 
     def store(recipient, sender, xml, storedAt, expiresAt=None,
-              pairLimit=None, userLimit=None):
+              pairLimit=None, userLimit=None, userBytesLimit=None):
         """
         Append one stanza to ``recipient``'s queue and fire its id.
 
@@ -113,6 +113,8 @@ class IOfflineStore(Interface):
         count and the insert are atomic: concurrent stores never overshoot.
         A limit of 0 stores nothing. Rows expired but not yet purged still
         count. Fails with QuotaExceeded, naming "pair" when both are reached.
+        ``userBytesLimit`` caps the bytes of the recipient's whole queue
+        (QuotaExceeded "bytes"), checked in the same transaction.
         """
 
     def fetch(recipient, afterId=0, limit=100, now=None):

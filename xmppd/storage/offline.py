@@ -16,6 +16,10 @@ from xmppd.storage.interfaces import IOfflineStore, QuotaExceeded
 
 # Keeps ``IN (...)`` lists well under every driver's and server's limits.
 DELETE_CHUNK = 500
+# A count limit above this is no limit in practice, and a larger one (a
+# user's msgoffline value from before it was bounded) would overflow the
+# drivers' integers in LIMIT ?, breaking every store for that user.
+MAX_COUNT_LIMIT = 2 ** 31 - 1
 
 
 def nowMicroseconds():
@@ -37,6 +41,10 @@ def _raiseOverQuota(result):
     if isinstance(result, _OverQuota):
         raise QuotaExceeded(result.limit)
     return result
+
+
+def _bounded(limit):
+    return None if limit is None else min(limit, MAX_COUNT_LIMIT)
 
 
 def _chunks(ids):
@@ -61,18 +69,21 @@ class OfflineStore:
         self.database = database
 
     def store(self, recipient, sender, xml, storedAt, expiresAt=None,
-              pairLimit=None, userLimit=None):
+              pairLimit=None, userLimit=None, userBytesLimit=None):
         d = self.database.runInteraction(
             self._store, recipient, sender, xml, storedAt, expiresAt,
-            pairLimit, userLimit)
+            pairLimit, userLimit, userBytesLimit)
         d.addCallback(_raiseOverQuota)
         return d
 
     def _store(self, transaction, recipient, sender, xml, storedAt, expiresAt,
-               pairLimit, userLimit):
-        if pairLimit is not None or userLimit is not None:
+               pairLimit, userLimit, userBytesLimit=None):
+        if pairLimit is not None or userLimit is not None or userBytesLimit is not None:
             transaction.engine.lockKey(transaction, "offline_locks", "recipient", recipient)
-            overLimit = self._overLimit(transaction, recipient, sender, pairLimit, userLimit)
+            overLimit = self._overLimit(transaction, recipient, sender,
+                                        _bounded(pairLimit), _bounded(userLimit))
+            if overLimit is None and userBytesLimit is not None:
+                overLimit = self._overBytes(transaction, recipient, xml, userBytesLimit)
             if overLimit is not None:
                 return _OverQuota(overLimit)
         transaction.execute(
@@ -110,6 +121,19 @@ class OfflineStore:
             if count >= limit:
                 return name
         return None
+
+    def _overBytes(self, transaction, recipient, xml, limit):
+        """
+        "bytes" if this stanza would take the queue past ``limit`` bytes.
+        A sum over the user's rows: the count limits bound how many there are.
+        """
+        size = len(xml.encode("utf-8"))
+        if size > limit:
+            return "bytes"
+        row = transaction.execute(
+            "SELECT COALESCE(SUM(%s), 0) FROM offline_messages WHERE recipient = ?"
+            % transaction.engine.octetLength("xml"), (recipient,)).fetchone()
+        return "bytes" if int(row[0]) + size > limit else None
 
     def fetch(self, recipient, afterId=0, limit=100, now=None):
         if now is None:
