@@ -13,8 +13,10 @@ invalid JID, whose exception is never cached) goes to Twisted unchanged.
 Only strings no longer than a valid JID can be (three 1023-byte parts and
 two separators) are remembered, and at most ``CACHE_SIZE`` of them, so a
 client sending huge or ever-new addresses cannot grow the memo. Twisted's
-own ``internJID`` keeps every address it is given, for good; nothing in
-xmppd calls it.
+own ``internJID`` keeps every address it is given, for good, and its
+``JID.userhostJID()`` calls it for every full JID: ``install`` puts a
+bounded memo in its place, so a client spraying ever-new addresses costs
+the server nothing that lasts.
 
 Every part is held to RFC 7622's limit of 1023 bytes. A part longer than
 that many characters is refused before stringprep, so that preparing a
@@ -68,10 +70,28 @@ def prep(user, host, resource):
     return _checkedPrep(user, host, resource)
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _cachedJID(jidstring):
+    return _jid.JID(jidstring)
+
+
+def internJID(jidstring):
+    """Twisted's ``internJID``, remembering at most ``CACHE_SIZE`` addresses."""
+    if type(jidstring) is str and len(jidstring) <= MAX_JID_LENGTH:
+        return _cachedJID(jidstring)
+    return _jid.JID(jidstring)
+
+
 def install():
-    """Route Twisted's JID() through the memo (idempotent)."""
+    """Route Twisted's JID(), and its interning, through the memos (idempotent)."""
     _jid.parse = parse
     _jid.prep = prep
+    if _jid.internJID is not internJID:
+        _jid.internJID = internJID
+        # What was interned before (at import time) is let go as well.
+        for name in dir(_jid):
+            if name.endswith("__internJIDs"):
+                getattr(_jid, name).clear()
 
 
 install()
