@@ -86,9 +86,10 @@ async def query(client, fields=None, paging="", extra="", to=None):
                 results.append(element)
 
 
-async def iq(client, payload, type="get", id=None):
+async def iq(client, payload, type="get", id=None, to=None):
     id = id or "iq%d" % next(_numbers)
-    client.sendRaw("<iq type='%s' id='%s'>%s</iq>" % (type, id, payload))
+    target = " to='%s'" % to if to else ""
+    client.sendRaw("<iq type='%s' id='%s'%s>%s</iq>" % (type, id, target, payload))
     while True:
         element = await client.expect()
         if element.tag == q(NS_CLIENT, "iq") and element.get("id") == id:

@@ -316,3 +316,44 @@ async def test_without_the_module_nothing_is_stamped_or_answered(serve):
     assert stanzaIds(live) == []
     page = await query(phone)
     assert stanzaErrorCondition(page.iq)[1] in ("service-unavailable", "feature-not-implemented")
+
+
+@asyncioTest
+async def test_slixmpp_xep_0313_pages_through_the_archive_both_ways(serve, backend):
+    import asyncio
+
+    import slixmpp
+
+    from tests.slixclient import connectLocally
+
+    xmpp = await serve(backend, modules=MAM_ON)
+    alice = await online(xmpp, "alice")
+    phone = await online(xmpp, "bob", "phone")
+    for n in range(25):
+        send(alice, BOB, "m%d" % n, "message %d" % n)
+    await expectMessages(phone, 25)
+
+    class Laptop(slixmpp.ClientXMPP):
+        def __init__(self):
+            slixmpp.ClientXMPP.__init__(self, "bob@localhost/laptop", "secret-bob")
+            self.register_plugin("xep_0059")
+            self.register_plugin("xep_0313")
+            self.online = asyncio.Event()
+            self.add_event_handler("session_start", lambda _: self.online.set())
+
+    laptop = await connectLocally(Laptop(), xmpp.port)
+    try:
+        mam = laptop.plugin["xep_0313"]
+        forwards = [m["mam_result"]["forwarded"]["stanza"]["body"]
+                    async for m in mam.iterate(rsm={"max": 10})]
+        assert forwards == ["message %d" % n for n in range(25)]
+        backwards = [m["mam_result"]["forwarded"]["stanza"]["body"]
+                     async for m in mam.iterate(rsm={"max": 10}, reverse=True)]
+        assert backwards == ["message %d" % n for n in reversed(range(25))]
+        fromAlice = [m async for m in mam.iterate(with_jid=slixmpp.JID("alice@localhost"),
+                                                  rsm={"max": 10})]
+        assert len(fromAlice) == 25
+        ids = {m["mam_result"]["id"] for m in fromAlice}
+        assert len(ids) == 25
+    finally:
+        laptop.disconnect()
