@@ -93,6 +93,17 @@ FAKE_MODULES = {
                        choices=["presence", "open", "whitelist"])]),
         True,
     ),
+    "mam": (
+        Schema([Option("default", "str", "always", "Archiving default."),
+                Option("max_age", "duration", None, "Archive retention."),
+                Option("retention_interval", "duration", "1h", "Retention sweep interval."),
+                Option("page_size", "int", 50, "Default page."),
+                Option("max_page_size", "int", 250, "Largest page."),
+                Option("rsm_count", "bool", False, "Count in every page."),
+                Option("sync_replaces_offline", "bool", True, "MAM sync replaces the flood.")]),
+        False,
+    ),
+    "flexible_offline": (EMPTY, True),
 }
 
 
@@ -150,6 +161,7 @@ def test_modules_keep_their_default_enabled_state_when_absent():
         "roster", "presence", "disco", "ping", "version",
         "offline", "msgoffline", "amp", "adhoc", "carbons", "csi", "blocking",
         "stream_management", "time", "last", "private", "vcard", "caps", "pep",
+        "stream_management", "flexible_offline",
     ]
     assert config.modules["register"].enabled is False
     assert config.modules["offline"].pair_limit == 100
