@@ -161,7 +161,7 @@ def test_modules_keep_their_default_enabled_state_when_absent():
         "roster", "presence", "disco", "ping", "version",
         "offline", "msgoffline", "amp", "adhoc", "carbons", "csi", "blocking",
         "stream_management", "time", "last", "private", "vcard", "caps", "pep",
-        "stream_management", "flexible_offline",
+        "flexible_offline",
     ]
     assert config.modules["register"].enabled is False
     assert config.modules["offline"].pair_limit == 100
@@ -408,8 +408,8 @@ def test_etc_config_shows_every_key_of_every_table():
          ' a rule gives either limits or "allow"/"deny", not both'),
         ("[modules.muc]\n",
          "unknown module modules.muc (known: adhoc, amp, blocking, caps, carbons, csi, disco,"
-         " last, msgoffline, offline, offline_stub, pep, ping, presence, private, register,"
-         " roster, s2s, stream_management, time, vcard, version)"),
+         " flexible_offline, last, mam, msgoffline, offline, offline_stub, pep, ping, presence,"
+         " private, register, roster, s2s, stream_management, time, vcard, version)"),
         ('[modules.offline]\npair_limit = "many"\n',
          'modules.offline.pair_limit = "many": expected an integer of at least 0'),
         ('[modules.offline]\nquota_exceeded = "bounce"\n',
