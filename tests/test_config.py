@@ -93,6 +93,17 @@ FAKE_MODULES = {
                        choices=["presence", "open", "whitelist"])]),
         True,
     ),
+    "mam": (
+        Schema([Option("default", "str", "always", "Archiving default."),
+                Option("max_age", "duration", None, "Archive retention."),
+                Option("retention_interval", "duration", "1h", "Retention sweep interval."),
+                Option("page_size", "int", 50, "Default page."),
+                Option("max_page_size", "int", 250, "Largest page."),
+                Option("rsm_count", "bool", False, "Count in every page."),
+                Option("sync_replaces_offline", "bool", True, "MAM sync replaces the flood.")]),
+        False,
+    ),
+    "flexible_offline": (EMPTY, True),
 }
 
 
@@ -150,6 +161,7 @@ def test_modules_keep_their_default_enabled_state_when_absent():
         "roster", "presence", "disco", "ping", "version",
         "offline", "msgoffline", "amp", "adhoc", "carbons", "csi", "blocking",
         "stream_management", "time", "last", "private", "vcard", "caps", "pep",
+        "flexible_offline",
     ]
     assert config.modules["register"].enabled is False
     assert config.modules["offline"].pair_limit == 100
@@ -396,8 +408,8 @@ def test_etc_config_shows_every_key_of_every_table():
          ' a rule gives either limits or "allow"/"deny", not both'),
         ("[modules.muc]\n",
          "unknown module modules.muc (known: adhoc, amp, blocking, caps, carbons, csi, disco,"
-         " last, msgoffline, offline, offline_stub, pep, ping, presence, private, register,"
-         " roster, s2s, stream_management, time, vcard, version)"),
+         " flexible_offline, last, mam, msgoffline, offline, offline_stub, pep, ping, presence,"
+         " private, register, roster, s2s, stream_management, time, vcard, version)"),
         ('[modules.offline]\npair_limit = "many"\n',
          'modules.offline.pair_limit = "many": expected an integer of at least 0'),
         ('[modules.offline]\nquota_exceeded = "bounce"\n',

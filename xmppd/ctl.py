@@ -141,6 +141,8 @@ def buildParser():
         pass
     else:
         addOfflineCommands(commands)
+    from xmppd.ctl_mam import addMamCommands
+    addMamCommands(commands)
     return parser
 
 

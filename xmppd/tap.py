@@ -34,6 +34,7 @@ from xmppd.storage.pep import PepStore
 from xmppd.storage.roster import RosterStore
 from xmppd.storage.blocklist import BlocklistStore
 from xmppd.storage.vcards import VCardStore
+from xmppd.storage.mam import MamStore
 from xmppd.tls import ensureCertificate, serverContextFactory
 
 
@@ -154,7 +155,8 @@ def storesFor(database):
                          lastActivity=LastActivityStore(database),
                          privateXML=PrivateXMLStore(database),
                          vcards=VCardStore(database),
-                         pep=PepStore(database))
+                         pep=PepStore(database),
+                         mam=MamStore(database))
 
 
 def buildServer(config, modules, storage=None):

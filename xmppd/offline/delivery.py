@@ -31,13 +31,13 @@ class Delivery:
     # Triggers ------------------------------------------------------------------------
 
     def onResourceAvailable(self, session):
-        if session.priority >= 0:
+        if session.priority >= 0 and _floods(session):
             self.schedule(session)
 
     def onPriorityChanged(self, session, oldPriority):
         # Only the lift from negative counts: a resource at ≥ 0 already had
         # its delivery, and a change within ≥ 0 must not trigger another.
-        if oldPriority < 0 <= session.priority and session.available:
+        if oldPriority < 0 <= session.priority and session.available and _floods(session):
             self.schedule(session)
 
     def onResourceUnbound(self, session):
@@ -128,6 +128,13 @@ def _firstOf(*deferreds):
     for d in deferreds:
         d.addBoth(settle)
     return first
+
+
+def _floods(session):
+    # A module sets ``session.offlineFlood = False`` for a client that
+    # retrieves its offline messages itself (XEP-0013 §2.4): no delivery
+    # at presence for that session.
+    return getattr(session, "offlineFlood", True)
 
 
 def _isTarget(session):

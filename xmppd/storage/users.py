@@ -33,6 +33,9 @@ USER_OWNED_TABLES = [
     ("pep_items", "owner"),
     ("pep_affiliations", "owner"),
     ("pep_subscriptions", "owner"),
+    ("mam_messages", "owner"),
+    ("mam_prefs", "owner"),
+    ("mam_prefs_jids", "owner"),
 ]
 
 _HASH_NAMES = ("sha1", "sha256")

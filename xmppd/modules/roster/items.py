@@ -187,6 +187,10 @@ class RosterHandler(XMPPHandler):
 
     def push(self, owner, row, version, removed=None):
         """§2.1.6: send a changed (or removed) item to every interested resource."""
+        # Every roster change passes here: modules that mirror rosters (MAM's
+        # "roster" preference) follow it with (owner, contact, removed).
+        self.host.events.fire("roster/changed", owner, removed if row is None else row.contact,
+                              row is None)
         if row is None:
             item = RosterItem(JID(removed))
             item.remove = True

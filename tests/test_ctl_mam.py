@@ -1,0 +1,33 @@
+"""``xmppctl mam`` against a real database on both backends."""
+
+import time
+
+import pytest_twisted
+
+from tests.test_ctl_offline import ctl, ok  # noqa: F401  (the fixture)
+
+DAY = 86400 * 10**6
+
+
+def archived(owner, n, stamp):
+    return (owner, "id-%s-%d" % (owner, n), stamp, "alice@localhost", "r1",
+            "<message xmlns='jabber:client'><body>%d</body></message>" % n)
+
+
+@pytest_twisted.ensureDeferred
+async def test_count_and_purge_a_user_then_by_age(ctl):  # noqa: F811
+    now = int(time.time() * 1_000_000)
+    await ctl.storage.mam.append([archived("bob@localhost", n, now - n * DAY) for n in range(4)]
+                                 + [archived("carol@localhost", n, now - n * 2 * DAY)
+                                    for n in range(3)])
+    assert ok(ctl.run("mam", "count", "bob@localhost")).strip() == "4"
+    assert ok(ctl.run("mam", "purge", "--older-than", "1.5")).strip() == \
+        "purged 4 archived messages older than 1.5 days"
+    assert await ctl.storage.mam.count("bob@localhost") == 2
+    assert await ctl.storage.mam.count("carol@localhost") == 1
+    assert ok(ctl.run("mam", "purge", "bob@localhost")).strip() == \
+        "purged 2 archived messages of bob@localhost"
+    assert await ctl.storage.mam.count("carol@localhost") == 1
+    unknown = ctl.run("mam", "purge", "nobody@localhost")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines() == ["xmppctl: no such user: nobody@localhost"]
