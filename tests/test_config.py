@@ -72,7 +72,7 @@ FAKE_MODULES = {
     "s2s": (EMPTY, False),
     "stream_management": (
         Schema([Option("resume_timeout", "duration", "300s", "Resumption window."),
-                Option("max_unacked", "int", 1000, "Unacked stanzas kept.")]),
+                Option("max_unacked", "int", 10000, "Unacked stanzas kept.")]),
         True,
     ),
     "time": (EMPTY, True),

@@ -137,13 +137,20 @@ class Session:
         XEP-0198, which resends them all on resumption). ``stanza`` may be
         the stored XML text of an offline message, with its ``rowId``.
         """
-        sm = self.streamManagement
+        message = self._writeTracked(stanza, rowId)
+        self._checkUnacked(message and rowId is None)
+
+    def _writeTracked(self, stanza, rowId):
         if rowId is not None and rowId > self.lastRowWritten:
             self.lastRowWritten = rowId
         message = rowId is not None or isMessage(stanza)
-        self.acks.wrote(stanza, rowId, track=message or sm is not None)
+        self.acks.wrote(stanza, rowId, track=message or self.streamManagement is not None)
         if self.stream is not None:
             self.stream.send(stanza)
+        return message
+
+    def _checkUnacked(self, askSoon):
+        sm = self.streamManagement
         limit = sm.maxUnacked if sm is not None else self.manager.server.maxUnacknowledged
         if len(self.acks) > limit:
             # A client that never acknowledges (or never comes back to
@@ -152,7 +159,7 @@ class Session:
                 self.manager.unbind(self)
             else:
                 self.sendStreamError("policy-violation", "too many unacknowledged stanzas")
-        elif message and rowId is None:
+        elif askSoon:
             self._askForAckSoon()
 
     def writeReply(self, stanza):
@@ -325,9 +332,12 @@ class Session:
         self.stream = stream
         self.hibernating = False
         lost, waiters = self.acks.renumber(acked)
+        # All of them first, then the bound: a stream closed half way through
+        # would otherwise drop what it had not yet been given again.
         for written in lost:
-            self.write(written.stanza, written.rowId)
+            self._writeTracked(written.stanza, written.rowId)
         self.acks.rewaiting(waiters)
+        self._checkUnacked(False)
 
     # Receiving -------------------------------------------------------------------
 

@@ -17,11 +17,14 @@ from zope.interface import implementer
 
 NS_TIME = "urn:xmpp:time"
 TIME_GET = "/iq[@type='get']/time[@xmlns='%s']" % NS_TIME
+# XEP-0090, deprecated but still asked by older clients (and listed by Prosody).
+NS_LEGACY_TIME = "jabber:iq:time"
+LEGACY_TIME_GET = "/iq[@type='get']/query[@xmlns='%s']" % NS_LEGACY_TIME
 
 
 @implementer(IDisco)
 class EntityTimeHandler(XMPPHandler, IQHandlerMixin):
-    iqHandlers = {TIME_GET: "onTime"}
+    iqHandlers = {TIME_GET: "onTime", LEGACY_TIME_GET: "onLegacyTime"}
 
     def __init__(self, host, clock=None):
         XMPPHandler.__init__(self)
@@ -30,6 +33,7 @@ class EntityTimeHandler(XMPPHandler, IQHandlerMixin):
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(TIME_GET, self.onTimeRequest)
+        self.xmlstream.addObserver(LEGACY_TIME_GET, self.onTimeRequest)
 
     def onTimeRequest(self, iq):
         if "@" in iq.getAttribute("to", ""):
@@ -48,10 +52,18 @@ class EntityTimeHandler(XMPPHandler, IQHandlerMixin):
         element.addElement("utc", content=self.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
         return element
 
+    def onLegacyTime(self, iq):
+        now = self.now()
+        element = domish.Element((NS_LEGACY_TIME, "query"))
+        element.addElement("utc", content=now.strftime("%Y%m%dT%H:%M:%S"))
+        element.addElement("tz", content="UTC")
+        element.addElement("display", content=now.strftime("%a %b %d %H:%M:%S %Y"))
+        return element
+
     def getDiscoInfo(self, requestor, target, nodeIdentifier=""):
         if nodeIdentifier or target.user:
             return defer.succeed([])
-        return defer.succeed([disco.DiscoFeature(NS_TIME)])
+        return defer.succeed([disco.DiscoFeature(NS_TIME), disco.DiscoFeature(NS_LEGACY_TIME)])
 
     def getDiscoItems(self, requestor, target, nodeIdentifier=""):
         return defer.succeed([])

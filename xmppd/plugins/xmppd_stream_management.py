@@ -10,7 +10,7 @@ streamManagementModule = Module(
                "How long a session whose connection was lost waits for the client"
                " to resume it; then its unacknowledged messages go to another"
                " resource or to offline storage.", minimum="1s"),
-        Option("max_unacked", "int", 1000,
+        Option("max_unacked", "int", 10000,
                "Most stanzas a session keeps unacknowledged; a client that lets"
                " more pile up is disconnected (and its messages re-routed).",
                minimum=10),

@@ -59,6 +59,7 @@ class RosterHandler(XMPPHandler):
         self.versioned = set()
         host.addStreamFeature(domish.Element((NS_ROSTER_VER, "ver")))
         host.addStreamFeature(domish.Element((NS_PRE_APPROVAL, "sub")))
+        host.addDiscoFeature(NS_ROSTER)
 
     @property
     def store(self):
