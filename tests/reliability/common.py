@@ -33,6 +33,7 @@ class Tally:
         self.sent = []
         self.arrivals = collections.Counter()
         self.acked = set()      # keys the recipient had acknowledged (XEP-0198 or ping)
+        self.bounced = set()    # keys a sender got an error for
 
     def key(self, number):
         return "%s-%d" % (self.scenario, number)
@@ -44,7 +45,7 @@ class Tally:
 
     def keyOf(self, element):
         """The key of ``element`` if it is one of this scenario's messages, else None."""
-        if element.tag != q(NS_CLIENT, "message") or element.get("type") == "error":
+        if element.tag != q(NS_CLIENT, "message"):
             return None
         text = element.findtext(q(NS_CLIENT, "body"))
         if text is None or not text.startswith(self.scenario + "-"):
@@ -54,6 +55,9 @@ class Tally:
     def record(self, element):
         """Count ``element`` if it is one of this scenario's messages; return its key."""
         key = self.keyOf(element)
+        if key is not None and element.get("type") == "error":
+            self.bounced.add(key)
+            return None
         if key is not None:
             self.arrivals[key] += 1
         return key
@@ -87,7 +91,8 @@ class Tally:
 
     def result(self, **extra):
         figures = dict(sent=len(self.sent), delivered=self.delivered,
-                       duplicated=self.duplicated, lost=self.lost)
+                       duplicated=self.duplicated, lost=self.lost,
+                       bounced=sum(1 for key in self.missing() if key in self.bounced))
         figures.update(extra)
         return figures
 
@@ -106,7 +111,8 @@ async def sendMessages(sender, target, recipient, tally, count, chunk=50):
         sender.sendRaw(message(target, recipient, key))
         if n % chunk == chunk - 1:
             await sender.writer.drain()
-    await sender.roundTrip()
+    for element in await sender.roundTrip():
+        tally.record(element)
     return keys
 
 
@@ -126,6 +132,7 @@ async def online(target, account, resource, priority=None, sm=None):
     """
     client = await connect(target, account, resource)
     if sm is not None:
+        assert client.offersSM(), "the server offers no XEP-0198 stream management"
         enabled = await client.enableSM(resume=(sm == "resume"))
         assert enabled.tag.endswith("}enabled"), ET.tostring(enabled)
     client.sendRaw("<presence>%s</presence>" % (
@@ -149,6 +156,20 @@ async def receive(client, tally, until, timeout=SETTLE_TIMEOUT):
             return False
         tally.record(element)
     return True
+
+
+def cut(client, tally, reset=True):
+    """
+    The client's connection dies: a TCP RST with ``reset``, else a hang-up
+    without stream close. What its parser already read counts as received
+    (it is in the client's h), so it is recorded first.
+    """
+    while client.queue:
+        tally.record(client.queue.pop(0))
+    if reset:
+        client.reset()
+    else:
+        client.abort()
 
 
 async def drainUntilClosed(client, tally, timeout=SETTLE_TIMEOUT):
@@ -242,12 +263,19 @@ async def waitPresence(watcher, jid, tally=None, unavailable=True, timeout=SETTL
             return True
 
 
-async def logout(client):
-    """A clean logout: ``</stream:stream>``, the server's close, then TLS and TCP close."""
+async def logout(client, tally=None):
+    """
+    A clean logout: ``</stream:stream>``, the server's close, then TLS and
+    TCP close; what arrived until then is recorded in ``tally``.
+    """
+    received = list(client.queue)
+    client.queue.clear()
     try:
-        await client.closeStream(5)
+        received += await client.closeStream(5)
     except (asyncio.TimeoutError, ConnectionError):
         pass
+    for element in received if tally is not None else ():
+        tally.record(element)
     await hangUp(client)
 
 
@@ -263,4 +291,4 @@ async def relogin(target, account, tally, resource="again"):
     """The account logs in once more and collects what is still due."""
     client = await online(target, account, resource)
     await settle(client, tally, target, account[0])
-    await logout(client)
+    await logout(client, tally)

@@ -39,6 +39,12 @@ class XmppdTarget:
     def port(self):
         return self.process.port
 
+    async def kill(self):
+        await self.process.kill()
+
+    async def restart(self):
+        await self.process.start()
+
     async def account(self, name):
         return name, "secret-" + name
 

@@ -14,6 +14,7 @@ go.
 from tests.reliability.common import (
     Tally,
     connect,
+    cut,
     drainUntilClosed,
     hangUp,
     logout,
@@ -55,14 +56,15 @@ async def logoutAfterOfflineDelivery(target, rounds=ROUNDS, deterministic=True):
         for element in await phone.roundTrip():
             tally.record(element)
         if deterministic:
-            await phone.closeStream(5)
+            for element in await phone.closeStream(5):
+                tally.record(element)
             await sendMessages(sender, target, bob[0], tally, 1)
             await hangUp(phone)
         else:
             await phone.close()
             await sendMessages(sender, target, bob[0], tally, 1)
     await relogin(target, bob, tally)
-    await logout(sender)
+    await logout(sender, tally)
     return tally.result()
 
 
@@ -82,12 +84,12 @@ async def closeThenStopReading(target, count=10):
     released = await waitPresence(watch, phone.jid, tally, timeout=RELEASE_TIMEOUT)
     sender = await connect(target, alice, "desk")
     await sendMessages(sender, target, bob[0], tally, count)
-    phone.abort()
+    cut(phone, tally, reset=False)
     if not released:
         await waitPresence(watch, phone.jid, tally, timeout=RELEASE_TIMEOUT)
     await relogin(target, bob, tally)
-    await logout(sender)
-    await logout(watch)
+    await logout(sender, tally)
+    await logout(watch, tally)
     return tally.result(releasedOnClose=released)
 
 
@@ -115,10 +117,10 @@ async def presenceAndCloseInOneWrite(target, rounds=ROUNDS, stored=5):
         await receive(phone, tally, lambda: all(tally.arrivals[k] for k in keys), 2)
         for element in await phone.roundTrip():
             tally.record(element)
-        await logout(phone)
+        await logout(phone, tally)
         worstRound = max(worstRound, tally.duplicated - before)
     await relogin(target, bob, tally)
-    await logout(sender)
+    await logout(sender, tally)
     return tally.result(worstRoundDuplicated=worstRound)
 
 
@@ -143,10 +145,10 @@ async def frozenPastIdleTimeout(target, count=10, timeout=None):
     await sendMessages(sender, target, bob[0], tally, count)
     phone.resumeReading()
     await drainUntilClosed(phone, tally, 2)
-    phone.abort()
+    cut(phone, tally, reset=False)
     await relogin(target, bob, tally)
-    await logout(sender)
-    await logout(watch)
+    await logout(sender, tally)
+    await logout(watch, tally)
     return tally.result(releasedAfterTimeout=released)
 
 
@@ -168,9 +170,9 @@ async def liveMessageRightAfterLogin(target, rounds=ROUNDS):
         await receive(phone, tally, lambda: all(tally.arrivals[k] for k in keys), 2)
         for element in await phone.roundTrip():
             tally.record(element)
-        await logout(phone)
+        await logout(phone, tally)
     await relogin(target, bob, tally)
-    await logout(sender)
+    await logout(sender, tally)
     return tally.result()
 
 
@@ -189,20 +191,18 @@ async def connectionDiesMidDrain(target, stored=1500, after=200, reset=True, sm=
     await sendMessages(sender, target, bob[0], tally, stored)
     storedBefore = await waitStored(target, bob[0], stored, timeout=30)
     phone = await online(target, bob, "phone", sm=sm)
+    # The phone loses the network after ``after`` messages: it reads
+    # nothing more, and the server's writes fill the TCP buffers until the
+    # connection dies.
+    phone.pauseAfterMessages(after)
     await receive(phone, tally, lambda: sum(tally.arrivals.values()) >= after)
-    # The phone loses the network: it reads nothing more, and the server's
-    # writes fill the TCP buffers until the connection dies.
-    phone.pauseReading()
     storedAtCut = await waitStoredSteady(target, bob[0])
     if sm is not None:
         tally.acknowledge(phone.sm.ackedInbound())
-    if reset:
-        phone.reset()
-    else:
-        phone.abort()
+    cut(phone, tally, reset)
     receivedFirst = sum(tally.arrivals.values())
     await relogin(target, bob, tally)
-    await logout(sender)
+    await logout(sender, tally)
     return tally.result(storedBefore=storedBefore, receivedFirst=receivedFirst,
                         storedAtCut=storedAtCut,
                         duplicatedAcked=tally.duplicatedAcked)
