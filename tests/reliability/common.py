@@ -158,6 +158,19 @@ async def receive(client, tally, until, timeout=SETTLE_TIMEOUT):
     return True
 
 
+async def deliveryPinged(client, timeout=0.5):
+    """
+    Give the server up to ``timeout`` to follow the stored messages with
+    its XEP-0199 ping (xmppd deletes a delivered batch when the answer
+    comes; the client answers by itself): a client that logs out once it
+    has answered leaves nothing to deliver twice. True if a ping came.
+    """
+    deadline = time.monotonic() + timeout
+    while not client.pingsAnswered and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return bool(client.pingsAnswered)
+
+
 def cut(client, tally, reset=True):
     """
     The client's connection dies: a TCP RST with ``reset``, else a hang-up

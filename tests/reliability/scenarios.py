@@ -15,6 +15,7 @@ from tests.reliability.common import (
     Tally,
     connect,
     cut,
+    deliveryPinged,
     drainUntilClosed,
     hangUp,
     logout,
@@ -52,6 +53,7 @@ async def logoutAfterOfflineDelivery(target, rounds=ROUNDS, deterministic=True):
         await waitStored(target, bob[0], 3)
         phone = await online(target, bob, "phone")
         await receive(phone, tally, lambda: all(tally.arrivals[k] for k in keys), 2)
+        await deliveryPinged(phone)
         # "Half a second later": once a round trip proved the delivery is done.
         for element in await phone.roundTrip():
             tally.record(element)
@@ -115,6 +117,7 @@ async def presenceAndCloseInOneWrite(target, rounds=ROUNDS, stored=5):
         await hangUp(quick)
         phone = await online(target, bob, "phone")
         await receive(phone, tally, lambda: all(tally.arrivals[k] for k in keys), 2)
+        await deliveryPinged(phone)
         for element in await phone.roundTrip():
             tally.record(element)
         await logout(phone, tally)
@@ -168,6 +171,7 @@ async def liveMessageRightAfterLogin(target, rounds=ROUNDS):
         phone.sendRaw("<presence/>")
         keys += await sendMessages(sender, target, bob[0], tally, 1)
         await receive(phone, tally, lambda: all(tally.arrivals[k] for k in keys), 2)
+        await deliveryPinged(phone)
         for element in await phone.roundTrip():
             tally.record(element)
         await logout(phone, tally)
