@@ -9,8 +9,7 @@ messages were sent, delivered, duplicated and lost.
 
 xmppd gets a fresh process and database per scenario (SQLite, or a
 database of a private MariaDB), as in the tests. The peers come from the
-shared peers scripts (``--peers``, default ``../shared/peers`` beside the
-repository), started twice: as configured there for the scenarios without
+peers scripts (``--peers``, default ``bench/peers``), started twice: as configured there for the scenarios without
 stream management, and from a copy whose config adds XEP-0198 (Prosody's
 mod_smacks, ejabberd's mod_stream_mgmt) with a resumption timeout of
 ``PEER_RESUME_TIMEOUT`` seconds for the others. Accounts are created by
@@ -316,7 +315,7 @@ def main(argv=None):
     p.add_argument("--server", required=True,
                    choices=["xmppd-sqlite", "xmppd-mysql", "prosody", "ejabberd"])
     p.add_argument("--scenarios", default=",".join(s[0] for s in SCENARIOS))
-    p.add_argument("--peers", default=os.path.join(os.path.dirname(REPO), "shared", "peers"))
+    p.add_argument("--peers", default=os.path.join(REPO, "bench", "peers"))
     p.add_argument("--json", help="also write the figures to this file")
     args = p.parse_args(argv)
     wanted = args.scenarios.split(",")

@@ -369,7 +369,9 @@ class RawClient:
         no stream close, no TLS close_notify, no FIN.
         """
         sock = self.writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if sock is not None and sock.fileno() >= 0:
+            # None once the connection is gone already: nothing left to reset.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self._stopReading()
         self.writer.transport.abort()
 

@@ -67,7 +67,11 @@ async def test_messages_to_a_client_frozen_past_idle_timeout_are_stored(xmppd_pr
     target = await xmppd_process(config=IDLE)
     figures = await scenarios.frozenPastIdleTimeout(target, timeout=GIVE_UP)
     assert figures["sent"] == 20
-    assert (figures["lost"], figures["duplicated"]) == (0, 0), figures
+    assert figures["lost"] == 0, figures
+    # The 10 written to the frozen stream were never acknowledged: they may
+    # come again (one batch); the 10 sent after the server gave up may not.
+    assert figures["duplicated"] <= min(10, target.batch), figures
+    assert figures["duplicatedAfterRelease"] == 0, figures
 
 
 @asyncioTest
