@@ -178,7 +178,8 @@ class RawClient:
             sm.inboundLog.append(element)
         if element.tag == q(NS_CLIENT, "message"):
             self.messagesParsed += 1
-            if self.messagesParsed == self._pauseAt:
+            if self._pauseAt is not None and self.messagesParsed >= self._pauseAt:
+                self._pauseAt = None
                 self.pauseReading()
         if sm is not None:
             if element.tag in (q(NS_SM, "enabled"), q(NS_SM, "resumed")):

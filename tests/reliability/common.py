@@ -161,9 +161,10 @@ async def receive(client, tally, until, timeout=SETTLE_TIMEOUT):
 async def deliveryPinged(client, timeout=0.5):
     """
     Give the server up to ``timeout`` to follow the stored messages with
-    its XEP-0199 ping (xmppd deletes a delivered batch when the answer
-    comes; the client answers by itself): a client that logs out once it
-    has answered leaves nothing to deliver twice. True if a ping came.
+    its acknowledgement probe (an IQ get; xmppd deletes a delivered batch
+    when the answer comes; the client answers by itself): a client that
+    logs out once it has answered leaves nothing to deliver twice. True if
+    a probe came.
     """
     deadline = time.monotonic() + timeout
     while not client.pingsAnswered and time.monotonic() < deadline:

@@ -203,13 +203,13 @@ async def connectionDiesMidDrain(target, stored=1500, after=200, reset=True, sm=
     # The phone loses the network after ``after`` messages: it reads
     # nothing more, and the server's writes fill the TCP buffers until the
     # connection dies.
-    phone.pauseAfterMessages(after)
     if sm is not None:
         # Half way, an acknowledgement the server is known to have read
         # (it answered the <r/> after it): none of those may come again.
         await receive(phone, tally, lambda: sum(tally.arrivals.values()) >= after // 2)
         await phone.syncAck()
         tally.acknowledge(phone.sm.ackedInbound())
+    phone.pauseAfterMessages(after)
     await receive(phone, tally, lambda: sum(tally.arrivals.values()) >= after)
     storedAtCut = await waitStoredSteady(target, bob[0])
     cut(phone, tally, reset)
