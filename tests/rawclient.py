@@ -6,6 +6,14 @@ parser), so a test reads like a transcript: what this client sends, and the
 exact elements that come back, in order. ``expect`` awaits the next
 top-level element; ``roundTrip`` proves silence (nothing arrived before the
 answer to a ping), so no test ever sleeps to wait for "nothing".
+
+For the reliability tests it can also misbehave the way real networks and
+phones do -- ``reset`` (an RST, SO_LINGER 0), ``pauseReading`` (a frozen
+client whose kernel buffers fill up) -- read continuously in a task
+(``keepReading``), and speak XEP-0198 stream management from the client
+side (``enableSM``, ``resumeSM``, ``requestAck``, ``sendAck``), counting
+inbound stanzas exactly as XEP-0198 §4 says: message, presence and iq
+elements of jabber:client, never nonzas.
 """
 
 import asyncio
@@ -13,9 +21,13 @@ import base64
 import hashlib
 import hmac
 import os
+import socket
 import ssl
+import struct
 import uuid
 import xml.etree.ElementTree as ET
+
+from tests.rawsm import NS_SM, STANZAS, StreamManagement
 
 NS_STREAMS = "http://etherx.jabber.org/streams"
 NS_CLIENT = "jabber:client"
@@ -60,6 +72,13 @@ class RawClient:
         self.sentClose = False
         self.pingsAnswered = 0
         self.unacknowledged = set()
+        # Messages parsed so far on this connection.
+        self.messagesParsed = 0
+        self.sm = None
+        # Answer the server's <r/> with <a h/> as it arrives.
+        self.autoAck = True
+        self._pump = None
+        self._pauseAt = None
         self._reset()
 
     def _reset(self):
@@ -97,9 +116,41 @@ class RawClient:
         if b"</stream:stream>" in data:
             # Nothing sent after our closing tag is read by the server.
             self.sentClose = True
+        if self.sm is not None:
+            self.sm.countOutbound(data)
         self.writer.write(data)
 
+    def keepReading(self):
+        """
+        From now on read the socket continuously in a task, as a real
+        client does, so that the server's pings and ``<r/>`` are answered
+        while the test is busy elsewhere (``pauseReading`` still stops it).
+        """
+        self._arrived = asyncio.Event()
+        self._readable = asyncio.Event()
+        self._readable.set()
+        self._pumpError = None
+        self._pump = asyncio.ensure_future(self._pumpLoop())
+
+    async def _pumpLoop(self):
+        try:
+            while True:
+                await self._readable.wait()
+                await self._read(None)
+                self._arrived.set()
+        except Exception as error:  # reported to whoever waits next
+            self._pumpError = error
+            self._arrived.set()
+
     async def _fill(self, timeout):
+        if self._pump is None:
+            return await self._read(timeout)
+        if self._pumpError is not None:
+            raise self._pumpError
+        self._arrived.clear()
+        await asyncio.wait_for(self._arrived.wait(), timeout)
+
+    async def _read(self, timeout):
         data = await asyncio.wait_for(self.reader.read(65536), timeout)
         if not data:
             raise StreamClosed("connection closed")
@@ -112,12 +163,36 @@ class RawClient:
             else:
                 self.depth -= 1
                 if self.depth == 1:
-                    if not self._answeredPing(element):
+                    if self._received(element):
                         self.queue.append(element)
                         if element.tag == q(NS_CLIENT, "message"):
                             self.unacknowledged.add(element.get("id"))
                 elif self.depth == 0:
                     self.streamEnded = True
+
+    def _received(self, element):
+        """Count and auto-answer one top-level element; True to queue it for ``expect``."""
+        sm = self.sm
+        if sm is not None and sm.active and element.tag in STANZAS:
+            sm.inbound += 1
+            sm.inboundLog.append(element)
+        if element.tag == q(NS_CLIENT, "message"):
+            self.messagesParsed += 1
+            if self._pauseAt is not None and self.messagesParsed >= self._pauseAt:
+                self._pauseAt = None
+                self.pauseReading()
+        if sm is not None:
+            if element.tag in (q(NS_SM, "enabled"), q(NS_SM, "resumed")):
+                sm.active = True
+            elif element.tag == q(NS_SM, "r") and self.autoAck and sm.active:
+                self.sendAck()
+                sm.requestsAnswered += 1
+                return False
+            elif element.tag == q(NS_SM, "a"):
+                sm.serverH = int(element.get("h"))
+                sm.acksReceived += 1
+                return False
+        return not self._answeredPing(element)
 
     def _answeredPing(self, element):
         if not self.answerPings or element.tag != q(NS_CLIENT, "iq"):
@@ -136,11 +211,15 @@ class RawClient:
         return True
 
     async def expect(self, timeout=TIMEOUT):
-        """The next top-level element of the server's stream."""
+        """The next top-level element of the server's stream, within ``timeout`` seconds."""
+        deadline = asyncio.get_running_loop().time() + timeout
         while not self.queue:
             if self.streamEnded:
                 raise StreamClosed("stream ended")
-            await self._fill(timeout)
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise asyncio.TimeoutError()
+            await self._fill(left)
         return self.queue.pop(0)
 
     async def expectHeader(self, timeout=TIMEOUT):
@@ -217,12 +296,21 @@ class RawClient:
         self.jid = reply.find(q(NS_BIND, "bind")).find(q(NS_BIND, "jid")).text
         return self.jid
 
-    async def login(self, username, password, resource=None, domain="localhost"):
+    def bestMechanism(self):
+        offered = self.mechanisms()
+        return next((m for m in ("SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN") if m in offered),
+                    "SCRAM-SHA-256")
+
+    async def authenticated(self, username, password, domain="localhost"):
+        """STARTTLS, SASL with the best mechanism offered, and the restarted stream's features."""
         await self.open(domain)
         await self.starttls()
-        result = await self.authenticate(username, password)
+        result = await self.authenticate(username, password, self.bestMechanism())
         assert result.tag == q(NS_SASL, "success"), ET.tostring(result)
-        await self.open(domain)
+        return await self.open(domain)
+
+    async def login(self, username, password, resource=None, domain="localhost"):
+        await self.authenticated(username, password, domain)
         return await self.bind(resource)
 
     # Stanzas ---------------------------------------------------------------------
@@ -250,9 +338,125 @@ class RawClient:
             pass
         self.writer.close()
 
+    async def closeStream(self, timeout=TIMEOUT):
+        """
+        Send ``</stream:stream>`` and read until the server's stream ends,
+        keeping the TCP connection (and TLS) open: the window in which the
+        server has read the close and the client has not hung up yet.
+        Return the elements that arrived meanwhile.
+        """
+        self.sendRaw("</stream:stream>")
+        received = []
+        try:
+            while True:
+                received.append(await self.expect(timeout))
+        except StreamClosed:
+            return received
+
     def abort(self):
         """Cut the TCP connection without closing the stream."""
+        self._stopReading()
         self.writer.transport.abort()
+
+    def _stopReading(self):
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+            self._pumpError = StreamClosed("connection cut by the client")
+
+    def reset(self):
+        """
+        Cut the connection with a TCP RST (SO_LINGER 0, then close), as a
+        phone losing its network looks to a server whose next write fails:
+        no stream close, no TLS close_notify, no FIN.
+        """
+        sock = self.writer.get_extra_info("socket")
+        if sock is not None and sock.fileno() >= 0:
+            # None once the connection is gone already: nothing left to reset.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._stopReading()
+        self.writer.transport.abort()
+
+    def pauseReading(self):
+        """Stop reading the socket: the server's writes pile up in the kernel buffers."""
+        self.writer.transport.pause_reading()
+        if self._pump is not None:
+            self._readable.clear()
+
+    def resumeReading(self):
+        self.writer.transport.resume_reading()
+        if self._pump is not None:
+            self._readable.set()
+
+    def pauseAfterMessages(self, count):
+        """``pauseReading`` as soon as ``count`` messages have been parsed on this connection."""
+        self._pauseAt = count
+
+    # Stream management (XEP-0198) -------------------------------------------------
+
+    def offersSM(self):
+        return self.features.find(q(NS_SM, "sm")) is not None
+
+    async def enableSM(self, resume=True):
+        """Send ``<enable/>``; return ``<enabled/>`` or ``<failed/>``."""
+        self.sm = StreamManagement(resume)
+        self.sm.startCountingOutbound()
+        self.sendRaw("<enable xmlns='%s'%s/>" % (NS_SM, " resume='true'" if resume else ""))
+        reply = await self._expectSM()
+        if reply.tag == q(NS_SM, "enabled"):
+            self.sm.id = reply.get("id")
+            self.sm.location = reply.get("location")
+            self.sm.resume = reply.get("resume") in ("true", "1")
+        return reply
+
+    async def resumeSM(self, previous):
+        """
+        On a freshly authenticated stream, resume the session ``previous``
+        (another connection's ``StreamManagement``) instead of binding:
+        ``<resume h previd/>``; return ``<resumed/>`` or ``<failed/>``. On
+        success the counts go on where the old connection left them.
+        """
+        self.sm = previous
+        previous.active = False
+        previous.acked = previous.inbound
+        self.sendRaw("<resume xmlns='%s' h='%d' previd='%s'/>" % (NS_SM, previous.inbound, previous.id))
+        reply = await self._expectSM()
+        if reply.tag == q(NS_SM, "resumed"):
+            previous.serverH = int(reply.get("h"))
+            previous.startCountingOutbound()
+        else:
+            self.sm = None
+        return reply
+
+    async def _expectSM(self):
+        while True:
+            element = await self.expect()
+            if element.tag.startswith("{%s}" % NS_SM):
+                return element
+            raise AssertionError("expected an XEP-0198 answer, got %s" % ET.tostring(element))
+
+    def sendAck(self):
+        """``<a h/>`` for every stanza received so far."""
+        self.sm.acked = self.sm.inbound
+        self.sendRaw("<a xmlns='%s' h='%d'/>" % (NS_SM, self.sm.inbound))
+
+    async def requestAck(self, timeout=TIMEOUT):
+        """
+        Send ``<r/>`` and wait for the server's ``<a h/>``; return its h.
+        Stanzas arriving meanwhile stay queued for ``expect``.
+        """
+        before = self.sm.acksReceived
+        self.sendRaw("<r xmlns='%s'/>" % NS_SM)
+        while self.sm.acksReceived == before:
+            await self._fill(timeout)
+        return self.sm.serverH
+
+    async def syncAck(self, timeout=TIMEOUT):
+        """
+        Acknowledge everything received and wait until the server has read
+        that ack (its answer to the ``<r/>`` that follows it).
+        """
+        self.sendAck()
+        return await self.requestAck(timeout)
 
 
 def tlsContext(alpn=None):
