@@ -11,6 +11,11 @@ the presence of bob's other resources) tells when the server let a session
 go.
 """
 
+import asyncio
+import os
+import signal
+import sys
+
 from tests.reliability.common import (
     Tally,
     connect,
@@ -158,6 +163,43 @@ async def frozenPastIdleTimeout(target, count=10, timeout=None):
     return tally.result(releasedAfterTimeout=released,
                         duplicatedAfterRelease=sum(tally.arrivals[k] - 1 for k in after
                                                    if tally.arrivals[k] > 1))
+
+
+async def processStoppedPastIdleTimeout(target, count=10, timeout=None):
+    """
+    (d, as the issue puts it) bob's client is a process of its own, frozen
+    with SIGSTOP once online: its kernel still takes what the server writes,
+    nothing reads it. alice sends ``count`` while the server holds the
+    session and ``count`` after it let it go; the frozen process is then
+    killed, never having read any, and bob logs in again: every message
+    must come exactly once.
+    """
+    alice, bob = await accounts(target, "alice", "bob")
+    tally = Tally("stopped")
+    watch = await online(target, bob, "watch", priority=-1)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    phone = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.reliability.frozen_client", str(target.port),
+        target.domain, bob[0], bob[1], "phone", cwd=repo,
+        env=dict(os.environ, PYTHONPATH=repo), stdout=asyncio.subprocess.PIPE)
+    try:
+        line = (await asyncio.wait_for(phone.stdout.readline(), 15)).decode()
+        assert line.startswith("online "), line
+        phoneJID = line.split()[1]
+        await waitPresence(watch, phoneJID, tally, unavailable=False)
+        os.kill(phone.pid, signal.SIGSTOP)
+        sender = await connect(target, alice, "desk")
+        await sendMessages(sender, target, bob[0], tally, count)
+        released = await waitPresence(watch, phoneJID, tally,
+                                      timeout=timeout or RELEASE_TIMEOUT)
+        await sendMessages(sender, target, bob[0], tally, count)
+    finally:
+        phone.kill()
+        await phone.wait()
+    await relogin(target, bob, tally)
+    await logout(sender, tally)
+    await logout(watch, tally)
+    return tally.result(releasedAfterTimeout=released)
 
 
 async def liveMessageRightAfterLogin(target, rounds=ROUNDS):

@@ -75,6 +75,16 @@ async def test_messages_to_a_client_frozen_past_idle_timeout_are_stored(xmppd_pr
 
 
 @asyncioTest
+async def test_messages_to_a_client_process_stopped_past_idle_timeout_arrive_once(xmppd_process):
+    # (d) with SIGSTOP: the frozen process never reads what was written to it.
+    target = await xmppd_process(config=IDLE)
+    figures = await scenarios.processStoppedPastIdleTimeout(target, timeout=GIVE_UP)
+    assert figures["releasedAfterTimeout"], figures
+    assert figures["sent"] == 20
+    assert (figures["lost"], figures["duplicated"]) == (0, 0), figures
+
+
+@asyncioTest
 async def test_a_live_message_right_after_initial_presence_is_delivered(xmppd_process):
     # (e)
     target = await xmppd_process()
