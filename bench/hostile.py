@@ -101,9 +101,14 @@ async def drainUntilClosed(client, timeout=60):
     client.writer.transport.abort()
 
 
-async def forever(attack, counts, name):
-    """Run ``attack`` again each time it ends; errors are what attacks get."""
-    while True:
+async def forever(attack, counts, name, stop):
+    """
+    Run ``attack`` again each time it ends, until ``stop`` is set; errors
+    are what attacks get. The flag, not only cancellation, ends the loop:
+    asyncio.wait_for can swallow a cancellation that arrives as its inner
+    future completes, and the attack would then run for ever.
+    """
+    while not stop.is_set():
         try:
             await attack()
         except (XMPPError, ConnectionError, OSError, asyncio.TimeoutError) as e:
@@ -202,19 +207,20 @@ async def run(seconds, skip=()):
     started = time.monotonic()
     deadline = started + seconds
     attacks = []
+    stop = asyncio.Event()
     for n in range(20 if "preauth" not in skip else 0):
         attacks.append(forever(lambda: preauthMemory(port, "127.0.0.10", counts),
-                               counts, "pre-auth"))
+                               counts, "pre-auth", stop))
     for n in range(50 if "halfopen" not in skip else 0):
         attacks.append(forever(lambda: halfOpenTLS(port, "127.0.0.11", counts),
-                               counts, "half-open"))
+                               counts, "half-open", stop))
     if "flood" not in skip:
-        attacks.append(forever(lambda: selfFlood(port, "127.0.0.12", counts), counts, "flood"))
+        attacks.append(forever(lambda: selfFlood(port, "127.0.0.12", counts), counts, "flood", stop))
     for n in range(SPRAYERS if "jids" not in skip else 0):
         attacks.append(sprayJIDs(port, "127.0.0.%d" % (20 + n), n, counts))
     for n in range(10 if "bruteforce" not in skip else 0):
         attacks.append(forever(lambda: bruteForce(port, "127.0.0.13", counts),
-                               counts, "brute force"))
+                               counts, "brute force", stop))
     tasks = [asyncio.ensure_future(a) for a in attacks]
     watching = asyncio.ensure_future(witness(port, pings, deadline))
     try:
@@ -228,9 +234,10 @@ async def run(seconds, skip=()):
                      statistics.median(recent) * 1000, len(recent)), flush=True)
         await watching
     finally:
+        stop.set()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.wait(tasks, timeout=30)
         process.terminate()
         process.wait(30)
     median = statistics.median(pings)
