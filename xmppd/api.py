@@ -24,6 +24,8 @@ handler returning anything but None stops the event there):
 - ``MESSAGE_OFFLINE`` (offlineMessage): a message no resource can receive;
   ``offlineMessage.stanza`` and ``.recipient`` (bare JID). Whoever takes it
   returns non-None; otherwise it is bounced.
+- ``AVAILABLE_BROADCAST`` (session, presence): a resource's available
+  presence is about to be broadcast; a hook may add elements to it.
 - ``OFFLINE_STORED`` (offlineMessage, rowId), ``OFFLINE_DELIVERED``
   (session, rowIds), ``OFFLINE_EXPIRED`` (recipient, sender, xml).
 """
@@ -50,11 +52,13 @@ MESSAGE_OFFLINE = "message/offline"
 OFFLINE_STORED = "offline/stored"
 OFFLINE_DELIVERED = "offline/delivered"
 OFFLINE_EXPIRED = "offline/expired"
+AVAILABLE_BROADCAST = "presence/broadcast-available"
 
 __all__ = [
     "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "JID", "Module",
     "Option", "Schema", "StanzaError", "XMPPHandler", "toResponse",
-    "MESSAGE_OFFLINE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED", "OFFLINE_STORED",
+    "AVAILABLE_BROADCAST", "MESSAGE_OFFLINE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED",
+    "OFFLINE_STORED",
     "PRESENCE_CONTACTS", "PRESENCE_UPDATED", "PRIORITY_CHANGED", "RESOURCE_AVAILABLE",
     "RESOURCE_BOUND", "RESOURCE_UNAVAILABLE", "RESOURCE_UNBOUND", "ROSTER_REQUESTED",
 ]

@@ -149,3 +149,23 @@ async def test_vcard_of_another_account_cannot_be_set_and_sizes_are_bounded(serv
     reply = await ask(bob, "nobody@localhost", "<vCard xmlns='vcard-temp'/>", "ghost")
     assert stanzaErrorCondition(reply) == ("cancel", "service-unavailable")
     await bob.close()
+
+
+@asyncioTest
+async def test_presence_carries_the_vcard_photo_hash(served):
+    """XEP-0153: the server adds the avatar's hash to the account's presence."""
+    from tests.offline.transcript import sendPresence
+    alice = await loggedIn(served, "alice", "phone")
+    photo = b"\x89PNG an avatar"
+    assert (await setIQ(alice, vcardWithPhoto("Alice", photo))).get("type") == "result"
+    laptop = await loggedIn(served, "alice", "laptop")
+    reflected = await sendPresence(laptop)
+    update = reflected.find("{vcard-temp:x:update}x")
+    assert update is not None, ET.tostring(reflected)
+    assert update.findtext("{vcard-temp:x:update}photo") == hashlib.sha1(photo).hexdigest()
+    # A presence that says it already (a client that knows XEP-0153) is left as it is.
+    laptop.sendRaw("<presence><x xmlns='vcard-temp:x:update'><photo/></x></presence>")
+    again = await laptop.expect()
+    assert [p.text for p in again.find("{vcard-temp:x:update}x")] == [None], ET.tostring(again)
+    await alice.close()
+    await laptop.close()

@@ -52,6 +52,8 @@ from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 from wokkel.subprotocols import XMPPHandler
 
+from xmppd.api import AVAILABLE_BROADCAST
+
 CONTACTS_EVENT = "presence/contacts"
 SUBSCRIPTION_TYPES = ("subscribe", "subscribed", "unsubscribe", "unsubscribed")
 
@@ -232,6 +234,8 @@ class PresenceHandler(XMPPHandler):
         oldPriority = session.priority
         session.available = True
         session.priority = parsePriority(presence)
+        # Modules may add to the presence all will see (vCard avatar hashes).
+        self.host.events.fire(AVAILABLE_BROADCAST, session, presence)
         session.presence = presence
         self.reflect(session, presence)
         for contact in contacts.subscribers:

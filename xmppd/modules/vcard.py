@@ -24,9 +24,11 @@ from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from zope.interface import implementer
 
+from xmppd.api import AVAILABLE_BROADCAST
 from xmppd.modules.onbehalf import accountTarget, isForAccount
 
 NS_VCARD = "vcard-temp"
+NS_UPDATE = "vcard-temp:x:update"
 VCARD_GET = "/iq[@type='get']/vCard[@xmlns='%s']" % NS_VCARD
 VCARD_SET = "/iq[@type='set']/vCard[@xmlns='%s']" % NS_VCARD
 
@@ -51,10 +53,46 @@ class VCardHandler(XMPPHandler, IQHandlerMixin):
         XMPPHandler.__init__(self)
         self.host = host
         self.maxSize = maxSize
+        # XEP-0153 photo hashes of the accounts that have a resource bound,
+        # read at bind, so that adding one to a presence waits on nothing.
+        self.photoHashes = {}
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(VCARD_GET, self.handleRequest)
         self.xmlstream.addObserver(VCARD_SET, self.handleRequest)
+        events = self.host.events
+        events.hook("resource-bound", self.onResourceBound)
+        events.hook("resource-unbound", self.onResourceUnbound)
+        events.hook(AVAILABLE_BROADCAST, self.onBroadcast)
+
+    def connectionLost(self, reason):
+        events = self.host.events
+        events.unhook("resource-bound", self.onResourceBound)
+        events.unhook("resource-unbound", self.onResourceUnbound)
+        events.unhook(AVAILABLE_BROADCAST, self.onBroadcast)
+        XMPPHandler.connectionLost(self, reason)
+
+    # XEP-0153: the avatar's hash in presence, as Prosody's vcard_legacy does
+
+    def onResourceBound(self, session):
+        account = session.bareJID.userhost()
+        d = self.host.storage.vcards.get(account)
+
+        def remember(stored):
+            if stored is not None and stored[1] and self.host.sessions.resources(account):
+                self.photoHashes[account] = stored[1]
+
+        d.addCallbacks(remember, lambda failure: None)
+
+    def onResourceUnbound(self, session):
+        account = session.bareJID.userhost()
+        if not self.host.sessions.resources(account):
+            self.photoHashes.pop(account, None)
+
+    def onBroadcast(self, session, presence):
+        photo = self.photoHashes.get(session.bareJID.userhost())
+        if photo and not any((c.uri, c.name) == (NS_UPDATE, "x") for c in presence.elements()):
+            presence.addElement((NS_UPDATE, "x")).addElement("photo", content=photo)
 
     async def onGet(self, iq):
         account = accountTarget(iq)
@@ -80,7 +118,12 @@ class VCardHandler(XMPPHandler, IQHandlerMixin):
         if len(xml.encode("utf-8")) > self.maxSize:
             raise StanzaError("not-acceptable", "modify",
                               "vCards are limited to %d bytes" % self.maxSize)
-        await self.host.storage.vcards.set(sender.userhost(), xml, photoHash(vcard))
+        photo = photoHash(vcard)
+        await self.host.storage.vcards.set(sender.userhost(), xml, photo)
+        if photo:
+            self.photoHashes[sender.userhost()] = photo
+        else:
+            self.photoHashes.pop(sender.userhost(), None)
         return None
 
     def getDiscoInfo(self, requestor, target, nodeIdentifier=""):
