@@ -53,11 +53,20 @@ OFFLINE_STORED = "offline/stored"
 OFFLINE_DELIVERED = "offline/delivered"
 OFFLINE_EXPIRED = "offline/expired"
 AVAILABLE_BROADCAST = "presence/broadcast-available"
+# What a client sends, before it is routed (session, stanza); non-None takes it.
+CLIENT_OUTBOUND = "client/outbound"
+# A message in its recipient's lane, before routing decides (message).
+MESSAGE_INBOUND = "message/inbound"
+# Routing acts on a message a resource can take, or that bounces (message, routing).
+MESSAGE_ROUTE = "message/route"
+# A session ended holding stanzas it never delivered (session, stanzas).
+SESSION_LEFT_BEHIND = "session/left-behind"
 
 __all__ = [
     "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "JID", "Module",
     "Option", "Schema", "StanzaError", "XMPPHandler", "toResponse",
-    "AVAILABLE_BROADCAST", "MESSAGE_OFFLINE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED",
+    "AVAILABLE_BROADCAST", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_ROUTE",
+    "SESSION_LEFT_BEHIND", "MESSAGE_OFFLINE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED",
     "OFFLINE_STORED",
     "PRESENCE_CONTACTS", "PRESENCE_UPDATED", "PRIORITY_CHANGED", "RESOURCE_AVAILABLE",
     "RESOURCE_BOUND", "RESOURCE_UNAVAILABLE", "RESOURCE_UNBOUND", "ROSTER_REQUESTED",

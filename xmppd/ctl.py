@@ -37,6 +37,14 @@ def parseAccount(config, text):
     return jid.userhost()
 
 
+async def existingAccount(config, storage, text):
+    """``parseAccount``, and the account must exist; CommandError otherwise."""
+    jid = parseAccount(config, text)
+    if not await storage.users.exists(jid):
+        raise CommandError("no such user: %s" % jid)
+    return jid
+
+
 def readPassword(args):
     if args.password_file:
         try:

@@ -7,18 +7,11 @@ running server, once).
 
 import time
 
-from xmppd.ctl import CommandError, parseAccount
-
-
-async def _account(config, storage, text):
-    jid = parseAccount(config, text)
-    if not await storage.users.exists(jid):
-        raise CommandError("no such user: %s" % jid)
-    return jid
+from xmppd.ctl import CommandError, existingAccount
 
 
 async def count(config, storage, args):
-    jid = await _account(config, storage, args.jid)
+    jid = await existingAccount(config, storage, args.jid)
     print(await storage.mam.count(jid))
 
 
@@ -30,7 +23,7 @@ async def purge(config, storage, args):
         deleted = await storage.mam.purgeOlderThan(cutoff)
         print("purged %d archived messages older than %g days" % (deleted, args.older_than))
     elif args.jid:
-        jid = await _account(config, storage, args.jid)
+        jid = await existingAccount(config, storage, args.jid)
         deleted = await storage.mam.purge(jid)
         print("purged %d archived messages of %s" % (deleted, jid))
     else:

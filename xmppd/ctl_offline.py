@@ -11,7 +11,7 @@ queue per delivery).
 import time
 from datetime import datetime, timezone
 
-from xmppd.ctl import CommandError, parseAccount
+from xmppd.ctl import CommandError, existingAccount
 from xmppd.offline.service import LIMIT_KEY, LIMIT_NODE
 
 
@@ -26,20 +26,13 @@ def _stamp(microseconds):
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def _account(config, storage, text):
-    jid = parseAccount(config, text)
-    if not await storage.users.exists(jid):
-        raise CommandError("no such user: %s" % jid)
-    return jid
-
-
 async def count(config, storage, args):
-    jid = await _account(config, storage, args.jid)
+    jid = await existingAccount(config, storage, args.jid)
     print(await storage.offline.count(jid))
 
 
 async def listMessages(config, storage, args):
-    jid = await _account(config, storage, args.jid)
+    jid = await existingAccount(config, storage, args.jid)
     for rowId, sender, storedAt, expiresAt, xml in await storage.offline.listMessages(jid):
         print("%s\t%s\t%s\texpires %s\t%s" % (rowId, _stamp(storedAt), sender,
                                                _stamp(expiresAt), xml))
@@ -56,7 +49,7 @@ async def purge(config, storage, args):
         deleted = await storage.offline.purgeOlderThan(cutoff)
         print("purged %d messages older than %s days" % (deleted, _days(args.older_than)))
     elif args.jid:
-        jid = await _account(config, storage, args.jid)
+        jid = await existingAccount(config, storage, args.jid)
         deleted = await storage.offline.purge(jid)
         print("purged %d messages of %s" % (deleted, jid))
     else:
@@ -64,7 +57,7 @@ async def purge(config, storage, args):
 
 
 async def limit(config, storage, args):
-    jid = await _account(config, storage, args.jid)
+    jid = await existingAccount(config, storage, args.jid)
     options = config.modules["offline"]
     if args.value is None:
         value = await storage.settings.get(jid, LIMIT_NODE, LIMIT_KEY)

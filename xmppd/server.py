@@ -10,6 +10,7 @@ from twisted.words.protocols.jabber.jid import JID
 from wokkel.component import Router
 
 from xmppd.c2s.loginthrottle import LoginThrottle
+from xmppd.api import CLIENT_OUTBOUND
 from xmppd.c2s.negotiation import stanzaError
 from xmppd.c2s.ratelimit import RateLimits
 from xmppd.lanes import Lanes
@@ -18,7 +19,7 @@ from xmppd.sessions import SessionManager
 
 # Fired with (session, stanza) for every stanza a client sends to an
 # address; a hook that returns non-None has taken it.
-CLIENT_OUTBOUND_EVENT = "client/outbound"
+CLIENT_OUTBOUND_EVENT = CLIENT_OUTBOUND
 
 
 class ServerRouter(Router):

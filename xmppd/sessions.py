@@ -27,6 +27,7 @@ from twisted.words.protocols.jabber.xmlstream import toResponse
 from twisted.words.xish import domish
 
 from xmppd.acks import AckTracker
+from xmppd.api import SESSION_LEFT_BEHIND
 from xmppd.c2s.negotiation import NS_CLIENT, STANZA_NAMES, stanzaError
 from xmppd.stanzas import canWait, checkStanza, isLegacySessionRequest, isMessage, jidFromAttribute
 
@@ -40,7 +41,7 @@ NS_ACK_PROBE = "http://jabber.org/protocol/disco#info"
 ACK_PROBE_ID = "xmppd-ack-%d"
 # Fired on the host with (session, stanzas) when a session ends holding
 # stanzas it never delivered: the message router routes them again.
-LEFT_BEHIND_EVENT = "session/left-behind"
+LEFT_BEHIND_EVENT = SESSION_LEFT_BEHIND
 # A sender whose stanzas wait this deep in the server (on their way to
 # storage) is not read from until the backlog halves: what is accepted and
 # not yet durable stays small, whatever the client sends.

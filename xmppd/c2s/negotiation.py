@@ -19,10 +19,10 @@ from twisted.words.xish import domish
 
 from xmppd.c2s.sasl import NS_SASL, SASLFailure, createMechanism, mechanismsFor
 from xmppd.c2s.xmlstream import NS_CLIENT, NS_STREAMS
+from xmppd.stanzas import NS_SESSION
 
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
-NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 NS_SASL_CB = "urn:xmpp:sasl-cb:0"
 STANZA_NAMES = ("iq", "message", "presence")

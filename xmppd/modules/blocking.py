@@ -25,8 +25,8 @@ from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
-from xmppd.modules.message import INBOUND_EVENT
-from xmppd.server import CLIENT_OUTBOUND_EVENT
+from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
+from xmppd.api import MESSAGE_INBOUND as INBOUND_EVENT
 
 NS_BLOCKING = "urn:xmpp:blocking"
 NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors"

@@ -19,8 +19,9 @@ from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
-from xmppd.modules.message import DELIVER, ROUTE_EVENT
-from xmppd.server import CLIENT_OUTBOUND_EVENT
+from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
+from xmppd.api import MESSAGE_ROUTE as ROUTE_EVENT
+from xmppd.modules.message import DELIVER
 
 NS_CARBONS = "urn:xmpp:carbons:2"
 NS_CARBONS_RULES = "urn:xmpp:carbons:rules:0"

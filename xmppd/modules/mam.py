@@ -37,8 +37,10 @@ from xmppd.mam.query import (
     resultMessage,
 )
 from xmppd.mam.stanzaids import NS_SID, stanzaIdBy
-from xmppd.modules.message import INBOUND_EVENT, OFFLINE_EVENT, ROUTE_EVENT
-from xmppd.server import CLIENT_OUTBOUND_EVENT
+from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
+from xmppd.api import MESSAGE_INBOUND as INBOUND_EVENT
+from xmppd.api import MESSAGE_OFFLINE as OFFLINE_EVENT
+from xmppd.api import MESSAGE_ROUTE as ROUTE_EVENT
 from xmppd.storage.mam import ArchiveItemNotFound
 
 QUERY_SET = "/iq[@type='set']/query[@xmlns='%s']" % NS_MAM

@@ -20,16 +20,17 @@ from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 from wokkel.subprotocols import XMPPHandler
 
-from xmppd.sessions import LEFT_BEHIND_EVENT
+from xmppd.api import MESSAGE_INBOUND, MESSAGE_OFFLINE, MESSAGE_ROUTE
+from xmppd.api import SESSION_LEFT_BEHIND as LEFT_BEHIND_EVENT
 
-OFFLINE_EVENT = "message/offline"
+OFFLINE_EVENT = MESSAGE_OFFLINE
 # Fired with (message, routing) at the moment routing acts on a message a
 # resource can take now, or that bounces: a hook that returns non-None has
 # taken the message (AMP, XEP-0079, evaluates its rules here).
-ROUTE_EVENT = "message/route"
+ROUTE_EVENT = MESSAGE_ROUTE
 # Fired with (message) in the recipient's lane before routing decides
 # anything; a hook that returns non-None has taken the message.
-INBOUND_EVENT = "message/inbound"
+INBOUND_EVENT = MESSAGE_INBOUND
 
 
 class OfflineMessage:

@@ -13,11 +13,13 @@ silently instead of the router's "Bounce offline message".
 
 from wokkel.subprotocols import XMPPHandler
 
+from xmppd.api import MESSAGE_OFFLINE
+
 from xmppd.offline.delivery import Delivery
 from xmppd.offline.expiry import sweeperFor
 from xmppd.offline.service import DisabledOffline, OfflineService
 
-OFFLINE_EVENT = "message/offline"
+OFFLINE_EVENT = MESSAGE_OFFLINE
 FEATURE = "msgoffline"
 
 
