@@ -2,8 +2,21 @@
 The module API: the one import a plugin needs.
 
 Built-in modules use exactly these names, so a third-party module can do
-everything they do. Anything not exported here (the c2s layer, SQL, the
-session internals) may change between releases.
+everything they do; the architecture contracts (``[tool.importlinter]`` in
+pyproject.toml, run by tests/test_architecture.py) hold every module to it.
+Anything not exported here (the c2s layer, SQL, the session internals) may
+change between releases.
+
+What a module gets, and where:
+
+- its handlers' ``host`` (IHost): ``domain``, ``events``, ``sessions``,
+  ``storage`` (named stores), ``config``, ``access``, ``modules``,
+  ``metricsRegistry``, ``lanes`` (one FIFO per account), ``clock``,
+  ``provide``/``service``/``optionalService`` (services by interface),
+  ``send``/``bounce``, ``addDiscoFeature``/``addStreamFeature``;
+- from here: stanza helpers and errors, namespaces, the routing verdicts,
+  event names, the interfaces of built-in services, storage errors, and
+  what an ``xmppctl`` subcommand needs (``CommandError``, ``existingAccount``).
 
 Events a module may hook on ``host.events`` (arguments in brackets; a
 handler returning anything but None stops the event there):
@@ -37,37 +50,61 @@ from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
 from xmppd.config import ConfigError, Option, Schema
+from xmppd.ctl import CommandError, existingAccount, parseAccount
 from xmppd.imodule import IHost, IModule
+from xmppd.iservices import IOfflineService
 from xmppd.module import Module
+from xmppd.onbehalf import accountTarget, answerOnBehalf, isForAccount
+from xmppd.router import BOUNCE, DELIVER, DROP, OFFLINE, OfflineMessage, Routing, route, targets
+from xmppd.services import MissingService
+from xmppd.stanzas import (
+    NS_CHATSTATES, NS_CLIENT, NS_DELAY, NS_SESSION, NS_STANZAS, STANZA_NAMES, canWait,
+    isMessage, jidFromAttribute, stanzaError)
+from xmppd.storage.interfaces import (
+    NodeExists, NoSuchNode, PrivateStorageFull, QuotaExceeded, RosterFull, StorageError,
+    TooManyNodes, UnknownUser, UserExists)
 
-RESOURCE_BOUND = "resource-bound"
-RESOURCE_UNBOUND = "resource-unbound"
-ROSTER_REQUESTED = "roster-requested"
-RESOURCE_AVAILABLE = "resource-available"
-PRIORITY_CHANGED = "priority-changed"
-PRESENCE_UPDATED = "presence-updated"
-PRESENCE_CONTACTS = "presence/contacts"
-RESOURCE_UNAVAILABLE = "resource-unavailable"
-MESSAGE_OFFLINE = "message/offline"
-OFFLINE_STORED = "offline/stored"
-OFFLINE_DELIVERED = "offline/delivered"
-OFFLINE_EXPIRED = "offline/expired"
-AVAILABLE_BROADCAST = "presence/broadcast-available"
-# What a client sends, before it is routed (session, stanza); non-None takes it.
-CLIENT_OUTBOUND = "client/outbound"
-# A message in its recipient's lane, before routing decides (message).
-MESSAGE_INBOUND = "message/inbound"
-# Routing acts on a message a resource can take, or that bounces (message, routing).
-MESSAGE_ROUTE = "message/route"
-# A session ended holding stanzas it never delivered (session, stanzas).
-SESSION_LEFT_BEHIND = "session/left-behind"
+from xmppd.events import (
+    RESOURCE_BOUND,
+    RESOURCE_UNBOUND,
+    ROSTER_REQUESTED,
+    RESOURCE_AVAILABLE,
+    PRIORITY_CHANGED,
+    PRESENCE_UPDATED,
+    PRESENCE_CONTACTS,
+    RESOURCE_UNAVAILABLE,
+    MESSAGE_OFFLINE,
+    OFFLINE_STORED,
+    OFFLINE_DELIVERED,
+    OFFLINE_EXPIRED,
+    AVAILABLE_BROADCAST,
+    CLIENT_OUTBOUND,
+    MESSAGE_INBOUND,
+    MESSAGE_ROUTE,
+    SESSION_LEFT_BEHIND,
+    RESOURCE_RESUMED)
 
 __all__ = [
-    "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "JID", "Module",
-    "Option", "Schema", "StanzaError", "XMPPHandler", "toResponse",
-    "AVAILABLE_BROADCAST", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_ROUTE",
-    "SESSION_LEFT_BEHIND", "MESSAGE_OFFLINE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED",
-    "OFFLINE_STORED",
+    # Building modules
+    "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "Module", "Option",
+    "Schema", "XMPPHandler",
+    # Services
+    "IOfflineService", "MissingService",
+    # Stanzas
+    "JID", "NS_CHATSTATES", "NS_CLIENT", "NS_DELAY", "NS_SESSION", "NS_STANZAS",
+    "STANZA_NAMES", "StanzaError", "accountTarget", "answerOnBehalf", "canWait",
+    "isForAccount", "isMessage", "jidFromAttribute", "stanzaError", "toResponse",
+    # Routing
+    "BOUNCE", "DELIVER", "DROP", "OFFLINE", "OfflineMessage", "Routing", "route", "targets",
+    # Storage errors
+    "NodeExists", "NoSuchNode", "PrivateStorageFull", "QuotaExceeded", "RosterFull",
+    "StorageError", "TooManyNodes", "UnknownUser", "UserExists",
+    # xmppctl subcommands
+    "CommandError", "existingAccount", "parseAccount",
+    # Events
+    "AVAILABLE_BROADCAST", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_OFFLINE",
+    "MESSAGE_ROUTE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED", "OFFLINE_STORED",
     "PRESENCE_CONTACTS", "PRESENCE_UPDATED", "PRIORITY_CHANGED", "RESOURCE_AVAILABLE",
-    "RESOURCE_BOUND", "RESOURCE_UNAVAILABLE", "RESOURCE_UNBOUND", "ROSTER_REQUESTED",
+    "RESOURCE_BOUND", "RESOURCE_RESUMED", "RESOURCE_UNAVAILABLE", "RESOURCE_UNBOUND",
+    "ROSTER_REQUESTED", "SESSION_LEFT_BEHIND",
 ]

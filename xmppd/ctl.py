@@ -11,6 +11,7 @@ serve, a bad config key.
 import argparse
 import getpass
 import sys
+from importlib.metadata import entry_points
 
 from twisted.internet import defer, task
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
@@ -143,15 +144,19 @@ def buildParser():
     sub.set_defaults(run=users)
     sub = commands.add_parser("s2s", help="show the running server's s2s connections")
     sub.set_defaults(run=s2s, storage=False)
-    try:
-        from xmppd.ctl_offline import addOfflineCommands
-    except ImportError:
-        pass
-    else:
-        addOfflineCommands(commands)
-    from xmppd.ctl_mam import addMamCommands
-    addMamCommands(commands)
+    addModuleCommands(commands)
     return parser
+
+
+def addModuleCommands(commands):
+    """
+    The subcommands modules contribute: each distribution (xmppd itself
+    for ``offline`` and ``mam``) names a function in its ``xmppd.ctl``
+    entry points that adds its parsers to ``commands``; a command whose
+    ``run(config, storage, args)`` is set like the built-in ones.
+    """
+    for entry in sorted(entry_points(group="xmppd.ctl"), key=lambda e: e.name):
+        entry.load()(commands)
 
 
 async def runCommand(args):
@@ -186,7 +191,7 @@ def main(argv=None):
 
 if __name__ == "__main__":
     # Run the imported module, not this __main__ copy, so that the
-    # CommandError raised by command modules (xmppd.ctl_offline) is the one
+    # CommandError raised by command modules (xmppd.offline.ctl) is the one
     # main() catches.
     from xmppd.ctl import main as _main
     _main()

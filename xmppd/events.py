@@ -9,6 +9,32 @@ example offline storage taking a message that no resource could receive.
 
 from twisted.python import log
 
+# The events of the core, by name (documented in xmppd.api).
+RESOURCE_BOUND = "resource-bound"
+RESOURCE_UNBOUND = "resource-unbound"
+ROSTER_REQUESTED = "roster-requested"
+RESOURCE_AVAILABLE = "resource-available"
+PRIORITY_CHANGED = "priority-changed"
+PRESENCE_UPDATED = "presence-updated"
+PRESENCE_CONTACTS = "presence/contacts"
+RESOURCE_UNAVAILABLE = "resource-unavailable"
+MESSAGE_OFFLINE = "message/offline"
+OFFLINE_STORED = "offline/stored"
+OFFLINE_DELIVERED = "offline/delivered"
+OFFLINE_EXPIRED = "offline/expired"
+AVAILABLE_BROADCAST = "presence/broadcast-available"
+# What a client sends, before it is routed (session, stanza); non-None takes it.
+CLIENT_OUTBOUND = "client/outbound"
+# A message in its recipient's lane, before routing decides (message).
+MESSAGE_INBOUND = "message/inbound"
+# Routing acts on a message a resource can take, or that bounces (message, routing).
+MESSAGE_ROUTE = "message/route"
+# A session ended holding stanzas it never delivered (session, stanzas).
+SESSION_LEFT_BEHIND = "session/left-behind"
+
+# An account's resource came back through XEP-0198 resumption (session).
+RESOURCE_RESUMED = "resource-resumed"
+
 
 class EventBus:
     def __init__(self):

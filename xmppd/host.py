@@ -16,10 +16,12 @@ from wokkel.generic import XmlPipe
 
 from zope.interface import implementer
 
-from xmppd.c2s.negotiation import stanzaError
 from xmppd.events import EventBus
 from xmppd.imodule import IHost
 from xmppd.metrics import registryFor
+from xmppd.router import MessageRouter
+from xmppd.services import ServiceRegistry
+from xmppd.stanzas import stanzaError
 
 
 @implementer(IHost)
@@ -45,6 +47,11 @@ class Host(InternalComponent):
         self._streamFeatures = {"pre-auth": [], "bound": []}
         self._preAuthIQ = {}
         self._nonzas = {}
+        self.services = ServiceRegistry()
+        # Routing of messages between accounts is the core's, on every host;
+        # the modules take part through its events.
+        self.messageRouter = MessageRouter(self)
+        self.messageRouter.setHandlerParent(self)
 
     @property
     def sessions(self):
@@ -65,6 +72,34 @@ class Host(InternalComponent):
     @property
     def metricsRegistry(self):
         return registryFor(self.server)
+
+    @property
+    def lanes(self):
+        """The per-account FIFO (xmppd.lanes.Lanes) every account's traffic runs in."""
+        return self.server.pipeline
+
+    @property
+    def clock(self):
+        """The reactor's IReactorTime; tests give the server a task.Clock instead."""
+        return self.server.clock
+
+    def provide(self, interface, provider):
+        """Offer a service to the other modules (see xmppd.services)."""
+        self.services.provide(interface, provider)
+
+    def service(self, interface):
+        """The enabled module's provider of ``interface``; MissingService otherwise."""
+        return self.services.service(interface)
+
+    def optionalService(self, interface):
+        return self.services.optionalService(interface)
+
+    def hostFor(self, domain):
+        """The Host serving ``domain`` on this server, or None if it is remote."""
+        return self.server.hosts.get(domain)
+
+    def isLocalDomain(self, domain):
+        return domain in self.server.hosts
 
     # Wiring ------------------------------------------------------------------
 

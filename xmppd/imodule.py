@@ -17,6 +17,10 @@ class IModule(Interface):
     enabledByDefault = Attribute("True if the module runs without a config table.")
     schema = Attribute("An xmppd.config.Schema of the module's options, "
                        "'enabled' excepted.")
+    depends = Attribute("Names of the modules this one needs running (may be empty).")
+    provides = Attribute("Interfaces the module offers through host.provide.")
+    stores = Attribute("Name -> factory(database) of the stores the module opens.")
+    tables = Attribute("Package with the module's schema/<dialect>/NNNN_*.sql, or None.")
 
     def handlersFor(host, options):
         """
@@ -47,6 +51,22 @@ class IHost(Interface):
     modules = Attribute("Name → validated options of every module enabled on this host.")
     metricsRegistry = Attribute("The prometheus_client CollectorRegistry served at "
                                 "/metrics: register the module's metrics in it.")
+
+    services = Attribute("The xmppd.services.ServiceRegistry of this host.")
+    lanes = Attribute("xmppd.lanes.Lanes: run(key, fn, *args) in one FIFO per account.")
+    clock = Attribute("The IReactorTime modules schedule with (a task.Clock in tests).")
+
+    def provide(interface, provider):
+        """Offer ``provider`` as ``interface`` to the other modules."""
+
+    def service(interface):
+        """The provider of ``interface``; raises MissingService without one."""
+
+    def optionalService(interface):
+        """The provider of ``interface``, or None."""
+
+    def hostFor(domain):
+        """The local IHost serving ``domain``, or None for a remote domain."""
 
     def send(stanza):
         """Route a stanza; ``from`` defaults to the host's domain."""

@@ -18,7 +18,16 @@ from xmppd.imodule import IModule
 @implementer(IPlugin, IModule)
 class Module:
     def __init__(self, name, handlersFor, schema=None, enabledByDefault=True,
-                 description="", servicesFor=None):
+                 description="", servicesFor=None, depends=(), provides=(),
+                 stores=None, tables=None):
+        """
+        ``depends``: names of modules that must run for this one to run.
+        ``provides``: interfaces this module registers with ``host.provide``
+        (start-up checks that it did). ``stores``: name → factory called
+        with the Database, for stores opened under ``host.storage.NAME``
+        (and by ``xmppctl``). ``tables``: the package holding this
+        feature's ``schema/<dialect>/NNNN_*.sql`` deltas.
+        """
         from xmppd.config import Schema
         self.name = name
         self._handlersFor = handlersFor
@@ -26,6 +35,10 @@ class Module:
         self.enabledByDefault = enabledByDefault
         self.description = description
         self._servicesFor = servicesFor
+        self.depends = tuple(depends)
+        self.provides = tuple(provides)
+        self.stores = dict(stores or {})
+        self.tables = tables
         # The Python module that declared it: built-in modules live in xmppd.
         self.origin = sys._getframe(1).f_globals.get("__name__", "")
 

@@ -10,8 +10,8 @@ from twisted.words.protocols.jabber.jid import JID
 from wokkel.component import Router
 
 from xmppd.c2s.loginthrottle import LoginThrottle
-from xmppd.api import CLIENT_OUTBOUND
-from xmppd.c2s.negotiation import stanzaError
+from xmppd.events import CLIENT_OUTBOUND
+from xmppd.stanzas import stanzaError
 from xmppd.c2s.ratelimit import RateLimits
 from xmppd.lanes import Lanes
 from xmppd.sessions import SessionManager
@@ -61,6 +61,9 @@ class XMPPServer:
         self.access = access
         self.tlsContext = tlsContext
         self.hostTLSContexts = dict(hostTLSContexts or {})
+        from twisted.internet import reactor
+        # Time as modules see it (host.clock): tests may put a task.Clock here.
+        self.clock = reactor
         self.router = ServerRouter()
         self.sessions = SessionManager(self)
         # One lane per account: routing to it, storing for it, delivering to

@@ -27,8 +27,8 @@ from twisted.words.protocols.jabber.xmlstream import toResponse
 from twisted.words.xish import domish
 
 from xmppd.acks import AckTracker
-from xmppd.api import SESSION_LEFT_BEHIND
-from xmppd.c2s.negotiation import NS_CLIENT, STANZA_NAMES, stanzaError
+from xmppd.events import SESSION_LEFT_BEHIND
+from xmppd.stanzas import NS_CLIENT, STANZA_NAMES, stanzaError
 from xmppd.stanzas import canWait, checkStanza, isLegacySessionRequest, isMessage, jidFromAttribute
 
 # What asks a client without XEP-0198 to acknowledge what it has read: an

@@ -3,14 +3,24 @@ The RFC 6120 §8 rules a stanza from a client must pass before it is routed,
 and the small classifications of stanzas that sessions and modules share.
 """
 
+from twisted.words.protocols.jabber import error
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
+NS_CLIENT = "jabber:client"
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
+NS_DELAY = "urn:xmpp:delay"
+STANZA_NAMES = ("iq", "message", "presence")
 IQ_TYPES = ("get", "set", "result", "error")
 MESSAGE_TYPES = ("chat", "error", "groupchat", "headline", "normal")
 PRESENCE_TYPES = ("error", "probe", "subscribe", "subscribed", "unavailable",
                   "unsubscribe", "unsubscribed")
 NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
+
+
+def stanzaError(stanza, condition, errorType=None, text=None):
+    """The RFC 6120 §8.3 error reply: swapped addresses, payload kept, error last."""
+    return error.StanzaError(condition, type=errorType, text=text).toResponse(stanza)
 
 
 def isMessage(stanza):

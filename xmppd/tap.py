@@ -25,7 +25,6 @@ from xmppd.host import Host
 from xmppd.imodule import IModule
 from xmppd.logrotation import installRotatingLog
 from xmppd.installsecret import createPrivateFile, ensureDataDirectory, loadInstallSecret
-from xmppd.modules.message import MessageRouter
 from xmppd.server import StoreRegistry, XMPPServer
 from xmppd.storage import Database, OfflineStore, SettingsStore, UserStore
 from xmppd.storage.lastactivity import LastActivityStore
@@ -71,7 +70,35 @@ def availableModules():
 
 
 def moduleSchemas(modules):
-    return {name: (m.schema, m.enabledByDefault) for name, m in modules.items()}
+    """What config validation needs of each module: its schema, default and dependencies."""
+    return {name: (m.schema, m.enabledByDefault, tuple(getattr(m, "depends", ())))
+            for name, m in modules.items()}
+
+
+def loadOrder(config, modules):
+    """
+    The enabled modules' names, each after the modules it depends on, so
+    that a module finds the services of its dependencies when its handlers
+    are built (validation has already refused a missing dependency).
+    """
+    enabled = sorted(name for name, options in config.modules.items() if options.enabled)
+    ordered, placed = [], set()
+
+    def place(name, path):
+        if name in placed:
+            return
+        if name in path:
+            cycle = " -> ".join(path[path.index(name):] + [name])
+            raise ConfigError("modules.%s: dependency cycle %s" % (name, cycle),
+                              "modules." + name)
+        for needed in getattr(modules[name], "depends", ()):
+            place(needed, path + [name])
+        placed.add(name)
+        ordered.append(name)
+
+    for name in enabled:
+        place(name, [])
+    return ordered
 
 
 class XMPPDService(service.MultiService):
@@ -171,12 +198,16 @@ def buildServer(config, modules, storage=None):
                         loadInstallSecret(config.data_dir))
     for domain in config.hosts:
         host = Host(server, domain)
-        MessageRouter(host).setHandlerParent(host)
-        for name, options in sorted(config.modules.items()):
-            if options.enabled:
-                host.modules[name] = options
-                for handler in modules[name].handlersFor(host, options):
-                    handler.setHandlerParent(host)
+        for name in loadOrder(config, modules):
+            options = config.modules[name]
+            host.modules[name] = options
+            module = modules[name]
+            for handler in module.handlersFor(host, options):
+                handler.setHandlerParent(host)
+            for interface in getattr(module, "provides", ()):
+                if not host.services.provides(interface):
+                    raise ConfigError("modules.%s: declares that it provides %s, but did not"
+                                      % (name, interface.__name__), "modules." + name)
         FallbackHandler().setHandlerParent(host)
         server.addHost(host)
     return server

@@ -44,7 +44,7 @@ from xmppd.amp.rules import (
     parseRequest,
     reply,
 )
-from xmppd.modules.message import DELIVER, OFFLINE_EVENT, ROUTE_EVENT
+from xmppd.router import DELIVER, OFFLINE_EVENT, ROUTE_EVENT
 
 # Before the router (priority 0) on '/message', and before offline storage
 # (priority 0) on the offline event: AMP decides first (DESIGN.md).

@@ -19,24 +19,16 @@ from twisted.words.xish import domish
 
 from xmppd.c2s.sasl import NS_SASL, SASLFailure, createMechanism, mechanismsFor
 from xmppd.c2s.xmlstream import NS_CLIENT, NS_STREAMS
-from xmppd.stanzas import NS_SESSION
+from xmppd.stanzas import NS_SESSION, NS_STANZAS, STANZA_NAMES, stanzaError
 
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
-NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 NS_SASL_CB = "urn:xmpp:sasl-cb:0"
-STANZA_NAMES = ("iq", "message", "presence")
 # The read-gate reason of a stream whose SASL answer is being delayed.
 LOGIN_THROTTLE = "login throttle"
 # Elements a client may pipeline behind a delayed SASL answer (the rest of
 # a read already parsed); they are handled after the answer, in order.
 MAX_HELD_ELEMENTS = 8
-
-
-def stanzaError(stanza, condition, errorType=None, text=None):
-    """The RFC 6120 §8.3 error reply: swapped addresses, payload kept, error last."""
-    reply = error.StanzaError(condition, type=errorType, text=text).toResponse(stanza)
-    return reply
 
 
 class C2SNegotiator(xmlstream.ListenAuthenticator):

@@ -487,7 +487,10 @@ def _validateModules(tables, modules):
             known = ", ".join(sorted(modules)) or "none"
             raise ConfigError(f"unknown module {key} (known: {known})", key)
     result = {}
-    for name, (schema, enabledByDefault) in modules.items():
+    depends = {}
+    for name, declaration in modules.items():
+        schema, enabledByDefault = declaration[:2]
+        depends[name] = tuple(declaration[2]) if len(declaration) > 2 else ()
         if "enabled" in schema:
             raise ValueError(f"module {name} must not declare 'enabled' itself")
         full = schema.extendedWith(
@@ -504,7 +507,37 @@ def _validateModules(tables, modules):
                 # SPEC "Config semantics": a table without `enabled` enables it.
                 options = options.replace(enabled=True)
             result[name] = options
+    _checkDependencies(result, depends, tables)
     return MappingProxyType(result)
+
+
+def _checkDependencies(options, depends, tables):
+    """
+    A module runs only with the modules it depends on. One the operator
+    enabled in a table needs them enabled too, or start-up stops naming the
+    missing one; one that runs only by default steps aside with its
+    dependency, so that ``[modules.offline] enabled = false`` alone is
+    a valid config (Prosody loads a dependency instead; here what runs is
+    always what the config says).
+    """
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(options):
+            if not options[name].enabled:
+                continue
+            for needed in depends.get(name, ()):
+                if needed in options and options[needed].enabled:
+                    continue
+                key = joinKey("modules", name)
+                if name in tables:
+                    state = "not installed" if needed not in options else "not enabled"
+                    raise ConfigError(
+                        f"{key}: depends on module {needed}, which is {state}"
+                        f" (enable [modules.{needed}] or disable {key})", key)
+                options[name] = options[name].replace(enabled=False)
+                changed = True
+                break
 
 
 def _absolute(path):

@@ -150,7 +150,7 @@ class Archiver:
         return None
 
     def onRoute(self, message, routing):
-        from xmppd.modules.message import DELIVER
+        from xmppd.router import DELIVER
         if routing.verdict != DELIVER:
             return None
         owner = _jid(message.getAttribute("to"))

@@ -21,7 +21,7 @@ from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
 from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
 from xmppd.api import MESSAGE_ROUTE as ROUTE_EVENT
-from xmppd.modules.message import DELIVER
+from xmppd.router import DELIVER
 
 NS_CARBONS = "urn:xmpp:carbons:2"
 NS_CARBONS_RULES = "urn:xmpp:carbons:rules:0"

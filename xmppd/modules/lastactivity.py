@@ -24,7 +24,7 @@ from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from zope.interface import implementer
 
-from xmppd.modules.onbehalf import accountTarget, isForAccount
+from xmppd.onbehalf import accountTarget, isForAccount
 
 NS_LAST = "jabber:iq:last"
 LAST_GET = "/iq[@type='get']/query[@xmlns='%s']" % NS_LAST

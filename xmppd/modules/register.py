@@ -18,7 +18,7 @@ from twisted.words.xish import domish
 from wokkel import data_form
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
-from xmppd.c2s.negotiation import stanzaError
+from xmppd.stanzas import stanzaError
 from xmppd.storage import UnknownUser, UserExists
 
 NS_REGISTER = "jabber:iq:register"

@@ -25,7 +25,7 @@ from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from zope.interface import implementer
 
 from xmppd.api import AVAILABLE_BROADCAST
-from xmppd.modules.onbehalf import accountTarget, isForAccount
+from xmppd.onbehalf import accountTarget, isForAccount
 
 NS_VCARD = "vcard-temp"
 NS_UPDATE = "vcard-temp:x:update"

@@ -11,7 +11,7 @@ from twisted.words.protocols.jabber.xmlstream import toResponse
 from wokkel.generic import NS_VERSION, VersionHandler
 
 import xmppd
-from xmppd.modules.onbehalf import accountTarget, answerOnBehalf
+from xmppd.onbehalf import accountTarget, answerOnBehalf
 
 
 class ServerVersionHandler(VersionHandler):

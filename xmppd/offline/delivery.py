@@ -20,7 +20,7 @@ import time
 from twisted.internet import defer
 from twisted.python import log
 
-from xmppd.modules.message import targets
+from xmppd.router import targets
 
 
 class Delivery:

@@ -28,7 +28,7 @@ from twisted.words.protocols.jabber import xmlstream
 from twisted.words.protocols.jabber.jid import JID
 from wokkel.generic import XmlPipe
 
-from xmppd.c2s.negotiation import stanzaError
+from xmppd.stanzas import stanzaError
 from xmppd.c2s.xmlstream import NS_CLIENT
 from xmppd.config.server import normaliseDomain, parseHostPort
 from xmppd.s2s import outgoing

@@ -11,7 +11,7 @@ queue per delivery).
 import time
 from datetime import datetime, timezone
 
-from xmppd.ctl import CommandError, existingAccount
+from xmppd.api import CommandError, existingAccount
 from xmppd.offline.service import LIMIT_KEY, LIMIT_NODE
 
 

@@ -20,8 +20,8 @@ from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 from wokkel.subprotocols import XMPPHandler
 
-from xmppd.api import MESSAGE_INBOUND, MESSAGE_OFFLINE, MESSAGE_ROUTE
-from xmppd.api import SESSION_LEFT_BEHIND as LEFT_BEHIND_EVENT
+from xmppd.events import MESSAGE_INBOUND, MESSAGE_OFFLINE, MESSAGE_ROUTE
+from xmppd.events import SESSION_LEFT_BEHIND as LEFT_BEHIND_EVENT
 
 OFFLINE_EVENT = MESSAGE_OFFLINE
 # Fired with (message, routing) at the moment routing acts on a message a

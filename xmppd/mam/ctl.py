@@ -7,7 +7,7 @@ running server, once).
 
 import time
 
-from xmppd.ctl import CommandError, existingAccount
+from xmppd.api import CommandError, existingAccount
 
 
 async def count(config, storage, args):
