@@ -41,6 +41,11 @@ handler returning anything but None stops the event there):
   presence is about to be broadcast; a hook may add elements to it.
 - ``OFFLINE_STORED`` (offlineMessage, rowId), ``OFFLINE_DELIVERED``
   (session, rowIds), ``OFFLINE_EXPIRED`` (recipient, sender, xml).
+- ``ACCOUNT_DELETED`` (bareJID): the account and every row any store held
+  for it are gone (``host.accounts.delete``); a module forgets what it
+  keeps of the account in memory. Fired on the account's host by the
+  server that deleted it: ``xmppctl deluser`` runs in a process of its
+  own, and a running server does not hear of it.
 """
 
 from twisted.words.protocols.jabber.error import StanzaError
@@ -65,6 +70,7 @@ from xmppd.storage.interfaces import (
     TooManyNodes, UnknownUser, UserExists)
 
 from xmppd.events import (
+    ACCOUNT_DELETED,
     RESOURCE_BOUND,
     RESOURCE_UNBOUND,
     ROSTER_REQUESTED,
@@ -102,7 +108,7 @@ __all__ = [
     # xmppctl subcommands
     "CommandError", "existingAccount", "parseAccount",
     # Events
-    "AVAILABLE_BROADCAST", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_OFFLINE",
+    "ACCOUNT_DELETED", "AVAILABLE_BROADCAST", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_OFFLINE",
     "MESSAGE_ROUTE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED", "OFFLINE_STORED",
     "PRESENCE_CONTACTS", "PRESENCE_UPDATED", "PRIORITY_CHANGED", "RESOURCE_AVAILABLE",
     "RESOURCE_BOUND", "RESOURCE_RESUMED", "RESOURCE_UNAVAILABLE", "RESOURCE_UNBOUND",

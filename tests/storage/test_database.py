@@ -7,7 +7,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from xmppd.storage import Database, OfflineStore, StorageError
+from xmppd.offline.store import OfflineStore
+from xmppd.storage import Database, StorageError
 from xmppd.storage.engines import _formatParamstyle
 
 
@@ -90,7 +91,7 @@ async def test_storing_fails_while_mariadb_is_down_and_works_once_it_is_back(
         mariadb, make_database):
     if not mariadb.restartable:
         pytest.skip("the MariaDB server is external")
-    database = await make_database("mysql", pool_size=5)
+    database = await make_database("mysql", pool_size=5, schema=["xmppd.offline"])
     offline = OfflineStore(database)
     # Open every pooled connection, so that all of them go stale below.
     await defer.gatherResults([

@@ -9,7 +9,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from xmppd.storage import OfflineStore, QuotaExceeded
+from xmppd.offline.store import OfflineStore
+from xmppd.storage import QuotaExceeded
 
 ALICE = "alice@example.org"
 BOB = "bob@example.org"
@@ -254,7 +255,8 @@ async def storeConcurrently(offline, senders, **limits):
 async def test_concurrent_stores_never_overshoot_the_pair_limit(backend, make_database):
     # Seven connections race on MySQL; seven, not a divisor of the limit,
     # keeps a wave of unlocked counts from landing on it exactly by luck.
-    database = await make_database(backend, **({"pool_size": 7} if backend == "mysql" else {}))
+    database = await make_database(backend, schema=["xmppd.offline"],
+                                   **({"pool_size": 7} if backend == "mysql" else {}))
     offline = SlowCountingOfflineStore(database)
     stored, refused = await storeConcurrently(offline, [BOB] * 50, pairLimit=10)
     assert len(stored) == 10 and len(set(stored)) == 10
@@ -264,7 +266,8 @@ async def test_concurrent_stores_never_overshoot_the_pair_limit(backend, make_da
 
 @pytest_twisted.ensureDeferred
 async def test_concurrent_stores_never_overshoot_the_user_limit(backend, make_database):
-    database = await make_database(backend, **({"pool_size": 7} if backend == "mysql" else {}))
+    database = await make_database(backend, schema=["xmppd.offline"],
+                                   **({"pool_size": 7} if backend == "mysql" else {}))
     offline = SlowCountingOfflineStore(database)
     senders = ["sender%d@example.org" % (n % 7) for n in range(50)]
     stored, refused = await storeConcurrently(offline, senders, pairLimit=5, userLimit=13)

@@ -5,7 +5,6 @@ import dataclasses
 import pytest
 import pytest_twisted
 
-from xmppd.storage import UserStore
 from xmppd.storage.interfaces import RosterFull
 from xmppd.storage.roster import RosterRow, RosterState, RosterStore
 
@@ -104,14 +103,14 @@ async def test_concurrent_transitions_of_one_roster_lose_no_update(database):
 
 
 @pytest_twisted.ensureDeferred
-async def test_deleting_the_account_deletes_its_roster_and_requests(database):
-    users, roster = UserStore(database), RosterStore(database)
-    await users.create(ALICE, "secret")
+async def test_deleting_the_account_deletes_its_roster_and_requests(database, accounts):
+    roster = RosterStore(database)
+    await accounts.create(ALICE, "secret")
     await roster.transition(ALICE, BOB, put(RosterRow(BOB, subscriptionTo=True)))
     await roster.transition(ALICE, CAROL, lambda old: dataclasses.replace(
         old, pendingIn="<presence type='subscribe'/>"))
     await roster.transition(BOB, ALICE, put(RosterRow(ALICE, subscriptionFrom=True)))
-    await users.delete(ALICE)
+    await accounts.delete(ALICE)
     assert await roster.getRoster(ALICE) == (0, [])
     assert await roster.pendingRequests(ALICE) == []
     # Other rosters are theirs to keep.

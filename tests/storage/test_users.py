@@ -12,8 +12,8 @@ import pytest
 import pytest_twisted
 
 from xmppd.scram import HASHES, ScramError, ScramServer
-from xmppd.storage import (
-    OfflineStore, SettingsStore, StorageError, UnknownUser, UserExists, UserStore)
+from xmppd.offline.store import OfflineStore
+from xmppd.storage import SettingsStore, StorageError, UnknownUser, UserExists
 
 PASSWORD = "correct horse battery staple \N{HORSE}"
 
@@ -56,8 +56,8 @@ async def scramLogin(users, jid, password, hashName):
 
 
 @pytest_twisted.ensureDeferred
-async def test_created_user_exists_and_is_listed(database):
-    users = UserStore(database)
+async def test_created_user_exists_and_is_listed(accounts):
+    users = accounts
     assert not await users.exists("alice@example.org")
     await users.create("alice@example.org", PASSWORD)
     await users.create("bob@example.org", "b")
@@ -70,8 +70,8 @@ async def test_created_user_exists_and_is_listed(database):
 
 
 @pytest_twisted.ensureDeferred
-async def test_list_users_of_host_matches_the_host_exactly(database):
-    users = UserStore(database)
+async def test_list_users_of_host_matches_the_host_exactly(accounts):
+    users = accounts
     await users.create("a@x_y.example", "p")
     await users.create("b@xzy.example", "p")
     await users.create("c@sub.x_y.example", "p")
@@ -80,8 +80,8 @@ async def test_list_users_of_host_matches_the_host_exactly(database):
 
 
 @pytest_twisted.ensureDeferred
-async def test_creating_an_existing_user_fails_user_exists(database):
-    users = UserStore(database)
+async def test_creating_an_existing_user_fails_user_exists(accounts):
+    users = accounts
     await users.create("alice@example.org", PASSWORD)
     with pytest.raises(UserExists):
         await users.create("alice@example.org", "other")
@@ -90,8 +90,8 @@ async def test_creating_an_existing_user_fails_user_exists(database):
 
 
 @pytest_twisted.ensureDeferred
-async def test_jids_differing_in_case_are_different_accounts(database):
-    users = UserStore(database)
+async def test_jids_differing_in_case_are_different_accounts(accounts):
+    users = accounts
     await users.create("alice@example.org", "p")
     await users.create("Alice@example.org", "p")
     assert await users.listUsers() == ["Alice@example.org", "alice@example.org"]
@@ -99,16 +99,16 @@ async def test_jids_differing_in_case_are_different_accounts(database):
 
 @pytest.mark.parametrize("hashName", ["sha1", "sha256"])
 @pytest_twisted.ensureDeferred
-async def test_scram_exchange_succeeds_with_the_right_password_only(database, hashName):
-    users = UserStore(database)
+async def test_scram_exchange_succeeds_with_the_right_password_only(accounts, hashName):
+    users = accounts
     await users.create("alice@example.org", PASSWORD)
     assert await scramLogin(users, "alice@example.org", PASSWORD, hashName)
     assert not await scramLogin(users, "alice@example.org", PASSWORD + "x", hashName)
 
 
 @pytest_twisted.ensureDeferred
-async def test_credentials_of_each_hash_are_distinct_and_salted_per_user(database):
-    users = UserStore(database)
+async def test_credentials_of_each_hash_are_distinct_and_salted_per_user(accounts):
+    users = accounts
     await users.create("alice@example.org", PASSWORD)
     await users.create("bob@example.org", PASSWORD)
     sha1 = await users.getScramCredentials("alice@example.org", "sha1")
@@ -120,16 +120,16 @@ async def test_credentials_of_each_hash_are_distinct_and_salted_per_user(databas
 
 
 @pytest_twisted.ensureDeferred
-async def test_unknown_user_has_no_credentials(database):
-    users = UserStore(database)
+async def test_unknown_user_has_no_credentials(accounts):
+    users = accounts
     assert await users.getScramCredentials("nobody@example.org", "sha256") is None
     with pytest.raises(ValueError):
         users.getScramCredentials("nobody@example.org", "md5")
 
 
 @pytest_twisted.ensureDeferred
-async def test_no_column_of_the_users_table_holds_the_password(database):
-    users = UserStore(database)
+async def test_no_column_of_the_users_table_holds_the_password(database, accounts):
+    users = accounts
     await users.create("alice@example.org", PASSWORD)
     await users.setPassword("alice@example.org", PASSWORD)
 
@@ -148,8 +148,8 @@ async def test_no_column_of_the_users_table_holds_the_password(database):
 
 
 @pytest_twisted.ensureDeferred
-async def test_set_password_replaces_the_keys(database):
-    users = UserStore(database)
+async def test_set_password_replaces_the_keys(accounts):
+    users = accounts
     await users.create("alice@example.org", "old secret")
     await users.setPassword("alice@example.org", "new secret")
     for hashName in ("sha1", "sha256"):
@@ -158,23 +158,22 @@ async def test_set_password_replaces_the_keys(database):
 
 
 @pytest_twisted.ensureDeferred
-async def test_set_password_of_unknown_user_fails_unknown_user(database):
-    users = UserStore(database)
+async def test_set_password_of_unknown_user_fails_unknown_user(accounts):
+    users = accounts
     with pytest.raises(UnknownUser):
         await users.setPassword("nobody@example.org", "secret")
     assert not await users.exists("nobody@example.org")
 
 
 @pytest_twisted.ensureDeferred
-async def test_delete_unknown_user_fails_unknown_user(database):
+async def test_delete_unknown_user_fails_unknown_user(accounts):
     with pytest.raises(UnknownUser):
-        await UserStore(database).delete("nobody@example.org")
+        await accounts.delete("nobody@example.org")
 
 
 @pytest_twisted.ensureDeferred
-async def test_deleting_a_user_deletes_its_settings_and_offline_messages(database):
-    users, settings, offline = (UserStore(database), SettingsStore(database),
-                                OfflineStore(database))
+async def test_deleting_a_user_deletes_its_settings_and_offline_messages(database, accounts):
+    users, settings, offline = (accounts, SettingsStore(database), OfflineStore(database))
     for jid in ("alice@example.org", "bob@example.org"):
         await users.create(jid, PASSWORD)
         await settings.set(jid, "offline-msgs", "store-limit", "5")
