@@ -15,7 +15,10 @@ What a module gets, and where:
   ``provide``/``service``/``optionalService`` (services by interface),
   ``send``/``bounce``, ``addDiscoFeature``/``addStreamFeature``;
 - from here: stanza helpers and errors, namespaces, the routing verdicts,
-  event names, the interfaces of built-in services, storage errors, and
+  event names, the interfaces of built-in services, ``SQLStore`` (the base
+  of a module's own store: ``Module(stores={NAME: factory}, tables=
+  "package")``, its rows of an account in ``accountTables``), storage
+  errors, and
   what an ``xmppctl`` subcommand needs (``CommandError``, ``existingAccount``).
 
 Events a module may hook on ``host.events`` (arguments in brackets; a
@@ -68,6 +71,7 @@ from xmppd.stanzas import (
 from xmppd.storage.interfaces import (
     NodeExists, NoSuchNode, PrivateStorageFull, QuotaExceeded, RosterFull, StorageError,
     TooManyNodes, UnknownUser, UserExists)
+from xmppd.storage.registry import MissingStore, SQLStore
 
 from xmppd.events import (
     ACCOUNT_DELETED,
@@ -102,8 +106,8 @@ __all__ = [
     "isForAccount", "isMessage", "jidFromAttribute", "stanzaError", "toResponse",
     # Routing
     "BOUNCE", "DELIVER", "DROP", "OFFLINE", "OfflineMessage", "Routing", "route", "targets",
-    # Storage errors
-    "NodeExists", "NoSuchNode", "PrivateStorageFull", "QuotaExceeded", "RosterFull",
+    # Storage: a module's own store, and the errors
+    "MissingStore", "SQLStore", "NodeExists", "NoSuchNode", "PrivateStorageFull", "QuotaExceeded", "RosterFull",
     "StorageError", "TooManyNodes", "UnknownUser", "UserExists",
     # xmppctl subcommands
     "CommandError", "existingAccount", "parseAccount",
