@@ -31,7 +31,8 @@ class Host(InternalComponent):
 
     Attributes handlers use: ``domain``, ``events`` (EventBus), ``sessions``
     (SessionManager), ``storage`` (named stores: ``users``, ``settings``,
-    ``offline``, …), ``config`` (the ServerConfig), ``access``
+    ``offline``, …), ``accounts`` (AccountManager), ``config`` (the
+    ServerConfig), ``access``
     (AccessRules), ``modules`` (name → validated options of enabled modules).
     """
 

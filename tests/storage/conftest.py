@@ -48,16 +48,19 @@ def store_backend(request):
 @pytest_twisted.async_yield_fixture
 async def stores(store_backend, make_database):
     """
-    A started registry with every built-in module's stores on
-    ``store_backend``: the users, settings, roster and offline stores are
-    the memory ones under "memory", the SQL ones otherwise. A contract test
-    class takes this fixture and so runs once per backend.
+    A started registry on ``store_backend`` with the core's stores and
+    those of the offline and last modules: the users, settings, roster and
+    offline stores are the memory ones under "memory", the SQL ones
+    otherwise (lastActivity, an SQL store in an SQLite database in memory,
+    shows an account deleted across the two). A contract test class takes
+    this fixture and so runs once per backend.
     """
     from xmppd.storage import openStores
     from xmppd.tap import availableModules
-    modules = [m for m in availableModules().values() if m.builtin]
+    installed = availableModules()
+    modules = [installed["offline"], installed["last"]]
     database = await make_database(store_backend)
-    registry = openStores(database, modules, modules)
+    registry = openStores(database, modules)
     await registry.start()
     yield registry
 
