@@ -32,8 +32,8 @@ class Host(InternalComponent):
     Attributes handlers use: ``domain``, ``events`` (EventBus), ``sessions``
     (SessionManager), ``storage`` (named stores: ``users``, ``settings``,
     ``offline``, …), ``accounts`` (AccountManager), ``config`` (the
-    ServerConfig), ``access``
-    (AccessRules), ``modules`` (name → validated options of enabled modules).
+    ServerConfig), ``access`` (AccessRules), ``modules`` (name → validated
+    options of enabled modules).
     """
 
     def __init__(self, server, domain):
