@@ -61,16 +61,17 @@ def coreFactories():
 class StoreRegistry:
     """
     The named stores of one database, as attributes (``storage.users``,
-    ``storage.offline``, …). ``dormant`` are the stores of modules that are
-    installed but off: not offered, but their rows of a deleted account are
-    deleted too when their tables exist (a module turned off and on again
-    must not hand a new account of the same name the old one's data).
+    ``storage.offline``, …), and the dormant ones: the stores of modules
+    that are installed but off. Those are not offered, but a deleted
+    account's rows in their tables are deleted too when the tables exist:
+    a module turned off and on again must not hand a new account of the
+    same name the old one's data.
     """
 
     def __init__(self, database, **stores):
         self.database = database
         self._stores = dict(stores)
-        self._dormantFactories = {}
+        self._dormant = {}
 
     def __getattr__(self, name):
         stores = self.__dict__.get("_stores")
@@ -89,11 +90,11 @@ class StoreRegistry:
             raise ValueError("two stores named %r (the second from %s)" % (name, owner))
         self._stores[name] = store
 
-    def addDormant(self, package, factory):
+    def addDormant(self, package, store):
         """A store of a module that is off, whose rows live in ``package``'s tables."""
-        factories = self._dormantFactories.setdefault(package, [])
-        if factory not in factories:
-            factories.append(factory)
+        if getattr(store, "database", None) is self.database and \
+                getattr(store, "deleteAccount", None) is not None:
+            self._dormant.setdefault(package, []).append(store)
 
     def start(self):
         """Open the database and apply the deltas of the core and every enabled feature."""
@@ -129,24 +130,21 @@ class StoreRegistry:
             for store in inMemory:
                 store.deleteAccount(None, bareJID)
             inMemory = []
-        dormant = self._dormantFactories if self.database.backend != "memory" else {}
-        await self.database.runInteraction(_deleteAll, inSQL, dormant, self.database, bareJID)
+        await self.database.runInteraction(_deleteAll, inSQL, self._dormant, bareJID)
         for store in inMemory:
             store.deleteAccount(None, bareJID)
 
 
-def _deleteAll(transaction, stores, dormant, database, bareJID):
+def _deleteAll(transaction, stores, dormant, bareJID):
     for store in stores:
         store.deleteAccount(transaction, bareJID)
     if dormant:
         from xmppd.storage.migrations import featureName, recordedFeatures
         recorded = recordedFeatures(transaction)
-        for package, factories in sorted(dormant.items()):
+        for package, sleeping in sorted(dormant.items()):
             if featureName(package) in recorded:
-                for factory in factories:
-                    store = factory(database)
-                    if getattr(store, "deleteAccount", None) is not None:
-                        store.deleteAccount(transaction, bareJID)
+                for store in sleeping:
+                    store.deleteAccount(transaction, bareJID)
 
 
 def openStores(database, modules=(), installed=()):
@@ -173,12 +171,16 @@ def openStores(database, modules=(), installed=()):
                 continue
             factories[name] = (factory, module.name)
             registry.add(name, factory(database), module.name)
+    # A memory database starts empty: no module that is off has rows in it.
     enabledTables = {getattr(module, "tables", None) for module in modules}
-    for module in installed:
+    dormant = {}
+    for module in installed if database.backend != "memory" else ():
         tables = getattr(module, "tables", None)
         if tables and tables not in enabledTables:
             for factory in getattr(module, "stores", {}).values():
-                registry.addDormant(tables, factory)
+                if factory not in dormant.setdefault(tables, []):
+                    dormant[tables].append(factory)
+                    registry.addDormant(tables, factory(database))
     return registry
 
 
