@@ -1,10 +1,12 @@
 """
 The storage interfaces: what the rest of the server may ask of a database.
 
-Everything above ``xmppd/storage`` talks to these interfaces only; SQL and
-its dialects stay below them. Every method returns a Deferred. JIDs are
-passed as bare-JID strings (``user@host``), already normalised (stringprep)
-by the caller, so that storage never parses XMPP addresses.
+The core's stores (users, settings, rosters), the engine contract and the
+errors every store may raise are here; a feature's store states its own
+interface beside it (``xmppd.offline.store.IOfflineStore``,
+``xmppd.pep.store.IPepStore``, …). Every store method returns a Deferred.
+JIDs are passed as bare-JID strings (``user@host``), already normalised
+(stringprep) by the caller, so that storage never parses XMPP addresses.
 """
 
 from zope.interface import Attribute, Interface
