@@ -2,6 +2,8 @@
 Offline messages (XEP-0160; SPEC §1–§5, §7): what is stored for a user who
 is not online, and how it reaches them later.
 
+- ``store``: the queue in SQL (tables in ``schema/``), what a limit means,
+  and ``memory``, the same queue in Python objects;
 - ``matchers``: the ``store_paths`` element-path matchers;
 - ``policy``: the offline decision, rule by rule;
 - ``service``: ``host.offline`` -- decide, commit, the per-recipient lanes;

@@ -28,8 +28,9 @@ class QuotaExceeded(Exception):
     """
     Storing one more offline message would pass a limit.
 
-    ``limit`` names which one (``"pair"`` or ``"user"``) so that the caller
-    can count it in metrics; the decision itself was atomic with the insert.
+    ``limit`` names which one (``"pair"``, ``"user"`` or ``"bytes"``) so that
+    the caller can count it in metrics; the decision itself was atomic with
+    the insert.
     """
 
     def __init__(self, limit):
