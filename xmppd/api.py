@@ -56,10 +56,12 @@ from xmppd.iservices import IOfflineService
 from xmppd.module import Module
 from xmppd.onbehalf import accountTarget, answerOnBehalf, isForAccount
 from xmppd.router import BOUNCE, DELIVER, DROP, OFFLINE, OfflineMessage, Routing, route, targets
+from xmppd.rostermanager import Contacts, ContactState, RosterChange, unavailablePresence
 from xmppd.services import MissingService
 from xmppd.stanzas import (
-    NS_CHATSTATES, NS_CLIENT, NS_DELAY, NS_SESSION, NS_STANZAS, STANZA_NAMES, canWait,
-    isMessage, jidFromAttribute, stanzaError)
+    NS_CHATSTATES, NS_CLIENT, NS_DELAY, NS_SESSION, NS_STANZAS, STANZA_NAMES,
+    SUBSCRIPTION_TYPES, annotate, annotation, canWait, copyStanza, isMessage,
+    jidFromAttribute, outboundSession, routeAsServer, stanzaError)
 from xmppd.storage.interfaces import (
     NodeExists, NoSuchNode, PrivateStorageFull, QuotaExceeded, RosterFull, StorageError,
     TooManyNodes, UnknownUser, UserExists)
@@ -82,7 +84,10 @@ from xmppd.events import (
     MESSAGE_INBOUND,
     MESSAGE_ROUTE,
     SESSION_LEFT_BEHIND,
-    RESOURCE_RESUMED)
+    RESOURCE_RESUMED,
+    PRESENCE_DIRECTED,
+    PRESENCE_INBOUND,
+    ROSTER_CHANGED)
 
 __all__ = [
     # Building modules
@@ -92,10 +97,14 @@ __all__ = [
     "IOfflineService", "MissingService",
     # Stanzas
     "JID", "NS_CHATSTATES", "NS_CLIENT", "NS_DELAY", "NS_SESSION", "NS_STANZAS",
-    "STANZA_NAMES", "StanzaError", "accountTarget", "answerOnBehalf", "canWait",
-    "isForAccount", "isMessage", "jidFromAttribute", "stanzaError", "toResponse",
+    "STANZA_NAMES", "StanzaError", "accountTarget", "annotate", "annotation",
+    "answerOnBehalf", "canWait", "copyStanza", "isForAccount", "isMessage",
+    "jidFromAttribute", "stanzaError", "toResponse",
     # Routing
     "BOUNCE", "DELIVER", "DROP", "OFFLINE", "OfflineMessage", "Routing", "route", "targets",
+    "outboundSession", "routeAsServer",
+    # Rosters and presence (host.rosters)
+    "ContactState", "Contacts", "RosterChange", "SUBSCRIPTION_TYPES", "unavailablePresence",
     # Storage errors
     "NodeExists", "NoSuchNode", "PrivateStorageFull", "QuotaExceeded", "RosterFull",
     "StorageError", "TooManyNodes", "UnknownUser", "UserExists",
@@ -104,7 +113,8 @@ __all__ = [
     # Events
     "AVAILABLE_BROADCAST", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_OFFLINE",
     "MESSAGE_ROUTE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED", "OFFLINE_STORED",
-    "PRESENCE_CONTACTS", "PRESENCE_UPDATED", "PRIORITY_CHANGED", "RESOURCE_AVAILABLE",
-    "RESOURCE_BOUND", "RESOURCE_RESUMED", "RESOURCE_UNAVAILABLE", "RESOURCE_UNBOUND",
-    "ROSTER_REQUESTED", "SESSION_LEFT_BEHIND",
+    "PRESENCE_CONTACTS", "PRESENCE_DIRECTED", "PRESENCE_INBOUND", "PRESENCE_UPDATED",
+    "PRIORITY_CHANGED", "RESOURCE_AVAILABLE", "RESOURCE_BOUND", "RESOURCE_RESUMED",
+    "RESOURCE_UNAVAILABLE", "RESOURCE_UNBOUND", "ROSTER_CHANGED", "ROSTER_REQUESTED",
+    "SESSION_LEFT_BEHIND",
 ]

@@ -34,6 +34,12 @@ SESSION_LEFT_BEHIND = "session/left-behind"
 
 # An account's resource came back through XEP-0198 resumption (session).
 RESOURCE_RESUMED = "resource-resumed"
+# Presence from a local resource to one address (session, presence); non-None takes it.
+PRESENCE_DIRECTED = "presence/directed"
+# Presence for a local account, before it is delivered (presence); non-None takes it.
+PRESENCE_INBOUND = "presence/inbound"
+# A roster item changed or went (owner bare JID, contact string, removed).
+ROSTER_CHANGED = "roster/changed"
 
 
 class EventBus:

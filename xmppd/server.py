@@ -69,6 +69,11 @@ class XMPPServer:
         # One lane per account: routing to it, storing for it, delivering to
         # it and re-routing what its sessions left behind, in arrival order.
         self.pipeline = Lanes()
+        # One lane per account for its roster and presence state (see
+        # xmppd.rostermanager): apart from the message lanes, where an
+        # offline delivery waits for the client's acknowledgement.
+        self.rosterLanes = Lanes()
+        self._shared = {}
         self.hosts = {}
         c2s = config.c2s
         self.requireEncryption = c2s.require_encryption
@@ -103,6 +108,14 @@ class XMPPServer:
     def tlsContextFor(self, domain):
         """The TLS context with ``domain``'s certificate (``[tls.hosts]``, else the default)."""
         return self.hostTLSContexts.get(domain, self.tlsContext)
+
+    def shared(self, key, factory):
+        """The server-wide object under ``key``, made by ``factory()`` on first use."""
+        try:
+            return self._shared[key]
+        except KeyError:
+            value = self._shared[key] = factory()
+            return value
 
     def addHost(self, host):
         self.hosts[host.domain] = host
