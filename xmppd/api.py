@@ -59,7 +59,7 @@ from xmppd.router import BOUNCE, DELIVER, DROP, OFFLINE, OfflineMessage, Routing
 from xmppd.rostermanager import Contacts, ContactState, RosterChange, unavailablePresence
 from xmppd.services import MissingService
 from xmppd.stanzas import (
-    NS_CHATSTATES, NS_CLIENT, NS_DELAY, NS_SESSION, NS_STANZAS, STANZA_NAMES,
+    EXPIRES_AT, NS_CHATSTATES, NS_CLIENT, NS_DELAY, NS_SESSION, NS_STANZAS, STANZA_NAMES,
     SUBSCRIPTION_TYPES, annotate, annotation, canWait, copyStanza, isMessage,
     jidFromAttribute, outboundSession, routeAsServer, stanzaError)
 from xmppd.storage.interfaces import (
@@ -96,7 +96,7 @@ __all__ = [
     # Services
     "IOfflineService", "MissingService",
     # Stanzas
-    "JID", "NS_CHATSTATES", "NS_CLIENT", "NS_DELAY", "NS_SESSION", "NS_STANZAS",
+    "EXPIRES_AT", "JID", "NS_CHATSTATES", "NS_CLIENT", "NS_DELAY", "NS_SESSION", "NS_STANZAS",
     "STANZA_NAMES", "StanzaError", "accountTarget", "annotate", "annotation",
     "answerOnBehalf", "canWait", "copyStanza", "isForAccount", "isMessage",
     "jidFromAttribute", "stanzaError", "toResponse",

@@ -47,6 +47,10 @@ _ANNOTATIONS = "_xmppdAnnotations"
 # The core's own key: the server did the outbound processing of this
 # stanza (roster, directed presence) and routes it on as itself.
 ROUTED_BY_SERVER = "xmppd/routed-by-server"
+# The moment (µs since the epoch) after which a message must not be
+# delivered, noted by whoever knows it (AMP's expire-at, XEP-0079 §3.3.2)
+# for whoever stores it, even when it is routed again.
+EXPIRES_AT = "xmppd/expires-at"
 
 
 def annotate(stanza, key, value):

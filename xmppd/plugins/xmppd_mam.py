@@ -1,7 +1,8 @@
 """Message archives (XEP-0313) and flexible offline retrieval (XEP-0013)."""
 
 from xmppd.api import Module, Option, Schema
-from xmppd.modules import flexible_offline, mam
+from xmppd.mam import handler as mam
+from xmppd.modules import flexible_offline
 
 mamModule = Module(
     "mam", mam.handlersFor,
