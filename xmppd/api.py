@@ -49,7 +49,9 @@ from twisted.words.protocols.jabber.xmlstream import toResponse
 from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
+from xmppd import __version__ as VERSION
 from xmppd.config import ConfigError, Option, Schema
+from xmppd.config.server import normaliseDomain, parseHostPort
 from xmppd.ctl import CommandError, existingAccount, parseAccount
 from xmppd.imodule import IHost, IModule
 from xmppd.iservices import IOfflineService
@@ -92,7 +94,7 @@ from xmppd.events import (
 __all__ = [
     # Building modules
     "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "Module", "Option",
-    "Schema", "XMPPHandler",
+    "Schema", "VERSION", "XMPPHandler", "normaliseDomain", "parseHostPort",
     # Services
     "IOfflineService", "MissingService",
     # Stanzas

@@ -27,6 +27,7 @@ from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
 from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
 from xmppd.api import MESSAGE_INBOUND as INBOUND_EVENT
+from xmppd.api import PRESENCE_INBOUND, annotate, annotation, routeAsServer
 
 NS_BLOCKING = "urn:xmpp:blocking"
 NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors"
@@ -35,6 +36,8 @@ BLOCK = "/iq[@type='set']/block[@xmlns='%s']" % NS_BLOCKING
 UNBLOCK = "/iq[@type='set']/unblock[@xmlns='%s']" % NS_BLOCKING
 # Before carbons copy what a client sends, and before routing.
 PRIORITY = 20
+# Noted on the unavailable presence a block sends, which the block lets through.
+NOTICE = "blocking/notice"
 
 
 def patternsFor(jid):
@@ -68,7 +71,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         events = self.host.events
         events.hook(INBOUND_EVENT, self.onInboundMessage, PRIORITY)
         events.hook(CLIENT_OUTBOUND_EVENT, self.onOutbound, PRIORITY)
-        events.hook("presence/inbound", self.onPresence, PRIORITY)
+        events.hook(PRESENCE_INBOUND, self.onPresence, PRIORITY)
         self.ready = self.store.all()
         self.ready.addCallback(self._loaded)
         self.ready.addErrback(log.err, "could not load the blocklists")
@@ -82,7 +85,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         events = self.host.events
         events.unhook(INBOUND_EVENT, self.onInboundMessage)
         events.unhook(CLIENT_OUTBOUND_EVENT, self.onOutbound)
-        events.unhook("presence/inbound", self.onPresence)
+        events.unhook(PRESENCE_INBOUND, self.onPresence)
         XMPPHandler.connectionLost(self, reason)
 
     def blocks(self, owner, jid):
@@ -116,7 +119,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
             return None
         if self.blocks(recipient.userhost(), sender) or self.blocks(sender.userhost(), recipient):
             # The unavailable that blocking itself sends is the one exception.
-            if not getattr(presence, "blockingNotice", False):
+            if not annotation(presence, NOTICE, False):
                 return "blocked"
         return None
 
@@ -178,9 +181,8 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
                 presence["from"] = session.jid.full()
                 presence["to"] = item
                 presence["type"] = "unavailable"
-                presence.blockingNotice = True
-                presence.routedByServer = True
-                self.host.send(presence)
+                annotate(presence, NOTICE, True)
+                routeAsServer(self.host, presence)
 
     def _push(self, kind, account, items):
         """§3.2: every resource that asked for the blocklist hears of the change."""

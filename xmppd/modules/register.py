@@ -18,8 +18,7 @@ from twisted.words.xish import domish
 from wokkel import data_form
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
-from xmppd.stanzas import stanzaError
-from xmppd.storage import UnknownUser, UserExists
+from xmppd.api import UnknownUser, UserExists, stanzaError
 
 NS_REGISTER = "jabber:iq:register"
 NS_REGISTER_FEATURE = "http://jabber.org/features/iq-register"

@@ -5,7 +5,9 @@ from xmppd.pep import handlersFor
 
 pepModule = Module(
     "pep", handlersFor,
-    Schema([
+    # Eventing via presence: without it no resource is ever available to notify.
+    depends=["presence"],
+    schema=Schema([
         Option("max_items_per_node", "int", 256,
                "Most items one node keeps; what pubsub#max_items = max means", minimum=1),
         Option("max_nodes", "int", 128,
