@@ -54,18 +54,19 @@ class StoreRegistry:
 
 class XMPPServer:
     def __init__(self, config, storage, access, tlsContext=None, hostTLSContexts=None,
-                 installSecret=b""):
+                 installSecret=b"", clock=None):
         self.config = config
         self.installSecret = installSecret
         self.storage = storage
         self.access = access
         self.tlsContext = tlsContext
         self.hostTLSContexts = dict(hostTLSContexts or {})
-        from twisted.internet import reactor
-        # Time as modules see it (host.clock): tests may put a task.Clock here.
-        self.clock = reactor
+        if clock is None:
+            from twisted.internet import reactor as clock
+        # Time as modules and sessions see it (host.clock): a task.Clock in tests.
+        self.clock = clock
         self.router = ServerRouter()
-        self.sessions = SessionManager(self)
+        self.sessions = SessionManager(self, clock)
         # One lane per account: routing to it, storing for it, delivering to
         # it and re-routing what its sessions left behind, in arrival order.
         self.pipeline = Lanes()

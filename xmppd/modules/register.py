@@ -61,11 +61,9 @@ class Registration(XMPPHandler, IQHandlerMixin):
 
     def __init__(self, host, options, clock=None):
         XMPPHandler.__init__(self)
-        if clock is None:
-            from twisted.internet import reactor as clock
         self.host = host
         self.options = options
-        self.clock = clock
+        self.clock = clock if clock is not None else host.clock
         self.lastRegistration = {}
 
     def connectionInitialized(self):

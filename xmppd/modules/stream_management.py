@@ -66,10 +66,8 @@ class StreamManagementState:
 class StreamManagement(XMPPHandler):
     def __init__(self, host, options, clock=None):
         XMPPHandler.__init__(self)
-        if clock is None:
-            from twisted.internet import reactor as clock
         self.host = host
-        self.clock = clock
+        self.clock = clock if clock is not None else host.clock
         self.resumeTimeout = options.resume_timeout
         self.maxUnacked = options.max_unacked
         self.resumable = {}
