@@ -9,38 +9,69 @@ change between releases.
 
 What a module gets, and where:
 
-- its handlers' ``host`` (IHost): ``domain``, ``events``, ``sessions``,
-  ``storage`` (named stores), ``config``, ``access``, ``modules``,
-  ``metricsRegistry``, ``lanes`` (one FIFO per account), ``clock``,
-  ``provide``/``service``/``optionalService`` (services by interface),
-  ``send``/``bounce``, ``addDiscoFeature``/``addStreamFeature``;
-- from here: stanza helpers and errors, namespaces, the routing verdicts,
-  event names, the interfaces of built-in services, storage errors, and
-  what an ``xmppctl`` subcommand needs (``CommandError``, ``existingAccount``).
+- its handlers' ``host`` (IHost, xmppd.imodule): ``domain``/``jid``,
+  ``events``, ``sessions``, ``storage`` (named stores), ``config``,
+  ``access``, ``modules``, ``metricsRegistry``, ``lanes`` (one FIFO per
+  account for its messages), ``rosters`` (the roster manager: rosters as
+  wokkel RosterItems, subscription changes, the contacts question, the
+  presence an account shows, and ``rosters.lanes`` for roster and presence
+  work), ``clock``, ``serverShared(key, factory)`` (state kept once per
+  server), ``provide``/``service``/``optionalService`` (services by
+  interface), ``hostFor``/``isLocalDomain``, ``send``/``bounce``,
+  ``addDiscoFeature``/``addStreamFeature``/``addNonzaHandler``;
+- from here: stanza helpers and errors, namespaces, copies and annotations
+  (``annotate``/``annotation``: what a module notes on a stanza in transit,
+  under a key of its own; ``EXPIRES_AT`` is the one modules share), the
+  routing verdicts, what presence and the roster share (``Contacts``,
+  ``RosterChange``, ``routeAsServer``, ``outboundSession``), event names,
+  the interfaces of built-in services (``IOfflineService``), storage
+  errors, the checks a module's options may use (``normaliseDomain``,
+  ``parseHostPort``), the server's ``VERSION``, and what an ``xmppctl``
+  subcommand needs (``CommandError``, ``existingAccount``).
 
 Events a module may hook on ``host.events`` (arguments in brackets; a
 handler returning anything but None stops the event there):
 
 - ``RESOURCE_BOUND`` / ``RESOURCE_UNBOUND`` (session): a client resource
-  was bound, or its stream ended.
+  was bound, or its session ended.
+- ``RESOURCE_RESUMED`` (session): a hibernating session came back through
+  XEP-0198 resumption.
 - ``ROSTER_REQUESTED`` (session): the resource asked for its roster.
+- ``ROSTER_CHANGED`` (owner bare JID, contact, removed): a roster item
+  changed or went, pushed to the owner's interested resources.
 - ``RESOURCE_AVAILABLE`` (session): its first available presence, fired
   after the roster result and the presence exchange were written.
 - ``PRIORITY_CHANGED`` (session, oldPriority), ``RESOURCE_UNAVAILABLE``
   (session).
 - ``PRESENCE_UPDATED`` (session): a later broadcast presence of an
   available resource was sent; ``session.presence`` is the new one.
+- ``AVAILABLE_BROADCAST`` (session, presence): a resource's available
+  presence is about to be broadcast; a hook may add elements to it.
+- ``PRESENCE_DIRECTED`` (session, presence): a local resource sends
+  presence to one address; non-None takes it.
+- ``PRESENCE_INBOUND`` (presence): presence for a local account, before it
+  is delivered; non-None takes it (blocking).
 - ``PRESENCE_CONTACTS`` (ownerBareJID, initial): a question, not news; the
-  roster answers with a Deferred firing an object whose ``subscribers``
-  (contacts with a ``from``/``both`` subscription) and ``publishers``
-  (``to``/``both``) are lists of bare JIDs, or None without a roster.
+  roster answers with a Deferred firing ``Contacts`` (``subscribers``:
+  contacts with a ``from``/``both`` subscription, ``publishers``:
+  ``to``/``both``, bare JIDs; with ``initial`` also ``pendingRequests``),
+  or None without a roster.
+- ``CLIENT_OUTBOUND`` (session, stanza): what a client sends, before it is
+  routed; non-None takes it (blocking refuses, carbons copy).
+- ``MESSAGE_INBOUND`` (message): a message in its recipient's lane, before
+  routing decides; non-None takes it.
+- ``MESSAGE_ROUTE`` (message, routing): routing acts on a message a
+  resource can take now (``DELIVER``) or that bounces; non-None takes it.
 - ``MESSAGE_OFFLINE`` (offlineMessage): a message no resource can receive;
   ``offlineMessage.stanza`` and ``.recipient`` (bare JID). Whoever takes it
   returns non-None; otherwise it is bounced.
-- ``AVAILABLE_BROADCAST`` (session, presence): a resource's available
-  presence is about to be broadcast; a hook may add elements to it.
 - ``OFFLINE_STORED`` (offlineMessage, rowId), ``OFFLINE_DELIVERED``
   (session, rowIds), ``OFFLINE_EXPIRED`` (recipient, sender, xml).
+- ``SESSION_LEFT_BEHIND`` (session, stanzas): a session ended holding
+  stanzas it never delivered; the router routes them again.
+
+The events keep positional arguments: hooks in modules and tests name them
+that way.
 """
 
 from twisted.words.protocols.jabber.error import StanzaError
