@@ -27,10 +27,11 @@ only reflected).
 
 Everything that touches one account's roster or presence state — roster
 IQs, its outbound presence, presence and subscriptions addressed to it —
-runs through its lane of ``host.rosters.lanes`` in arrival order, so that a roster get
-followed by initial presence answers in that order although both wait on
-the database, and so that an inbound ``subscribed`` and the presence that
-follows it reach the client in the order they were sent.
+runs through the account's lane of ``host.rosters.lanes`` in arrival
+order, so that a roster get followed by initial presence answers in that
+order although both wait on the database, and so that an inbound
+``subscribed`` and the presence that follows it reach the client in the
+order they were sent.
 
 Events fired on the host:
 
