@@ -38,9 +38,7 @@ def lintImports(root, *contractIds):
 @pytest.mark.parametrize("contractId", [
     "features-through-api",
     "features-independent",
-    pytest.param("storage-no-policy", marks=pytest.mark.xfail(
-        strict=True, reason="xmppd.storage.users still derives SCRAM keys (xmppd.scram);"
-                            " the storage branch moves that to the auth layer")),
+    "storage-no-policy",
     "core-no-features",
 ])
 def test_contract_is_kept(contractId):
