@@ -6,8 +6,7 @@ and time is a ``task.Clock`` (``host.clock``).
 
 A test binds clients, sends stanzas as a client stream would hand them to
 the session, and reads what the client got, without a TCP connection, TLS
-or SASL. The stores are SQLite on a temporary file: the in-memory stores
-are the storage branch's; swap ``storesFor`` for them once they land.
+or SASL. The stores are the memory ones (``Database("memory")``).
 """
 
 from twisted.internet import defer, task
@@ -74,8 +73,10 @@ class PipeServer:
         installed = availableModules()
         config = parseConfig({"server": {"data_dir": str(dataDir)},
                               "modules": modules or {}}, moduleSchemas(installed))
-        self.database = Database("sqlite", path=str(dataDir / "xmppd.sqlite"))
-        self.server = buildServer(config, installed, storesFor(self.database), self.clock)
+        # The memory stores: what the handlers do, without a database's latency.
+        self.database = Database("memory")
+        self.server = buildServer(config, installed, storesFor(self.database, config, installed),
+                                  self.clock)
         self.host = self.server.hosts[DOMAIN]
         self.storage = self.server.storage
 
