@@ -9,39 +9,64 @@ change between releases.
 
 What a module gets, and where:
 
-- its handlers' ``host`` (IHost): ``domain``, ``events``, ``sessions``,
-  ``storage`` (named stores), ``config``, ``access``, ``modules``,
-  ``metricsRegistry``, ``lanes`` (one FIFO per account), ``clock``,
-  ``provide``/``service``/``optionalService`` (services by interface),
-  ``send``/``bounce``, ``addDiscoFeature``/``addStreamFeature``;
-- from here: stanza helpers and errors, namespaces, the routing verdicts,
-  event names, the interfaces of built-in services, ``SQLStore`` (the base
-  of a module's own store: ``Module(stores={NAME: factory}, tables=
-  "package")``, its rows of an account in ``accountTables``), storage
-  errors, and
-  what an ``xmppctl`` subcommand needs (``CommandError``, ``existingAccount``).
+- its handlers' ``host`` (IHost, xmppd.imodule): ``domain``/``jid``,
+  ``events``, ``sessions``, ``storage`` (named stores), ``config``,
+  ``access``, ``modules``, ``metricsRegistry``, ``lanes`` (one FIFO per
+  account for its messages), ``rosters`` (the roster manager: rosters as
+  wokkel RosterItems, subscription changes, the contacts question, the
+  presence an account shows, and ``rosters.lanes`` for roster and presence
+  work), ``clock``, ``serverShared(key, factory)`` (state kept once per
+  server), ``provide``/``service``/``optionalService`` (services by
+  interface), ``hostFor``/``isLocalDomain``, ``send``/``bounce``,
+  ``addDiscoFeature``/``addStreamFeature``/``addNonzaHandler``;
+- from here: stanza helpers and errors, namespaces, copies and annotations
+  (``annotate``/``annotation``: what a module notes on a stanza in transit,
+  under a key of its own; ``EXPIRES_AT`` is the one modules share), the
+  routing verdicts, what presence and the roster share (``Contacts``,
+  ``RosterChange``, ``routeAsServer``, ``outboundSession``), event names,
+  the interfaces of built-in services (``IOfflineService``), ``SQLStore``
+  (the base of a module's own store: ``Module(stores={NAME: factory},
+  tables="package")``, its rows of an account in ``accountTables``), storage
+  errors, the checks a module's options may use (``normaliseDomain``,
+  ``parseHostPort``), the server's ``VERSION``, and what an ``xmppctl``
+  subcommand needs (``CommandError``, ``existingAccount``).
 
 Events a module may hook on ``host.events`` (arguments in brackets; a
 handler returning anything but None stops the event there):
 
 - ``RESOURCE_BOUND`` / ``RESOURCE_UNBOUND`` (session): a client resource
-  was bound, or its stream ended.
+  was bound, or its session ended.
+- ``RESOURCE_RESUMED`` (session): a hibernating session came back through
+  XEP-0198 resumption.
 - ``ROSTER_REQUESTED`` (session): the resource asked for its roster.
+- ``ROSTER_CHANGED`` (owner bare JID, contact, removed): a roster item
+  changed or went, pushed to the owner's interested resources.
 - ``RESOURCE_AVAILABLE`` (session): its first available presence, fired
   after the roster result and the presence exchange were written.
 - ``PRIORITY_CHANGED`` (session, oldPriority), ``RESOURCE_UNAVAILABLE``
   (session).
 - ``PRESENCE_UPDATED`` (session): a later broadcast presence of an
   available resource was sent; ``session.presence`` is the new one.
+- ``AVAILABLE_BROADCAST`` (session, presence): a resource's available
+  presence is about to be broadcast; a hook may add elements to it.
+- ``PRESENCE_DIRECTED`` (session, presence): a local resource sends
+  presence to one address; non-None takes it.
+- ``PRESENCE_INBOUND`` (presence): presence for a local account, before it
+  is delivered; non-None takes it (blocking).
 - ``PRESENCE_CONTACTS`` (ownerBareJID, initial): a question, not news; the
-  roster answers with a Deferred firing an object whose ``subscribers``
-  (contacts with a ``from``/``both`` subscription) and ``publishers``
-  (``to``/``both``) are lists of bare JIDs, or None without a roster.
+  roster answers with a Deferred firing ``Contacts`` (``subscribers``:
+  contacts with a ``from``/``both`` subscription, ``publishers``:
+  ``to``/``both``, bare JIDs; with ``initial`` also ``pendingRequests``),
+  or None without a roster.
+- ``CLIENT_OUTBOUND`` (session, stanza): what a client sends, before it is
+  routed; non-None takes it (blocking refuses, carbons copy).
+- ``MESSAGE_INBOUND`` (message): a message in its recipient's lane, before
+  routing decides; non-None takes it.
+- ``MESSAGE_ROUTE`` (message, routing): routing acts on a message a
+  resource can take now (``DELIVER``) or that bounces; non-None takes it.
 - ``MESSAGE_OFFLINE`` (offlineMessage): a message no resource can receive;
   ``offlineMessage.stanza`` and ``.recipient`` (bare JID). Whoever takes it
   returns non-None; otherwise it is bounced.
-- ``AVAILABLE_BROADCAST`` (session, presence): a resource's available
-  presence is about to be broadcast; a hook may add elements to it.
 - ``OFFLINE_STORED`` (offlineMessage, rowId), ``OFFLINE_DELIVERED``
   (session, rowIds), ``OFFLINE_EXPIRED`` (recipient, sender, xml).
 - ``ACCOUNT_DELETED`` (bareJID): the account and every row any store held
@@ -49,6 +74,11 @@ handler returning anything but None stops the event there):
   keeps of the account in memory. Fired on the account's host by the
   server that deleted it: ``xmppctl deluser`` runs in a process of its
   own, and a running server does not hear of it.
+- ``SESSION_LEFT_BEHIND`` (session, stanzas): a session ended holding
+  stanzas it never delivered; the router routes them again.
+
+The events keep positional arguments: hooks in modules and tests name them
+that way.
 """
 
 from twisted.words.protocols.jabber.error import StanzaError
@@ -57,17 +87,21 @@ from twisted.words.protocols.jabber.xmlstream import toResponse
 from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
+from xmppd import __version__ as VERSION
 from xmppd.config import ConfigError, Option, Schema
+from xmppd.config.server import normaliseDomain, parseHostPort
 from xmppd.ctl import CommandError, existingAccount, parseAccount
 from xmppd.imodule import IHost, IModule
 from xmppd.iservices import IOfflineService
 from xmppd.module import Module
 from xmppd.onbehalf import accountTarget, answerOnBehalf, isForAccount
 from xmppd.router import BOUNCE, DELIVER, DROP, OFFLINE, OfflineMessage, Routing, route, targets
+from xmppd.rostermanager import Contacts, ContactState, RosterChange, unavailablePresence
 from xmppd.services import MissingService
 from xmppd.stanzas import (
-    NS_CHATSTATES, NS_CLIENT, NS_DELAY, NS_SESSION, NS_STANZAS, STANZA_NAMES, canWait,
-    isMessage, jidFromAttribute, stanzaError)
+    EXPIRES_AT, NS_CHATSTATES, NS_CLIENT, NS_DELAY, NS_SESSION, NS_STANZAS, STANZA_NAMES,
+    SUBSCRIPTION_TYPES, annotate, annotation, canWait, copyStanza, isMessage,
+    jidFromAttribute, outboundSession, routeAsServer, stanzaError)
 from xmppd.storage.interfaces import (
     NodeExists, NoSuchNode, PrivateStorageFull, QuotaExceeded, RosterFull, StorageError,
     TooManyNodes, UnknownUser, UserExists)
@@ -92,29 +126,38 @@ from xmppd.events import (
     MESSAGE_INBOUND,
     MESSAGE_ROUTE,
     SESSION_LEFT_BEHIND,
-    RESOURCE_RESUMED)
+    RESOURCE_RESUMED,
+    PRESENCE_DIRECTED,
+    PRESENCE_INBOUND,
+    ROSTER_CHANGED)
 
 __all__ = [
     # Building modules
     "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "Module", "Option",
-    "Schema", "XMPPHandler",
+    "Schema", "VERSION", "XMPPHandler", "normaliseDomain", "parseHostPort",
     # Services
     "IOfflineService", "MissingService",
     # Stanzas
-    "JID", "NS_CHATSTATES", "NS_CLIENT", "NS_DELAY", "NS_SESSION", "NS_STANZAS",
-    "STANZA_NAMES", "StanzaError", "accountTarget", "answerOnBehalf", "canWait",
-    "isForAccount", "isMessage", "jidFromAttribute", "stanzaError", "toResponse",
+    "EXPIRES_AT", "JID", "NS_CHATSTATES", "NS_CLIENT", "NS_DELAY", "NS_SESSION", "NS_STANZAS",
+    "STANZA_NAMES", "StanzaError", "accountTarget", "annotate", "annotation",
+    "answerOnBehalf", "canWait", "copyStanza", "isForAccount", "isMessage",
+    "jidFromAttribute", "stanzaError", "toResponse",
     # Routing
     "BOUNCE", "DELIVER", "DROP", "OFFLINE", "OfflineMessage", "Routing", "route", "targets",
+    "outboundSession", "routeAsServer",
+    # Rosters and presence (host.rosters)
+    "ContactState", "Contacts", "RosterChange", "SUBSCRIPTION_TYPES", "unavailablePresence",
     # Storage: a module's own store, and the errors
-    "MissingStore", "SQLStore", "NodeExists", "NoSuchNode", "PrivateStorageFull", "QuotaExceeded", "RosterFull",
+    "MissingStore", "SQLStore",
+    "NodeExists", "NoSuchNode", "PrivateStorageFull", "QuotaExceeded", "RosterFull",
     "StorageError", "TooManyNodes", "UnknownUser", "UserExists",
     # xmppctl subcommands
     "CommandError", "existingAccount", "parseAccount",
     # Events
     "ACCOUNT_DELETED", "AVAILABLE_BROADCAST", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_OFFLINE",
     "MESSAGE_ROUTE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED", "OFFLINE_STORED",
-    "PRESENCE_CONTACTS", "PRESENCE_UPDATED", "PRIORITY_CHANGED", "RESOURCE_AVAILABLE",
-    "RESOURCE_BOUND", "RESOURCE_RESUMED", "RESOURCE_UNAVAILABLE", "RESOURCE_UNBOUND",
-    "ROSTER_REQUESTED", "SESSION_LEFT_BEHIND",
+    "PRESENCE_CONTACTS", "PRESENCE_DIRECTED", "PRESENCE_INBOUND", "PRESENCE_UPDATED",
+    "PRIORITY_CHANGED", "RESOURCE_AVAILABLE", "RESOURCE_BOUND", "RESOURCE_RESUMED",
+    "RESOURCE_UNAVAILABLE", "RESOURCE_UNBOUND", "ROSTER_CHANGED", "ROSTER_REQUESTED",
+    "SESSION_LEFT_BEHIND",
 ]

@@ -37,6 +37,12 @@ RESOURCE_RESUMED = "resource-resumed"
 # An account and everything stored for it were deleted (bareJID), fired on
 # its host: modules forget what they keep of it in memory.
 ACCOUNT_DELETED = "account-deleted"
+# Presence from a local resource to one address (session, presence); non-None takes it.
+PRESENCE_DIRECTED = "presence/directed"
+# Presence for a local account, before it is delivered (presence); non-None takes it.
+PRESENCE_INBOUND = "presence/inbound"
+# A roster item changed or went (owner bare JID, contact string, removed).
+ROSTER_CHANGED = "roster/changed"
 
 
 class EventBus:

@@ -16,10 +16,11 @@ from wokkel.generic import XmlPipe
 
 from zope.interface import implementer
 
-from xmppd.events import EventBus
+from xmppd.events import RESOURCE_BOUND, RESOURCE_UNBOUND, EventBus
 from xmppd.imodule import IHost
 from xmppd.metrics import registryFor
 from xmppd.router import MessageRouter
+from xmppd.rostermanager import RosterManager
 from xmppd.services import ServiceRegistry
 from xmppd.stanzas import stanzaError
 
@@ -53,6 +54,8 @@ class Host(InternalComponent):
         # the modules take part through its events.
         self.messageRouter = MessageRouter(self)
         self.messageRouter.setHandlerParent(self)
+        # What presence and the roster module share (xmppd.rostermanager).
+        self.rosters = RosterManager(self)
 
     @property
     def sessions(self):
@@ -88,6 +91,16 @@ class Host(InternalComponent):
     def clock(self):
         """The reactor's IReactorTime; tests give the server a task.Clock instead."""
         return self.server.clock
+
+    def serverShared(self, key, factory):
+        """
+        The one object of this server under ``key``, made by ``factory()``
+        the first time any host asks: state a module keeps once per server
+        whatever the number of hosts (its metrics in the one registry, a
+        sweep whose query covers every account). ``key`` starts with the
+        module's name.
+        """
+        return self.server.shared(key, factory)
 
     def provide(self, interface, provider):
         """Offer a service to the other modules (see xmppd.services)."""
@@ -199,10 +212,10 @@ class Host(InternalComponent):
     # Session lifecycle, fired as events for the modules ------------------------
 
     def resourceBound(self, session):
-        self.events.fire("resource-bound", session)
+        self.events.fire(RESOURCE_BOUND, session)
 
     def resourceUnbound(self, session):
-        self.events.fire("resource-unbound", session)
+        self.events.fire(RESOURCE_UNBOUND, session)
 
     def isLocalUser(self, jid):
         """Fire True if ``jid``'s account exists on this host."""

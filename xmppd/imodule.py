@@ -40,6 +40,7 @@ class IHost(Interface):
     """One virtual host, as its modules see it."""
 
     domain = Attribute("The host's domain, e.g. 'example.org'.")
+    jid = Attribute("The host's domain as a JID.")
     events = Attribute("The host's xmppd.events.EventBus: hook(name, handler, "
                        "priority) and fire(name, *args); see xmppd.api for the names.")
     sessions = Attribute("The SessionManager: get(fullJID), resources(bareJID), "
@@ -58,8 +59,22 @@ class IHost(Interface):
                                 "/metrics: register the module's metrics in it.")
 
     services = Attribute("The xmppd.services.ServiceRegistry of this host.")
-    lanes = Attribute("xmppd.lanes.Lanes: run(key, fn, *args) in one FIFO per account.")
+    lanes = Attribute("xmppd.lanes.Lanes: run(key, fn, *args) in one FIFO per account, "
+                      "where its messages are routed, stored and delivered.")
     clock = Attribute("The IReactorTime modules schedule with (a task.Clock in tests).")
+    rosters = Attribute("The xmppd.rostermanager.RosterManager: rosters as wokkel "
+                        "RosterItems, subscription changes, the contacts question, the "
+                        "presence an account shows, and ``rosters.lanes``, one FIFO per "
+                        "account for its roster and presence work.")
+    discoFeatures = Attribute("The namespaces advertised in the host's disco#info (read-only).")
+
+    def serverShared(key, factory):
+        """
+        The one object under ``key`` for the whole server, made by
+        ``factory()`` on first use: state a module keeps once per server,
+        not per host (metrics, a sweep over every account). Keys start
+        with the module's name.
+        """
 
     def provide(interface, provider):
         """Offer ``provider`` as ``interface`` to the other modules."""
@@ -72,6 +87,9 @@ class IHost(Interface):
 
     def hostFor(domain):
         """The local IHost serving ``domain``, or None for a remote domain."""
+
+    def isLocalDomain(domain):
+        """Whether a host of this server serves ``domain``."""
 
     def send(stanza):
         """Route a stanza; ``from`` defaults to the host's domain."""
@@ -87,6 +105,9 @@ class IHost(Interface):
 
     def addPreAuthIQHandler(namespace, handler):
         """Answer IQs of ``namespace`` on unauthenticated (encrypted) streams."""
+
+    def addNonzaHandler(namespace, handler):
+        """Let ``handler(negotiator, element)`` take top-level non-stanza elements."""
 
     def isLocalUser(jid):
         """Fire True if the account exists on this host."""

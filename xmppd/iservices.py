@@ -31,3 +31,9 @@ class IOfflineService(Interface):
 
     def pairLimitFor(recipient):
         """Fire the per-pair limit that applies to ``recipient`` (None: no limit)."""
+
+    def stopFlood(session):
+        """
+        The client of ``session`` retrieves its offline messages itself
+        (XEP-0013 §2.4): none are sent to it at its initial presence.
+        """

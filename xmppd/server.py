@@ -47,7 +47,7 @@ class ServerRouter(Router):
 
 class XMPPServer:
     def __init__(self, config, storage, access, tlsContext=None, hostTLSContexts=None,
-                 installSecret=b""):
+                 installSecret=b"", clock=None):
         self.config = config
         self.installSecret = installSecret
         self.storage = storage
@@ -56,14 +56,20 @@ class XMPPServer:
         self.access = access
         self.tlsContext = tlsContext
         self.hostTLSContexts = dict(hostTLSContexts or {})
-        from twisted.internet import reactor
-        # Time as modules see it (host.clock): tests may put a task.Clock here.
-        self.clock = reactor
+        if clock is None:
+            from twisted.internet import reactor as clock
+        # Time as modules and sessions see it (host.clock): a task.Clock in tests.
+        self.clock = clock
         self.router = ServerRouter()
-        self.sessions = SessionManager(self)
+        self.sessions = SessionManager(self, clock)
         # One lane per account: routing to it, storing for it, delivering to
         # it and re-routing what its sessions left behind, in arrival order.
         self.pipeline = Lanes()
+        # One lane per account for its roster and presence state (see
+        # xmppd.rostermanager): apart from the message lanes, where an
+        # offline delivery waits for the client's acknowledgement.
+        self.rosterLanes = Lanes()
+        self._shared = {}
         self.hosts = {}
         c2s = config.c2s
         self.requireEncryption = c2s.require_encryption
@@ -99,6 +105,14 @@ class XMPPServer:
     def tlsContextFor(self, domain):
         """The TLS context with ``domain``'s certificate (``[tls.hosts]``, else the default)."""
         return self.hostTLSContexts.get(domain, self.tlsContext)
+
+    def shared(self, key, factory):
+        """The server-wide object under ``key``, made by ``factory()`` on first use."""
+        try:
+            return self._shared[key]
+        except KeyError:
+            value = self._shared[key] = factory()
+            return value
 
     def addHost(self, host):
         self.hosts[host.domain] = host

@@ -1,10 +1,13 @@
 """
 The RFC 6120 §8 rules a stanza from a client must pass before it is routed,
-and the small classifications of stanzas that sessions and modules share.
+and the small classifications of stanzas that sessions and modules share:
+copies, the direction of a presence, and annotations (what modules note on
+a stanza while it is routed, each under a key of its own).
 """
 
 from twisted.words.protocols.jabber import error
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
+from twisted.words.xish import domish
 
 NS_CLIENT = "jabber:client"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -15,12 +18,72 @@ IQ_TYPES = ("get", "set", "result", "error")
 MESSAGE_TYPES = ("chat", "error", "groupchat", "headline", "normal")
 PRESENCE_TYPES = ("error", "probe", "subscribe", "subscribed", "unavailable",
                   "unsubscribe", "unsubscribed")
+SUBSCRIPTION_TYPES = ("subscribe", "subscribed", "unsubscribe", "unsubscribed")
 NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
 
 
 def stanzaError(stanza, condition, errorType=None, text=None):
     """The RFC 6120 §8.3 error reply: swapped addresses, payload kept, error last."""
     return error.StanzaError(condition, type=errorType, text=text).toResponse(stanza)
+
+
+def copyStanza(stanza):
+    """A shallow copy: the same name, attributes and children, none of the annotations."""
+    copy = domish.Element((stanza.uri, stanza.name), stanza.defaultUri)
+    copy.attributes.update(stanza.attributes)
+    for child in stanza.children:
+        copy.addChild(child)
+    return copy
+
+
+# Annotations ----------------------------------------------------------------
+#
+# A module that must remember something about a stanza while it travels
+# (AMP's parsed rules, between validation and the routing verdict) writes it
+# here under its own key instead of setting an attribute on the element,
+# where it could shadow a child element's name or another module's note.
+
+_ANNOTATIONS = "_xmppdAnnotations"
+# The core's own key: the server did the outbound processing of this
+# stanza (roster, directed presence) and routes it on as itself.
+ROUTED_BY_SERVER = "xmppd/routed-by-server"
+# The moment (µs since the epoch) after which a message must not be
+# delivered, noted by whoever knows it (AMP's expire-at, XEP-0079 §3.3.2)
+# for whoever stores it, even when it is routed again.
+EXPIRES_AT = "xmppd/expires-at"
+
+
+def annotate(stanza, key, value):
+    """Note ``value`` on ``stanza`` under ``key`` (a string naming its module)."""
+    notes = stanza.__dict__.get(_ANNOTATIONS)
+    if notes is None:
+        notes = stanza.__dict__[_ANNOTATIONS] = {}
+    notes[key] = value
+
+
+def annotation(stanza, key, default=None):
+    """What was noted on ``stanza`` under ``key``, or ``default``."""
+    return stanza.__dict__.get(_ANNOTATIONS, {}).get(key, default)
+
+
+def routeAsServer(host, stanza):
+    """Route a stanza whose outbound processing is done, towards its recipient."""
+    annotate(stanza, ROUTED_BY_SERVER, True)
+    host.send(stanza)
+
+
+def outboundSession(host, stanza):
+    """
+    The local session a stanza still has to be processed for as outbound,
+    or None when it is inbound: from elsewhere, or already processed and
+    routed on by this server (``routeAsServer``).
+    """
+    if annotation(stanza, ROUTED_BY_SERVER, False) or not stanza.getAttribute("from"):
+        return None
+    sender = JID(stanza["from"])
+    if not sender.resource:
+        return None
+    return host.sessions.get(sender)
 
 
 def isMessage(stanza):

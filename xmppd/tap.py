@@ -184,8 +184,11 @@ def storesFor(database, config, modules=None):
     return openStores(database, enabled, modules.values())
 
 
-def buildServer(config, modules, storage=None):
-    """The XMPPServer with its hosts and handlers, not yet listening."""
+def buildServer(config, modules, storage=None, clock=None):
+    """
+    The XMPPServer with its hosts and handlers, not yet listening; ``clock``
+    (the reactor by default) is the time its modules and sessions see.
+    """
     ensureDataDirectory(config.data_dir)
     if storage is None:
         storage = openStorage(config, modules)
@@ -193,7 +196,7 @@ def buildServer(config, modules, storage=None):
         config.tls.certificate, config.tls.private_key, config.data_dir, config.hosts)
     server = XMPPServer(config, storage, AccessRules(config),
                         serverContextFactory(certificate, key), hostTLSContexts(config),
-                        loadInstallSecret(config.data_dir))
+                        loadInstallSecret(config.data_dir), clock=clock)
     for domain in config.hosts:
         host = Host(server, domain)
         for name in loadOrder(config, modules):

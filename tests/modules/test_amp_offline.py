@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 import pytest
 from twisted.internet import defer
 
+from xmppd.api import IOfflineService
+
 from tests.aio import asyncioTest, wait
 from tests.modules.test_amp import (  # noqa: F401  (fixtures)
     ALICE,
@@ -74,8 +76,9 @@ def controlClock(world):
     from twisted.internet import task
     clock = task.Clock()
     clock.advance(time.time())
-    world.host().offline.clock = clock
-    sweeper = world.running.server.offlineSweeper
+    offline = world.host().service(IOfflineService)
+    offline.clock = clock
+    sweeper = offline.sweeper
     sweeper.release()
     sweeper.acquire()
     return clock, sweeper

@@ -271,8 +271,8 @@ async def test_retention_deletes_what_is_older_than_max_age(serve, backend):
     assert len((await query(phone)).ids) == 1
     host = xmpp.host()
     # The sweep as it runs a day and a second from now.
-    now = int(host.mam.clock.seconds() * 1_000_000)
     handler = [h for h in host if type(h).__name__ == "MamHandler"][0]
+    now = int(handler.archiver.clock.seconds() * 1_000_000)
     assert await wait(handler.sweep(now=now + 60 * 10**6)) == 0
     assert await wait(handler.sweep(now=now + 86401 * 10**6)) == 2
     assert (await query(phone)).ids == []

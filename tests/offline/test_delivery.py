@@ -5,6 +5,8 @@ what order, and never twice.
 
 import pytest
 
+from xmppd.api import IOfflineService
+
 from tests.aio import asyncioTest, wait
 from tests.conftest import WITH_MEMORY
 from tests.offline.transcript import (
@@ -137,10 +139,11 @@ async def test_expired_messages_are_never_delivered_and_the_sweep_deletes_them(
     host.events.hook("offline/expired", lambda *args: expired.append(args))
     # Two minutes later: the short one is expired, not yet swept.
     clock = Clock()
-    clock.advance(host.offline.clock.seconds() + 120)
-    sweeper = xmpp.server.offlineSweeper
+    offline = host.service(IOfflineService)
+    clock.advance(offline.clock.seconds() + 120)
+    sweeper = offline.sweeper
     sweeper.release()
-    host.offline.clock = clock
+    offline.clock = clock
     sweeper.acquire()
     bob = await online(xmpp, "bob")
     [message] = await expectMessages(bob, 1)
@@ -163,8 +166,8 @@ async def test_expired_messages_are_never_delivered_and_the_sweep_deletes_them(
 async def test_max_age_sweep_deletes_old_messages(serve, backend):
     xmpp = await serve(backend, offline={"max_age": "1h"})
     await aliceLeaves(xmpp, 2)
-    service = xmpp.host().offline
-    assert await wait(xmpp.server.offlineSweeper.sweep(service.now() + 30 * 60 * 10**6)) == 0
+    service = xmpp.host().service(IOfflineService)
+    assert await wait(service.sweeper.sweep(service.now() + 30 * 60 * 10**6)) == 0
     assert await storedCount(xmpp, "bob") == 2
-    assert await wait(xmpp.server.offlineSweeper.sweep(service.now() + 2 * 3600 * 10**6)) == 2
+    assert await wait(service.sweeper.sweep(service.now() + 2 * 3600 * 10**6)) == 2
     assert await storedCount(xmpp, "bob") == 0

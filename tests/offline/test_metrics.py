@@ -15,7 +15,7 @@ BOB = "bob@localhost"
 @asyncioTest
 async def test_counters_and_histograms_follow_the_messages(serve, backend):
     xmpp = await serve(backend, offline={"pair_limit": 2})
-    registry = xmpp.server.metricsRegistry
+    registry = xmpp.host().metricsRegistry
     value = registry.get_sample_value
     alice = await online(xmpp, "alice")
     for n in range(3):

@@ -29,6 +29,10 @@ from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import XMPPHandler
 from zope.interface import implementer
 
+from xmppd.api import (
+    DELIVER, EXPIRES_AT, IOfflineService, MESSAGE_OFFLINE, MESSAGE_ROUTE, OFFLINE_EXPIRED,
+    annotate, annotation)
+
 from xmppd.amp.rules import (
     ACTION_NODES,
     CONDITION_NODES,
@@ -44,13 +48,13 @@ from xmppd.amp.rules import (
     parseRequest,
     reply,
 )
-from xmppd.router import DELIVER, OFFLINE_EVENT, ROUTE_EVENT
 
 # Before the router (priority 0) on '/message', and before offline storage
 # (priority 0) on the offline event: AMP decides first (DESIGN.md).
 PRIORITY = 10
 AMP_MESSAGE = "/message/amp[@xmlns='%s']" % NS_AMP
-EXPIRED_EVENT = "offline/expired"
+# The parsed rules of a message, noted at validation for the routing verdict.
+REQUEST = "amp/request"
 
 
 @implementer(IDisco)
@@ -60,13 +64,12 @@ class AmpHandler(XMPPHandler):
         self.host = host
         self.clock = clock
         host.addDiscoFeature(NS_AMP)
-        host.amp = self
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(AMP_MESSAGE, self.onMessage, PRIORITY)
-        self.host.events.hook(ROUTE_EVENT, self.onRoute, PRIORITY)
-        self.host.events.hook(OFFLINE_EVENT, self.onOffline, PRIORITY)
-        self.host.events.hook(EXPIRED_EVENT, self.onExpired)
+        self.host.events.hook(MESSAGE_ROUTE, self.onRoute, PRIORITY)
+        self.host.events.hook(MESSAGE_OFFLINE, self.onOffline, PRIORITY)
+        self.host.events.hook(OFFLINE_EXPIRED, self.onExpired)
 
     def now(self):
         """
@@ -75,8 +78,8 @@ class AmpHandler(XMPPHandler):
         """
         if self.clock is not None:
             return int(self.clock.seconds() * 1_000_000)
-        offline = getattr(self.host, "offline", None)
-        if offline is not None and hasattr(offline, "now"):
+        offline = self.host.optionalService(IOfflineService)
+        if offline is not None:
             return offline.now()
         return int(time.time() * 1_000_000)
 
@@ -97,12 +100,16 @@ class AmpHandler(XMPPHandler):
             self.host.send(invalid.toResponse(message))
             return
         # Evaluated when routing acts on it: onRoute, or onOffline.
-        message.ampRequest = request
+        annotate(message, REQUEST, request)
+        expiresAt = request.expiresAt()
+        if expiresAt is not None:
+            # Never delivered after expire-at (§3.3.2), even from storage.
+            annotate(message, EXPIRES_AT, expiresAt)
 
     # For a recipient who is online, or a message that bounces -------------------
 
     def onRoute(self, message, routing):
-        request = getattr(message, "ampRequest", None)
+        request = annotation(message, REQUEST)
         if request is None:
             return None
         if routing.verdict == DELIVER:
@@ -119,10 +126,10 @@ class AmpHandler(XMPPHandler):
     # For a recipient who is offline --------------------------------------------
 
     def onOffline(self, offlineMessage):
-        request = getattr(offlineMessage.stanza, "ampRequest", None)
+        request = annotation(offlineMessage.stanza, REQUEST)
         if request is None or offlineMessage.rerouted:
             return None
-        offline = getattr(self.host, "offline", None)
+        offline = self.host.optionalService(IOfflineService)
         if offline is None:
             return self.withoutStorage(offlineMessage, request)
         d = defer.ensureDeferred(self.throughStorage(offlineMessage, request, offline))
@@ -149,7 +156,7 @@ class AmpHandler(XMPPHandler):
 
     async def throughStorage(self, offlineMessage, request, offline):
         message = offlineMessage.stanza
-        expiresAt = request.expiresAt()
+        expiresAt = annotation(message, EXPIRES_AT)
         if expiresAt is not None:
             # Never delivered after expire-at (§3.3.2): the row expires then.
             offlineMessage.expiresAt = expiresAt

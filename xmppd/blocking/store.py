@@ -10,7 +10,7 @@ import hashlib
 
 from twisted.internet import defer
 
-from xmppd.storage.registry import SQLStore
+from xmppd.api import SQLStore
 
 
 def _hash(item):

@@ -7,7 +7,7 @@ ever "how long ago", never a history.
 
 from zope.interface import Interface, implementer
 
-from xmppd.storage.registry import SQLStore
+from xmppd.api import SQLStore
 
 
 class ILastActivityStore(Interface):

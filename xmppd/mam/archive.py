@@ -30,6 +30,8 @@ from twisted.internet import defer
 from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 
+from xmppd.api import DELIVER
+
 from xmppd.mam.stanzaids import (
     ArchiveClock,
     addStanzaId,
@@ -114,17 +116,13 @@ class ArchiveWriter:
 
 
 class Archiver:
-    """The hooks that decide, stamp and archive; ``host.mam`` is this object."""
+    """The hooks that decide, stamp and archive."""
 
     def __init__(self, host, prefs, clock=None):
         self.host = host
         self.prefs = prefs
         self.clock = ArchiveClock(clock)
         self.writer = ArchiveWriter(host.storage.mam)
-
-    @property
-    def hosts(self):
-        return self.host.server.hosts
 
     def _archive(self, owner, message, contact):
         """Stamp the message with ``owner``'s id and queue its row; return the element."""
@@ -146,11 +144,10 @@ class Archiver:
 
     def onInbound(self, message):
         # Whatever the message carries "by" us was not written by us.
-        stripForged(message, self.hosts)
+        stripForged(message, self.host.isLocalDomain)
         return None
 
     def onRoute(self, message, routing):
-        from xmppd.router import DELIVER
         if routing.verdict != DELIVER:
             return None
         owner = _jid(message.getAttribute("to"))
@@ -202,7 +199,7 @@ class Archiver:
     def onOutbound(self, session, stanza):
         if stanza.name != "message":
             return None
-        stripForged(stanza, self.hosts)
+        stripForged(stanza, self.host.isLocalDomain)
         owner = session.bareJID.userhost()
         contact = _jid(stanza.getAttribute("to"))
         if self._decide(owner, stanza, contact):

@@ -30,14 +30,14 @@ def _by(child):
         return None
 
 
-def stripForged(stanza, hosts):
-    """Remove every stanza-id claimed ``by`` a JID of one of ``hosts``."""
+def stripForged(stanza, isLocalDomain):
+    """Remove every stanza-id claimed ``by`` a JID of a domain this server serves."""
     kept = []
     stripped = 0
     for child in stanza.children:
         if getattr(child, "name", None) == "stanza-id" and child.uri == NS_SID:
             by = _by(child)
-            if by is None or by.host in hosts:
+            if by is None or isLocalDomain(by.host):
                 stripped += 1
                 continue
         kept.append(child)

@@ -16,7 +16,7 @@ import hashlib
 
 from twisted.internet import defer
 
-from xmppd.storage.registry import SQLStore
+from xmppd.api import SQLStore
 
 # XEP-0313 queries name at most this many ids; keeps ``IN (...)`` small.
 MAX_IDS = 250

@@ -28,6 +28,7 @@ from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from xmppd.api import ACCOUNT_DELETED
 from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
 from xmppd.api import MESSAGE_INBOUND as INBOUND_EVENT
+from xmppd.api import PRESENCE_INBOUND, annotate, annotation, routeAsServer
 
 NS_BLOCKING = "urn:xmpp:blocking"
 NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors"
@@ -36,6 +37,8 @@ BLOCK = "/iq[@type='set']/block[@xmlns='%s']" % NS_BLOCKING
 UNBLOCK = "/iq[@type='set']/unblock[@xmlns='%s']" % NS_BLOCKING
 # Before carbons copy what a client sends, and before routing.
 PRIORITY = 20
+# Noted on the unavailable presence a block sends, which the block lets through.
+NOTICE = "blocking/notice"
 
 
 def patternsFor(jid):
@@ -69,7 +72,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         events = self.host.events
         events.hook(INBOUND_EVENT, self.onInboundMessage, PRIORITY)
         events.hook(CLIENT_OUTBOUND_EVENT, self.onOutbound, PRIORITY)
-        events.hook("presence/inbound", self.onPresence, PRIORITY)
+        events.hook(PRESENCE_INBOUND, self.onPresence, PRIORITY)
         events.hook(ACCOUNT_DELETED, self.onAccountDeleted)
         self.ready = self.store.all()
         self.ready.addCallback(self._loaded)
@@ -84,7 +87,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         events = self.host.events
         events.unhook(INBOUND_EVENT, self.onInboundMessage)
         events.unhook(CLIENT_OUTBOUND_EVENT, self.onOutbound)
-        events.unhook("presence/inbound", self.onPresence)
+        events.unhook(PRESENCE_INBOUND, self.onPresence)
         events.unhook(ACCOUNT_DELETED, self.onAccountDeleted)
         XMPPHandler.connectionLost(self, reason)
 
@@ -123,7 +126,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
             return None
         if self.blocks(recipient.userhost(), sender) or self.blocks(sender.userhost(), recipient):
             # The unavailable that blocking itself sends is the one exception.
-            if not getattr(presence, "blockingNotice", False):
+            if not annotation(presence, NOTICE, False):
                 return "blocked"
         return None
 
@@ -185,9 +188,8 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
                 presence["from"] = session.jid.full()
                 presence["to"] = item
                 presence["type"] = "unavailable"
-                presence.blockingNotice = True
-                presence.routedByServer = True
-                self.host.send(presence)
+                annotate(presence, NOTICE, True)
+                routeAsServer(self.host, presence)
 
     def _push(self, kind, account, items):
         """§3.2: every resource that asked for the blocklist hears of the change."""

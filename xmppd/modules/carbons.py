@@ -21,7 +21,7 @@ from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
 from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
 from xmppd.api import MESSAGE_ROUTE as ROUTE_EVENT
-from xmppd.router import DELIVER
+from xmppd.api import DELIVER, copyStanza
 
 NS_CARBONS = "urn:xmpp:carbons:2"
 NS_CARBONS_RULES = "urn:xmpp:carbons:rules:0"
@@ -56,11 +56,7 @@ def carbon(kind, message, account, to):
     copy["to"] = to
     copy["type"] = message.getAttribute("type", "normal")
     forwarded = copy.addElement((NS_CARBONS, kind)).addElement((NS_FORWARD, "forwarded"))
-    inner = domish.Element((message.uri, message.name), message.defaultUri)
-    inner.attributes.update(message.attributes)
-    for child in message.children:
-        inner.addChild(child)
-    forwarded.addChild(inner)
+    forwarded.addChild(copyStanza(message))
     return copy
 
 

@@ -44,9 +44,9 @@ class HostDiscoInfo(XMPPHandler):
         from twisted.words.protocols.jabber.error import StanzaError
         owner = target.userhost()
         if requestor is None or requestor.userhost() != owner:
-            state = yield self.host.storage.roster.getState(
+            shares = yield self.host.rosters.sharesPresenceWith(
                 owner, requestor.userhost() if requestor is not None else "")
-            if state.item is None or not state.item.subscriptionFrom:
+            if not shares:
                 raise StanzaError("service-unavailable")
         if not (yield self.host.isLocalUser(target)):
             raise StanzaError("service-unavailable")

@@ -29,7 +29,7 @@ class EntityTimeHandler(XMPPHandler, IQHandlerMixin):
     def __init__(self, host, clock=None):
         XMPPHandler.__init__(self)
         self.host = host
-        self.clock = clock
+        self.clock = clock if clock is not None else host.clock
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(TIME_GET, self.onTimeRequest)
@@ -41,9 +41,7 @@ class EntityTimeHandler(XMPPHandler, IQHandlerMixin):
         self.handleRequest(iq)
 
     def now(self):
-        if self.clock is not None:
-            return datetime.datetime.fromtimestamp(self.clock.seconds(), datetime.timezone.utc)
-        return datetime.datetime.now(datetime.timezone.utc)
+        return datetime.datetime.fromtimestamp(self.clock.seconds(), datetime.timezone.utc)
 
     def onTime(self, iq):
         element = domish.Element((NS_TIME, "time"))

@@ -7,8 +7,8 @@ on it: one item per message, its node the row's id), and then views,
 removes, fetches or purges them with the ``<offline/>`` IQ. A client that
 asks either disco question gets no offline flood at its initial presence
 in this session (§2.4: "the server MUST NOT send a flood of offline
-messages"): the session's ``offlineFlood`` is set to False, which the
-offline delivery checks. Viewing or fetching does not delete (§2.5, §2.7);
+messages"): the offline service is told to stop the flood for that
+session (``IOfflineService.stopFlood``). Viewing or fetching does not delete (§2.5, §2.7);
 removing and purging do.
 """
 
@@ -20,6 +20,8 @@ from wokkel.generic import parseXml
 from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from zope.interface import implementer
+
+from xmppd.api import IOfflineService
 
 NS_OFFLINE = "http://jabber.org/protocol/offline"
 OFFLINE_GET = "/iq[@type='get']/offline[@xmlns='%s']" % NS_OFFLINE
@@ -43,7 +45,7 @@ class FlexibleOfflineHandler(XMPPHandler, IQHandlerMixin):
 
     @property
     def offline(self):
-        offline = getattr(self.host, "offline", None)
+        offline = self.host.optionalService(IOfflineService)
         if offline is None or not offline.enabled:
             raise StanzaError("feature-not-implemented", text="offline storage is off")
         return offline
@@ -55,8 +57,9 @@ class FlexibleOfflineHandler(XMPPHandler, IQHandlerMixin):
         if target is not None and target.user and target.userhost() != requestor.userhost():
             raise StanzaError("forbidden")
         session = self.host.sessions.get(requestor)
-        if session is not None:
-            session.offlineFlood = False
+        offline = self.host.optionalService(IOfflineService)
+        if session is not None and offline is not None:
+            offline.stopFlood(session)
         return requestor.userhost()
 
     def _rows(self, owner):

@@ -24,7 +24,7 @@ from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from zope.interface import implementer
 
-from xmppd.onbehalf import accountTarget, isForAccount
+from xmppd.api import RESOURCE_UNAVAILABLE, accountTarget, isForAccount
 
 NS_LAST = "jabber:iq:last"
 LAST_GET = "/iq[@type='get']/query[@xmlns='%s']" % NS_LAST
@@ -42,10 +42,10 @@ class LastActivityHandler(XMPPHandler, IQHandlerMixin):
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(LAST_GET, self.handleRequest)
-        self.host.events.hook("resource-unavailable", self.onResourceUnavailable)
+        self.host.events.hook(RESOURCE_UNAVAILABLE, self.onResourceUnavailable)
 
     def connectionLost(self, reason):
-        self.host.events.unhook("resource-unavailable", self.onResourceUnavailable)
+        self.host.events.unhook(RESOURCE_UNAVAILABLE, self.onResourceUnavailable)
 
     def onResourceUnavailable(self, session):
         account = session.bareJID.userhost()
@@ -77,9 +77,8 @@ class LastActivityHandler(XMPPHandler, IQHandlerMixin):
         logoutAt, status = last
         return _query(self.clock.time() - logoutAt, status)
 
-    async def _subscribed(self, owner, contact):
-        state = await self.host.storage.roster.getState(owner, contact)
-        return state.item is not None and state.item.subscriptionFrom
+    def _subscribed(self, owner, contact):
+        return self.host.rosters.sharesPresenceWith(owner, contact)
 
     def getDiscoInfo(self, requestor, target, nodeIdentifier=""):
         if nodeIdentifier or (target.user and not isForAccount(target)):

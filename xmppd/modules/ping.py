@@ -9,7 +9,7 @@ from wokkel.ping import PingHandler
 from wokkel.subprotocols import XMPPHandler
 from twisted.words.protocols.jabber.xmlstream import toResponse
 
-from xmppd.onbehalf import accountTarget, answerOnBehalf
+from xmppd.api import accountTarget, answerOnBehalf
 
 
 class HostPingHandler(PingHandler):

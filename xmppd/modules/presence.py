@@ -27,10 +27,11 @@ only reflected).
 
 Everything that touches one account's roster or presence state — roster
 IQs, its outbound presence, presence and subscriptions addressed to it —
-runs through one ``AccountQueue`` in arrival order, so that a roster get
-followed by initial presence answers in that order although both wait on
-the database, and so that an inbound ``subscribed`` and the presence that
-follows it reach the client in the order they were sent.
+runs through the account's lane of ``host.rosters.lanes`` in arrival
+order, so that a roster get followed by initial presence answers in that
+order although both wait on the database, and so that an inbound
+``subscribed`` and the presence that follows it reach the client in the
+order they were sent.
 
 Events fired on the host:
 
@@ -44,120 +45,17 @@ Events fired on the host:
   (stanza): observers; a handler returning non-None takes the stanza.
 """
 
-import weakref
-
 from twisted.internet import defer
-from twisted.python import failure, log
+from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 from wokkel.subprotocols import XMPPHandler
 
-from xmppd.api import AVAILABLE_BROADCAST
-
-CONTACTS_EVENT = "presence/contacts"
-SUBSCRIPTION_TYPES = ("subscribe", "subscribed", "unsubscribe", "unsubscribed")
-
-
-class Contacts:
-    """
-    What the roster tells presence about one account: ``subscribers`` get
-    its broadcasts, ``publishers`` are those whose presence it may see (for
-    local ones the roster has checked their own rosters agree), and, for an
-    initial presence, ``pendingRequests``: the subscription request stanzas
-    still waiting for the account's answer.
-    """
-
-    def __init__(self, subscribers=(), publishers=(), pendingRequests=()):
-        self.subscribers = list(subscribers)
-        self.publishers = list(publishers)
-        self.pendingRequests = list(pendingRequests)
-
-
-class AccountQueue:
-    """Runs work for one account at a time, in the order it arrived."""
-
-    def __init__(self):
-        self._tails = {}
-
-    def run(self, account, fn, *args):
-        """Run ``fn(*args)`` after earlier work for ``account``; fire its result."""
-        done = defer.Deferred()
-        tail = defer.Deferred()
-        previous = self._tails.get(account)
-        self._tails[account] = tail
-
-        def start(_):
-            d = defer.maybeDeferred(fn, *args)
-            d.addBoth(finish)
-
-        def finish(result):
-            if self._tails.get(account) is tail:
-                del self._tails[account]
-            if isinstance(result, failure.Failure):
-                done.errback(result)
-            else:
-                done.callback(result)
-            tail.callback(None)
-
-        if previous is None:
-            start(None)
-        else:
-            previous.addCallback(start)
-        return done
-
-
-_queues = weakref.WeakKeyDictionary()
-
-
-def accountQueue(host):
-    """The queue shared by every host and module of one server."""
-    queue = _queues.get(host.server)
-    if queue is None:
-        queue = _queues[host.server] = AccountQueue()
-    return queue
-
-
-def outboundSession(host, stanza):
-    """
-    The local session a stanza still has to be processed for as outbound,
-    or None when it is inbound: from elsewhere, or already processed and
-    routed on by this server.
-    """
-    if getattr(stanza, "routedByServer", False) or not stanza.getAttribute("from"):
-        return None
-    sender = JID(stanza["from"])
-    if not sender.resource:
-        return None
-    return host.sessions.get(sender)
-
-
-def routeAsServer(host, stanza):
-    """Route a stanza whose outbound processing is done, towards its recipient."""
-    stanza.routedByServer = True
-    host.send(stanza)
-
-
-def availableSessions(host, jid):
-    """The sessions presence to ``jid`` goes to: that resource, or every available one."""
-    if jid.resource:
-        session = host.sessions.get(jid)
-        return [session] if session is not None else []
-    return [s for s in host.sessions.resources(jid.userhostJID()) if s.available]
-
-
-def sendPresenceOf(host, owner, to):
-    """Send the current presence of each of ``owner``'s available resources to ``to``."""
-    for session in availableSessions(host, owner.userhostJID()):
-        if session.presence is not None:
-            copy = _copy(session.presence)
-            copy["to"] = to
-            routeAsServer(host, copy)
-
-
-def sendUnavailableOf(host, owner, to):
-    """Tell ``to`` that each of ``owner``'s available resources is gone for it."""
-    for session in availableSessions(host, owner.userhostJID()):
-        routeAsServer(host, _unavailable(session.jid, to))
+from xmppd.api import (
+    AVAILABLE_BROADCAST, PRESENCE_CONTACTS, PRESENCE_DIRECTED, PRESENCE_INBOUND,
+    PRESENCE_UPDATED, PRIORITY_CHANGED, RESOURCE_AVAILABLE, RESOURCE_UNAVAILABLE,
+    RESOURCE_UNBOUND, SUBSCRIPTION_TYPES, Contacts, copyStanza, outboundSession,
+    routeAsServer, unavailablePresence)
 
 
 def parsePriority(presence):
@@ -175,14 +73,14 @@ class PresenceHandler(XMPPHandler):
     def __init__(self, host):
         XMPPHandler.__init__(self)
         self.host = host
-        self.queue = accountQueue(host)
+        self.rosters = host.rosters
 
     def connectionInitialized(self):
         self.xmlstream.addObserver("/presence", self.onPresence, 0)
-        self.host.events.hook("resource-unbound", self.onResourceUnbound)
+        self.host.events.hook(RESOURCE_UNBOUND, self.onResourceUnbound)
 
     def connectionLost(self, reason):
-        self.host.events.unhook("resource-unbound", self.onResourceUnbound)
+        self.host.events.unhook(RESOURCE_UNBOUND, self.onResourceUnbound)
         XMPPHandler.connectionLost(self, reason)
 
     def onPresence(self, presence):
@@ -221,7 +119,7 @@ class PresenceHandler(XMPPHandler):
             session.directedPresence.add(presence["to"])
         else:
             session.directedPresence.discard(presence["to"])
-        if self.host.events.fire("presence/directed", session, presence) is not None:
+        if self.host.events.fire(PRESENCE_DIRECTED, session, presence) is not None:
             return
         routeAsServer(self.host, presence)
 
@@ -242,36 +140,36 @@ class PresenceHandler(XMPPHandler):
             self.sendCopy(presence, contact)
         if not initial:
             if oldPriority != session.priority:
-                self.host.events.fire("priority-changed", session, oldPriority)
-            self.host.events.fire("presence-updated", session)
+                self.host.events.fire(PRIORITY_CHANGED, session, oldPriority)
+            self.host.events.fire(PRESENCE_UPDATED, session)
             return
         self.showContactsTo(session, contacts.publishers)
         for request in contacts.pendingRequests:
             session.send(request)
-        self.host.events.fire("resource-available", session)
+        self.host.events.fire(RESOURCE_AVAILABLE, session)
 
     def showContactsTo(self, session, publishers):
         """§4.2.2: local contacts answer at once, remote ones are probed."""
         # The account's other resources first: one is always one's own contact.
-        for other in availableSessions(self.host, session.bareJID):
+        for other in self.rosters.availableSessions(session.bareJID):
             if other is not session and other.presence is not None:
-                copy = _copy(other.presence)
+                copy = copyStanza(other.presence)
                 copy["to"] = session.jid.full()
                 session.send(copy)
         for contact in publishers:
             jid = JID(contact)
             if jid.userhostJID() == session.bareJID:
                 continue
-            if jid.host not in self.host.server.hosts:
+            if not self.host.isLocalDomain(jid.host):
                 probe = domish.Element((None, "presence"))
                 probe["type"] = "probe"
                 probe["from"] = session.bareJID.full()
                 probe["to"] = contact
                 routeAsServer(self.host, probe)
                 continue
-            for other in availableSessions(self.host, jid):
+            for other in self.rosters.availableSessions(jid):
                 if other.available and other.presence is not None:
-                    copy = _copy(other.presence)
+                    copy = copyStanza(other.presence)
                     copy["to"] = session.jid.full()
                     session.send(copy)
 
@@ -282,7 +180,7 @@ class PresenceHandler(XMPPHandler):
 
     def onResourceUnbound(self, session):
         """A closed or dropped stream: unavailable without a closing stanza."""
-        presence = _unavailable(session.jid)
+        presence = unavailablePresence(session.jid)
         directed = self.markUnavailable(session, presence)
         if directed is not None:
             self.inQueue(session.bareJID.full(), self.tellContactsUnavailable,
@@ -297,7 +195,7 @@ class PresenceHandler(XMPPHandler):
         session.presence = None
         directed = sorted(session.directedPresence)
         session.directedPresence.clear()
-        self.host.events.fire("resource-unavailable", session)
+        self.host.events.fire(RESOURCE_UNAVAILABLE, session)
         return directed
 
     @defer.inlineCallbacks
@@ -315,12 +213,12 @@ class PresenceHandler(XMPPHandler):
         """Send a resource's presence to every available resource of its account."""
         for other in self.host.sessions.resources(session.bareJID):
             if other.available or other is session:
-                copy = _copy(presence)
+                copy = copyStanza(presence)
                 copy["to"] = other.jid.full()
                 other.send(copy)
 
     def sendCopy(self, presence, to):
-        copy = _copy(presence)
+        copy = copyStanza(presence)
         copy["to"] = to
         routeAsServer(self.host, copy)
 
@@ -333,7 +231,7 @@ class PresenceHandler(XMPPHandler):
         to = JID(to)
         if not to.user:
             return
-        if self.host.events.fire("presence/inbound", presence) is not None:
+        if self.host.events.fire(PRESENCE_INBOUND, presence) is not None:
             return
         self.inQueue(to.userhost(), self.deliverInbound, presence, to)
 
@@ -342,7 +240,7 @@ class PresenceHandler(XMPPHandler):
             return self.answerProbe(presence, to)
         # RFC 6121 §8.5.2.1.3, §8.5.3.2.3: every available resource, whatever
         # its priority; to a resource that is gone, nothing.
-        for session in availableSessions(self.host, to):
+        for session in self.rosters.availableSessions(to):
             session.send(presence)
 
     @defer.inlineCallbacks
@@ -353,21 +251,21 @@ class PresenceHandler(XMPPHandler):
         allowed = {JID(c).userhost() for c in contacts.subscribers} | {to.userhost()}
         if prober not in allowed:
             return
-        for session in availableSessions(self.host, to):
+        for session in self.rosters.availableSessions(to):
             if session.available and session.presence is not None:
-                copy = _copy(session.presence)
+                copy = copyStanza(session.presence)
                 copy["to"] = probe["from"]
                 routeAsServer(self.host, copy)
 
     # Helpers -------------------------------------------------------------------
 
     def inQueue(self, account, fn, *args):
-        d = self.queue.run(account, fn, *args)
+        d = self.rosters.lanes.run(account, fn, *args)
         d.addErrback(log.err, "presence handling for %s failed" % (account,))
         return d
 
     def contacts(self, owner, initial):
-        d = defer.maybeDeferred(self.host.events.fire, CONTACTS_EVENT, owner, initial)
+        d = defer.maybeDeferred(self.host.events.fire, PRESENCE_CONTACTS, owner, initial)
 
         def failed(reason):
             # Better available without contacts than never available at all.
@@ -378,19 +276,3 @@ class PresenceHandler(XMPPHandler):
         d.addCallback(lambda contacts: contacts if contacts is not None else Contacts())
         return d
 
-
-def _unavailable(sender, to=None):
-    presence = domish.Element((None, "presence"))
-    presence["from"] = sender.full()
-    presence["type"] = "unavailable"
-    if to is not None:
-        presence["to"] = to
-    return presence
-
-
-def _copy(stanza):
-    copy = domish.Element((stanza.uri, stanza.name), stanza.defaultUri)
-    copy.attributes.update(stanza.attributes)
-    for child in stanza.children:
-        copy.addChild(child)
-    return copy

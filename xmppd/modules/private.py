@@ -19,7 +19,7 @@ from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from zope.interface import implementer
 
-from xmppd.storage.interfaces import PrivateStorageFull
+from xmppd.api import PrivateStorageFull
 
 NS_PRIVATE = "jabber:iq:private"
 PRIVATE_GET = "/iq[@type='get']/query[@xmlns='%s']" % NS_PRIVATE

@@ -18,8 +18,7 @@ from twisted.words.xish import domish
 from wokkel import data_form
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
-from xmppd.stanzas import stanzaError
-from xmppd.storage import UnknownUser, UserExists
+from xmppd.api import UnknownUser, UserExists, stanzaError
 
 NS_REGISTER = "jabber:iq:register"
 NS_REGISTER_FEATURE = "http://jabber.org/features/iq-register"
@@ -62,11 +61,9 @@ class Registration(XMPPHandler, IQHandlerMixin):
 
     def __init__(self, host, options, clock=None):
         XMPPHandler.__init__(self)
-        if clock is None:
-            from twisted.internet import reactor as clock
         self.host = host
         self.options = options
-        self.clock = clock
+        self.clock = clock if clock is not None else host.clock
         self.lastRegistration = {}
 
     def connectionInitialized(self):

@@ -25,11 +25,12 @@ from twisted.words.protocols.jabber import error
 from twisted.words.xish import domish
 from wokkel.subprotocols import XMPPHandler
 
+from xmppd.api import RESOURCE_RESUMED, RESOURCE_UNBOUND
+
 NS_SM = "urn:xmpp:sm:3"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 WRAP = 2 ** 32
 # Fired with (session) once a hibernating session continues on a new stream.
-RESUMED_EVENT = "resource-resumed"
 
 
 class StreamManagementState:
@@ -65,10 +66,8 @@ class StreamManagementState:
 class StreamManagement(XMPPHandler):
     def __init__(self, host, options, clock=None):
         XMPPHandler.__init__(self)
-        if clock is None:
-            from twisted.internet import reactor as clock
         self.host = host
-        self.clock = clock
+        self.clock = clock if clock is not None else host.clock
         self.resumeTimeout = options.resume_timeout
         self.maxUnacked = options.max_unacked
         self.resumable = {}
@@ -158,7 +157,7 @@ class StreamManagement(XMPPHandler):
         session.resumeOn(xs, state.outboundNumber(session, h))
         if session.acks.written > session.acks.acked:
             state.requestAck(session)
-        self.host.events.fire(RESUMED_EVENT, session)
+        self.host.events.fire(RESOURCE_RESUMED, session)
 
     def expire(self, session):
         """The client did not resume in time: the session ends (and re-routes)."""
@@ -177,10 +176,10 @@ class StreamManagement(XMPPHandler):
             state.timer.cancel()
 
     def connectionInitialized(self):
-        self.host.events.hook("resource-unbound", self.onResourceUnbound)
+        self.host.events.hook(RESOURCE_UNBOUND, self.onResourceUnbound)
 
     def connectionLost(self, reason):
-        self.host.events.unhook("resource-unbound", self.onResourceUnbound)
+        self.host.events.unhook(RESOURCE_UNBOUND, self.onResourceUnbound)
         for session in list(self.resumable.values()):
             state = session.streamManagement
             if state.timer is not None and state.timer.active():

@@ -24,8 +24,8 @@ from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from zope.interface import implementer
 
-from xmppd.api import AVAILABLE_BROADCAST
-from xmppd.onbehalf import accountTarget, isForAccount
+from xmppd.api import (
+    AVAILABLE_BROADCAST, RESOURCE_BOUND, RESOURCE_UNBOUND, accountTarget, isForAccount)
 
 NS_VCARD = "vcard-temp"
 NS_UPDATE = "vcard-temp:x:update"
@@ -61,14 +61,14 @@ class VCardHandler(XMPPHandler, IQHandlerMixin):
         self.xmlstream.addObserver(VCARD_GET, self.handleRequest)
         self.xmlstream.addObserver(VCARD_SET, self.handleRequest)
         events = self.host.events
-        events.hook("resource-bound", self.onResourceBound)
-        events.hook("resource-unbound", self.onResourceUnbound)
+        events.hook(RESOURCE_BOUND, self.onResourceBound)
+        events.hook(RESOURCE_UNBOUND, self.onResourceUnbound)
         events.hook(AVAILABLE_BROADCAST, self.onBroadcast)
 
     def connectionLost(self, reason):
         events = self.host.events
-        events.unhook("resource-bound", self.onResourceBound)
-        events.unhook("resource-unbound", self.onResourceUnbound)
+        events.unhook(RESOURCE_BOUND, self.onResourceBound)
+        events.unhook(RESOURCE_UNBOUND, self.onResourceUnbound)
         events.unhook(AVAILABLE_BROADCAST, self.onBroadcast)
         XMPPHandler.connectionLost(self, reason)
 

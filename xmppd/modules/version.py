@@ -10,8 +10,7 @@ import platform
 from twisted.words.protocols.jabber.xmlstream import toResponse
 from wokkel.generic import NS_VERSION, VersionHandler
 
-import xmppd
-from xmppd.onbehalf import accountTarget, answerOnBehalf
+from xmppd.api import VERSION, accountTarget, answerOnBehalf
 
 
 class ServerVersionHandler(VersionHandler):
@@ -41,4 +40,4 @@ class ServerVersionHandler(VersionHandler):
 
 
 def handlersFor(host, options):
-    return [ServerVersionHandler("xmppd", xmppd.__version__, options.show_os, host)]
+    return [ServerVersionHandler("xmppd", VERSION, options.show_os, host)]

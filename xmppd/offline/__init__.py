@@ -6,13 +6,11 @@ is not online, and how it reaches them later.
   and ``memory``, the same queue in Python objects;
 - ``matchers``: the ``store_paths`` element-path matchers;
 - ``policy``: the offline decision, rule by rule;
-- ``service``: ``host.offline`` -- decide, commit, the per-recipient lanes;
+- ``service``: the host's IOfflineService -- decide, commit;
 - ``delivery``: the pop when a resource comes online;
 - ``expiry``: the periodic sweep;
-- ``metrics``: the Prometheus series.
-
-The handlers that wire these to a host are ``xmppd.modules.offline`` and
-``xmppd.modules.msgoffline``.
+- ``metrics``: the Prometheus series;
+- ``handler``: the ``offline`` and ``offline_stub`` modules that wire these
+  to a host, and ``msgoffline``: the IQ users set their own limit with;
+- ``ctl``: ``xmppctl offline``.
 """
-
-from xmppd.offline.service import serviceFor  # noqa: F401

@@ -4,7 +4,7 @@ Handing stored messages to a resource that came online (SPEC §3).
 The trigger is a resource becoming a delivery target: available with
 priority ≥ 0. From that moment the resource's routed stanzas are held
 (``Session.hold``) so that they land behind the stored ones, and the pop
-runs in the account's lane of the server's pipeline, batch by batch.
+runs in the account's lane (``host.lanes``), batch by batch.
 
 A row is deleted only once the client has acknowledged the stanza made of
 it -- by XEP-0198's ``<a h/>``, or else by answering the IQ probe the
@@ -20,7 +20,7 @@ import time
 from twisted.internet import defer
 from twisted.python import log
 
-from xmppd.router import targets
+from xmppd.api import OFFLINE_DELIVERED, targets
 
 
 class Delivery:
@@ -31,13 +31,16 @@ class Delivery:
     # Triggers ------------------------------------------------------------------------
 
     def onResourceAvailable(self, session):
-        if session.priority >= 0 and _floods(session):
+        # A client that retrieves its messages itself (XEP-0013) asked the
+        # service to stop the flood for its session.
+        if session.priority >= 0 and self.service.floods(session):
             self.schedule(session)
 
     def onPriorityChanged(self, session, oldPriority):
         # Only the lift from negative counts: a resource at ≥ 0 already had
         # its delivery, and a change within ≥ 0 must not trigger another.
-        if oldPriority < 0 <= session.priority and session.available and _floods(session):
+        if (oldPriority < 0 <= session.priority and session.available
+                and self.service.floods(session)):
             self.schedule(session)
 
     def onResourceUnbound(self, session):
@@ -112,7 +115,7 @@ class Delivery:
         service = self.service
         await service.store.delete(rowIds)
         service.metrics.delivered.inc(len(rowIds))
-        self.host.events.fire("offline/delivered", session, rowIds)
+        self.host.events.fire(OFFLINE_DELIVERED, session, rowIds)
         return True
 
 
@@ -128,13 +131,6 @@ def _firstOf(*deferreds):
     for d in deferreds:
         d.addBoth(settle)
     return first
-
-
-def _floods(session):
-    # A module sets ``session.offlineFlood = False`` for a client that
-    # retrieves its offline messages itself (XEP-0013 §2.4): no delivery
-    # at presence for that session.
-    return getattr(session, "offlineFlood", True)
 
 
 def _isTarget(session):

@@ -8,14 +8,16 @@ through ``offline/expired``. One sweep per server, whatever the number of
 hosts, because one query covers every account.
 """
 
-from twisted.internet import task
+from twisted.internet import defer, task
 from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 
+from xmppd.api import OFFLINE_EXPIRED
+
 
 class ExpirySweeper:
-    def __init__(self, server, service):
-        self.server = server
+    def __init__(self, host, service):
+        self.host = host
         self.service = service
         self.users = 0
         self.loop = None
@@ -41,7 +43,6 @@ class ExpirySweeper:
         return d
 
     def _sweep(self, now):
-        from twisted.internet import defer
         return defer.ensureDeferred(self._run(now))
 
     async def _run(self, now):
@@ -50,9 +51,9 @@ class ExpirySweeper:
             now = service.now()
         rows = await service.store.purgeExpired(now)
         for _rowId, recipient, sender, xml in rows:
-            host = self.server.hosts.get(JID(recipient).host)
+            host = self.host.hostFor(JID(recipient).host)
             if host is not None:
-                host.events.fire("offline/expired", recipient, sender, xml)
+                host.events.fire(OFFLINE_EXPIRED, recipient, sender, xml)
         deleted = len(rows)
         maxAge = service.options.max_age
         if maxAge:
@@ -62,8 +63,6 @@ class ExpirySweeper:
         return deleted
 
 
-def sweeperFor(server, service):
-    sweeper = getattr(server, "offlineSweeper", None)
-    if sweeper is None:
-        sweeper = server.offlineSweeper = ExpirySweeper(server, service)
-    return sweeper
+def sweeperFor(host, service):
+    """The server's one sweeper, run with the first host's service that asks."""
+    return host.serverShared("offline/sweeper", lambda: ExpirySweeper(host, service))

@@ -10,7 +10,7 @@ from zope.interface import implementer
 
 from xmppd.offline.store import (
     IOfflineStore, exceededBytes, exceededLimit, nowMicroseconds)
-from xmppd.storage.interfaces import QuotaExceeded
+from xmppd.api import QuotaExceeded
 
 
 def _size(xml):

@@ -6,8 +6,6 @@ can see bounces and drops by reason rather than only a total.
 
 from prometheus_client import Counter, Histogram
 
-from xmppd.metrics import registryFor
-
 
 class OfflineMetrics:
     def __init__(self, registry):
@@ -32,9 +30,6 @@ class OfflineMetrics:
             registry=registry)
 
 
-def metricsFor(server):
+def metricsFor(host):
     """The server's OfflineMetrics: one set per registry, shared by its hosts."""
-    metrics = getattr(server, "offlineMetrics", None)
-    if metrics is None:
-        metrics = server.offlineMetrics = OfflineMetrics(registryFor(server))
-    return metrics
+    return host.serverShared("offline/metrics", lambda: OfflineMetrics(host.metricsRegistry))

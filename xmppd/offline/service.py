@@ -1,6 +1,6 @@
 """
-The offline service a host exposes as ``host.offline``: the decision and the
-commit of one offline message (SPEC §2, §4), as two steps.
+The offline service a host provides as its IOfflineService: the decision
+and the commit of one offline message (SPEC §2, §4), as two steps.
 
 They are two steps for AMP (SPEC §6): it must know whether a message *would*
 be stored (``deliver=stored`` or ``deliver=none``) before anything happens to
@@ -9,26 +9,29 @@ it. Only then does ``decide`` ask the store to look ahead at the quota
 decides, and a limit it meets turns into the same bounce or drop. Which
 limits apply is decided here; what a limit means, only in the store.
 
-Both run inside the recipient's lane of the server's pipeline, where the
-message router called them: stores, deliveries and re-stores of what a
+Both run inside the recipient's lane (``host.lanes``), where the message
+router called them: stores, deliveries and re-stores of what a
 departed session left behind never overtake each other, even on MariaDB's
 pool of connections.
 """
 
 import time
+import weakref
 from datetime import datetime, timezone
 
 from twisted.internet import defer
 from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
-from twisted.words.xish import domish
+from zope.interface import implementer
+
+from xmppd.api import (
+    EXPIRES_AT, IOfflineService, NS_DELAY, OFFLINE_STORED, QuotaExceeded, annotation,
+    copyStanza)
 
 from xmppd.offline import policy
 from xmppd.offline.matchers import parseMatchers
 from xmppd.offline.metrics import metricsFor
-from xmppd.storage.interfaces import QuotaExceeded
 
-NS_DELAY = "urn:xmpp:delay"
 LIMIT_NODE = "offline-msgs"
 LIMIT_KEY = "store-limit"
 
@@ -40,10 +43,7 @@ def formatStamp(microseconds):
 
 def storedCopy(stanza, domain, receivedAt):
     """The stanza as sent, plus the server's XEP-0203 delay (SPEC §2), as XML."""
-    copy = domish.Element((stanza.uri, stanza.name), stanza.defaultUri)
-    copy.attributes.update(stanza.attributes)
-    for child in stanza.children:
-        copy.addChild(child)
+    copy = copyStanza(stanza)
     delay = copy.addElement((NS_DELAY, "delay"))
     delay["from"] = domain
     delay["stamp"] = formatStamp(receivedAt)
@@ -51,29 +51,30 @@ def storedCopy(stanza, domain, receivedAt):
     return copy.toXml()
 
 
+@implementer(IOfflineService)
 class OfflineService:
     """
-    What ``host.offline`` offers modules (AMP first of all): ``decide``,
-    ``commit``, and the events ``offline/stored`` (offlineMessage, rowId),
-    ``offline/delivered`` (session, rowIds), ``offline/expired``
-    (recipient, sender, xml).
+    What the host's IOfflineService offers modules (AMP first of all):
+    ``decide``, ``commit``, and the events ``offline/stored``
+    (offlineMessage, rowId), ``offline/delivered`` (session, rowIds),
+    ``offline/expired`` (recipient, sender, xml).
     """
 
     enabled = True
 
     def __init__(self, host, options, clock=None):
-        if clock is None:
-            from twisted.internet import reactor as clock
         self.host = host
         self.options = options
-        self.clock = clock
+        # The expiry tests put a task.Clock here (and AMP reads it through now()).
+        self.clock = clock if clock is not None else host.clock
         self.matchers = parseMatchers(options.store_paths)
-        self.metrics = metricsFor(host.server)
+        self.metrics = metricsFor(host)
         self.delivery = None
+        self._noFlood = weakref.WeakSet()
 
     @property
     def pipeline(self):
-        return self.host.server.pipeline
+        return self.host.lanes
 
     @property
     def store(self):
@@ -86,6 +87,13 @@ class OfflineService:
     def now(self):
         """Now in µs, from the injectable clock (the expiry tests move it)."""
         return int(self.clock.seconds() * 1_000_000)
+
+    def stopFlood(self, session):
+        """XEP-0013 §2.4: this session retrieves its messages itself; none at presence."""
+        self._noFlood.add(session)
+
+    def floods(self, session):
+        return session not in self._noFlood
 
     # The decision (SPEC §2) -----------------------------------------------------
 
@@ -185,16 +193,17 @@ class OfflineService:
             self.metrics.writeSeconds.labels(self.backend).observe(
                 time.perf_counter() - started)
         self.metrics.stored.inc()
-        self.host.events.fire("offline/stored", offlineMessage, rowId)
+        self.host.events.fire(OFFLINE_STORED, offlineMessage, rowId)
         return "stored"
 
     # The message/offline event ----------------------------------------------------
 
     def onOfflineMessage(self, offlineMessage):
-        amp = getattr(offlineMessage.stanza, "ampRequest", None)
-        if offlineMessage.rerouted and amp is not None:
+        if offlineMessage.rerouted:
             # Keep the expire-at the first routing honoured (XEP-0079 §3.3.2).
-            offlineMessage.expiresAt = amp.expiresAt()
+            expiresAt = annotation(offlineMessage.stanza, EXPIRES_AT)
+            if expiresAt is not None:
+                offlineMessage.expiresAt = expiresAt
         d = self.decide(offlineMessage)
         d.addCallback(lambda decision: self.commit(offlineMessage, decision))
         d.addErrback(self._failed, offlineMessage)
@@ -206,18 +215,30 @@ class OfflineService:
         return "storage-failed"
 
 
+@implementer(IOfflineService)
 class DisabledOffline:
     """
-    ``host.offline`` while offline storage is off (SPEC §2 rule 2), so that
-    AMP asks the same questions either way: the stub drops, otherwise the
-    sender hears MongooseIM's "Bounce offline message".
+    The IOfflineService while offline storage is off (SPEC §2 rule 2), so
+    that AMP asks the same questions either way: the stub drops, otherwise
+    the sender hears MongooseIM's "Bounce offline message".
     """
 
     enabled = False
+    options = None
+    store = None
 
     def __init__(self, host, stub):
         self.host = host
         self.stub = stub
+
+    def now(self):
+        return int(self.host.clock.seconds() * 1_000_000)
+
+    def stopFlood(self, session):
+        pass
+
+    def pairLimitFor(self, recipient):
+        return defer.succeed(None)
 
     def decide(self, offlineMessage, quotaAhead=False):
         if offlineMessage.stanza.getAttribute("type") == "error":
@@ -231,14 +252,6 @@ class DisabledOffline:
             self.host.bounce(offlineMessage.stanza, decision.condition,
                              decision.errorType, decision.text)
         return defer.succeed(decision.reason)
-
-
-def serviceFor(host):
-    """``host.offline``, or the disabled service when no module set one."""
-    service = getattr(host, "offline", None)
-    if service is None:
-        service = DisabledOffline(host, stub=False)
-    return service
 
 
 def _storageFailed():

@@ -15,8 +15,8 @@ import time
 
 from zope.interface import Interface, implementer
 
-from xmppd.storage.interfaces import QuotaExceeded
-from xmppd.storage.registry import SQLStore
+from xmppd.api import QuotaExceeded
+from xmppd.api import SQLStore
 
 class IOfflineStore(Interface):
     """The offline message queue of every local account, in arrival order."""

@@ -18,6 +18,7 @@ from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 
 from xmppd.api import PRESENCE_CONTACTS
+
 from xmppd.pep.caps import notifyNodes
 
 
@@ -29,7 +30,7 @@ class Audience:
 
     def subscribersOf(self, owner):
         """Fire the bare JIDs with a presence subscription to ``owner``."""
-        host = self.host.server.hosts.get(JID(owner).host, self.host)
+        host = self.host.hostFor(JID(owner).host) or self.host
         d = defer.maybeDeferred(host.events.fire, PRESENCE_CONTACTS, owner, False)
 
         def failed(reason):
@@ -45,9 +46,9 @@ class Audience:
         """Fire the local bare JIDs whose presence ``account`` is subscribed to."""
         d = defer.maybeDeferred(self.host.events.fire, PRESENCE_CONTACTS, account, False)
         d.addErrback(lambda reason: None)
-        hosts = self.host.server.hosts
+        isLocal = self.host.isLocalDomain
         d.addCallback(lambda contacts: [] if contacts is None else sorted(
-            {JID(c).userhost() for c in contacts.publishers if JID(c).host in hosts}))
+            {JID(c).userhost() for c in contacts.publishers if isLocal(JID(c).host)}))
         return d
 
     @defer.inlineCallbacks
@@ -75,12 +76,12 @@ class Audience:
         if config.get("access_model") == "whitelist":
             affiliations = yield self.store.affiliations(owner, node)
             members = {jid for jid, a in affiliations.items() if a == "member"}
-        hosts = self.host.server.hosts
+        isLocal = self.host.isLocalDomain
         accounts = [owner]
         if config.get("access_model") in ("presence", "open"):
-            accounts += sorted(s for s in subscribers if JID(s).host in hosts)
+            accounts += sorted(s for s in subscribers if isLocal(JID(s).host))
         elif members:
-            accounts += sorted(m for m in members if JID(m).host in hosts)
+            accounts += sorted(m for m in members if isLocal(JID(m).host))
         found = []
         for account in accounts:
             for session in self.host.sessions.resources(account):

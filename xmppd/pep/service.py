@@ -25,8 +25,9 @@ from wokkel.pubsub import (
     NS_PUBSUB, NS_PUBSUB_EVENT, BadRequest, Item, PubSubError, PubSubRequest, PubSubResource,
     PubSubService, Subscription, Unsupported)
 
+from xmppd.api import NodeExists, NoSuchNode, TooManyNodes
+
 from xmppd.pep import nodes
-from xmppd.storage.interfaces import NodeExists, NoSuchNode, TooManyNodes
 
 FEATURES = [
     "access-open", "access-presence", "access-whitelist", "auto-create", "config-node",

@@ -15,8 +15,8 @@ import time
 
 from zope.interface import Interface, implementer
 
-from xmppd.storage.interfaces import NodeExists, NoSuchNode, TooManyNodes
-from xmppd.storage.registry import SQLStore
+from xmppd.api import NodeExists, NoSuchNode, TooManyNodes
+from xmppd.api import SQLStore
 
 
 def _now():

@@ -1,7 +1,8 @@
 """The ``amp`` module: Advanced Message Processing (XEP-0079), on by default."""
 
+from xmppd.api import Module
+
 from xmppd.amp.handler import handlersFor
-from xmppd.module import Module
 
 ampModule = Module(
     "amp", handlersFor,

@@ -1,7 +1,6 @@
 """What modern clients ask for at login, one module each, found like any plugin."""
 
-from xmppd.config import Option, Schema
-from xmppd.module import Module
+from xmppd.api import Module, Option, Schema
 from xmppd.lastactivity.store import LastActivityStore
 from xmppd.modules import caps, entitytime, lastactivity, private, vcard
 from xmppd.private.store import PrivateXMLStore

@@ -1,8 +1,9 @@
 """Message archives (XEP-0313) and flexible offline retrieval (XEP-0013)."""
 
 from xmppd.api import Module, Option, Schema
+from xmppd.mam import handler as mam
+from xmppd.modules import flexible_offline
 from xmppd.mam.store import MamStore
-from xmppd.modules import flexible_offline, mam
 
 mamModule = Module(
     "mam", mam.handlersFor,

@@ -1,14 +1,13 @@
 """Offline messages (XEP-0160), the stub that drops them, and the msgoffline IQ."""
 
-from xmppd.config import Option, Schema
-from xmppd.module import Module
-from xmppd.modules import msgoffline, offline
+from xmppd.api import IOfflineService, Module, Option, Schema
+from xmppd.offline import handler, msgoffline
 from xmppd.offline.matchers import checkStorePaths
 from xmppd.offline.store import openOfflineStore
 
 offlineModule = Module(
-    "offline", offline.handlersFor,
-    Schema([
+    "offline", handler.handlersFor, provides=[IOfflineService],
+    schema=Schema([
         Option("store_paths", "list-of-str", [],
                "Path matchers deciding storage before the type and content rules.",
                check=checkStorePaths),
@@ -36,8 +35,11 @@ offlineModule = Module(
     stores={"offline": openOfflineStore},
     tables="xmppd.offline")
 
+# The stub provides IOfflineService too (enabled False), but only while
+# offline storage is off: with both enabled it steps aside, so it cannot
+# declare what it provides.
 offlineStubModule = Module(
-    "offline_stub", offline.stubHandlersFor, enabledByDefault=False,
+    "offline_stub", handler.stubHandlersFor, enabledByDefault=False,
     description="Drop offline messages silently while offline storage is off")
 
 msgofflineModule = Module(

@@ -6,7 +6,9 @@ from xmppd.pep.store import PepStore
 
 pepModule = Module(
     "pep", handlersFor,
-    Schema([
+    # Eventing via presence: without it no resource is ever available to notify.
+    depends=["presence"],
+    schema=Schema([
         Option("max_items_per_node", "int", 256,
                "Most items one node keeps; what pubsub#max_items = max means", minimum=1),
         Option("max_nodes", "int", 128,

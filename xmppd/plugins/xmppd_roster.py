@@ -1,7 +1,6 @@
 """Rosters and presence subscriptions (RFC 6121 §2–3), found like any plugin."""
 
-from xmppd.config import Option, Schema
-from xmppd.module import Module
+from xmppd.api import Module, Option, Schema
 from xmppd.modules import roster
 
 rosterModule = Module(

@@ -1,8 +1,6 @@
 """Federation: server-to-server streams (RFC 6120, XEP-0220 dialback)."""
 
-from xmppd.config import Option, Schema
-from xmppd.config.server import normaliseDomain, parseHostPort
-from xmppd.module import Module
+from xmppd.api import Module, Option, Schema, normaliseDomain, parseHostPort
 
 
 def _checkRoutes(routes):
@@ -19,6 +17,8 @@ def _checkRoutes(routes):
 
 
 def servicesFor(server, options):
+    # The s2s transport is part of the core, like c2s: the one import of a
+    # plugin file past xmppd.api (see [tool.importlinter] in pyproject.toml).
     from xmppd.s2s.service import S2SService
     return [S2SService(server, options)]
 

@@ -7,8 +7,8 @@ back is what it stored, byte for byte where the parser allows.
 
 from zope.interface import Interface, implementer
 
-from xmppd.storage.interfaces import PrivateStorageFull
-from xmppd.storage.registry import SQLStore
+from xmppd.api import PrivateStorageFull
+from xmppd.api import SQLStore
 
 
 class IPrivateXMLStore(Interface):

@@ -5,7 +5,7 @@ beside the vCard so that presence can carry it without parsing the vCard.
 
 from zope.interface import Interface, implementer
 
-from xmppd.storage.registry import SQLStore
+from xmppd.api import SQLStore
 
 
 class IVCardStore(Interface):

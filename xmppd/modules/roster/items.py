@@ -9,11 +9,10 @@ subscription handshake), or removes it, which also cancels both
 subscription directions (§2.5.2). Every change is pushed, with the new
 version, to every interested resource, then answered.
 
-Roster IQs and the account's presence share its AccountQueue, so that a
-client's roster get and initial presence are answered in that order.
+Roster IQs and the account's presence share its lane of
+``host.rosters.lanes``, so that a client's roster get and initial presence
+are answered in that order.
 """
-
-import dataclasses
 
 from twisted.internet import defer
 from twisted.python import log
@@ -21,29 +20,18 @@ from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.protocols.jabber.xmlstream import toResponse
 from twisted.words.xish import domish
-from wokkel.generic import parseXml
 from wokkel.subprotocols import XMPPHandler
 from wokkel.xmppim import NS_ROSTER, RosterItem, RosterRequest
 
-from xmppd.modules.presence import (CONTACTS_EVENT, Contacts, accountQueue, routeAsServer,
-                                    sendUnavailableOf)
+from xmppd.api import (PRESENCE_CONTACTS, RESOURCE_UNBOUND, ROSTER_CHANGED, ROSTER_REQUESTED,
+                       RosterFull, routeAsServer)
+
 from xmppd.modules.roster.subscriptions import presenceStanza
-from xmppd.storage.interfaces import RosterFull
-from xmppd.storage.roster import RosterRow, RosterState
 
 NS_ROSTER_VER = "urn:xmpp:features:rosterver"
 NS_PRE_APPROVAL = "urn:xmpp:features:pre-approval"
 ROSTER_GET = "/iq[@type='get']/query[@xmlns='%s']" % NS_ROSTER
 ROSTER_SET = "/iq[@type='set']/query[@xmlns='%s']" % NS_ROSTER
-
-
-def rosterItemOf(row):
-    """The Wokkel item that renders a stored row."""
-    item = RosterItem(JID(row.contact), row.subscriptionTo, row.subscriptionFrom,
-                      row.name, list(row.groups))
-    item.pendingOut = row.pendingOut
-    item.approved = row.approved
-    return item
 
 
 class RosterHandler(XMPPHandler):
@@ -54,26 +42,22 @@ class RosterHandler(XMPPHandler):
         self.maxNameLength = options.max_name_length
         self.maxGroupLength = options.max_group_length
         self.maxGroupsPerItem = options.max_groups_per_item
-        self.queue = accountQueue(host)
+        self.rosters = host.rosters
         # Sessions that sent a ``ver``: XEP-0237 versions go only to them.
         self.versioned = set()
         host.addStreamFeature(domish.Element((NS_ROSTER_VER, "ver")))
         host.addStreamFeature(domish.Element((NS_PRE_APPROVAL, "sub")))
         host.addDiscoFeature(NS_ROSTER)
 
-    @property
-    def store(self):
-        return self.host.storage.roster
-
     def connectionInitialized(self):
         self.xmlstream.addObserver(ROSTER_GET, self.onRosterIQ, 10, handler=self.rosterGet)
         self.xmlstream.addObserver(ROSTER_SET, self.onRosterIQ, 10, handler=self.rosterSet)
-        self.host.events.hook(CONTACTS_EVENT, self.contactsOf)
-        self.host.events.hook("resource-unbound", self.versioned.discard)
+        self.host.events.hook(PRESENCE_CONTACTS, self.rosters.contacts)
+        self.host.events.hook(RESOURCE_UNBOUND, self.versioned.discard)
 
     def connectionLost(self, reason):
-        self.host.events.unhook(CONTACTS_EVENT, self.contactsOf)
-        self.host.events.unhook("resource-unbound", self.versioned.discard)
+        self.host.events.unhook(PRESENCE_CONTACTS, self.rosters.contacts)
+        self.host.events.unhook(RESOURCE_UNBOUND, self.versioned.discard)
         XMPPHandler.connectionLost(self, reason)
 
     def onRosterIQ(self, iq, handler):
@@ -86,7 +70,7 @@ class RosterHandler(XMPPHandler):
         if JID(iq["to"]) != session.bareJID:
             # §2.1.5: a roster is its owner's business only.
             return session.send(StanzaError("forbidden").toResponse(iq))
-        d = self.queue.run(session.bareJID.full(), handler, iq, session)
+        d = self.rosters.lanes.run(session.bareJID.full(), handler, iq, session)
         d.addErrback(self.failed, iq, session)
 
     def failed(self, reason, iq, session):
@@ -100,7 +84,7 @@ class RosterHandler(XMPPHandler):
     @defer.inlineCallbacks
     def rosterGet(self, iq, session):
         cached = RosterRequest.fromElement(iq).version
-        version, rows = yield self.store.getRoster(session.bareJID.full())
+        version, items = yield self.rosters.getRoster(session.bareJID.full())
         response = toResponse(iq, "result")
         if cached is not None:
             self.versioned.add(session)
@@ -108,11 +92,11 @@ class RosterHandler(XMPPHandler):
             query = response.addElement((NS_ROSTER, "query"))
             if cached is not None:
                 query["ver"] = str(version)
-            for row in rows:
-                query.addChild(rosterItemOf(row).toElement())
+            for item in items:
+                query.addChild(item.toElement())
         session.rosterRequested = True
         session.send(response)
-        self.host.events.fire("roster-requested", session)
+        self.host.events.fire(ROSTER_REQUESTED, session)
 
     # Set and remove ---------------------------------------------------------------
 
@@ -123,18 +107,14 @@ class RosterHandler(XMPPHandler):
         if item.remove:
             yield self.remove(owner, contact)
         else:
-            def change(old):
-                row = old.item or RosterRow(contact)
-                return dataclasses.replace(
-                    old, item=dataclasses.replace(row, name=item.name, groups=groups))
             try:
-                old, new, version = yield self.store.transition(
-                    owner, contact, change, self.maxItems)
+                change = yield self.rosters.setItem(owner, contact, item.name, groups,
+                                                    self.maxItems)
             except RosterFull:
                 raise StanzaError("not-allowed", text="The roster is full (at most %d items)"
                                   % self.maxItems)
-            if old.item != new.item:
-                self.push(session.bareJID, new.item, version)
+            if change.itemChanged:
+                self.push(session.bareJID, change.after.item, change.version)
         session.send(toResponse(iq, "result"))
 
     def parseSet(self, iq):
@@ -171,8 +151,8 @@ class RosterHandler(XMPPHandler):
     @defer.inlineCallbacks
     def remove(self, owner, contact):
         """§2.5.2: removing a contact cancels both directions of subscription."""
-        removed = lambda old: RosterState(None, None)
-        old, new, version = yield self.store.transition(owner, contact, removed)
+        change = yield self.rosters.removeItem(owner, contact)
+        old = change.before
         if old.item is None:
             raise StanzaError("item-not-found")
         ownerJID = JID(owner)
@@ -180,23 +160,21 @@ class RosterHandler(XMPPHandler):
             routeAsServer(self.host, presenceStanza("unsubscribe", owner, contact))
         if old.item.subscriptionFrom or old.pendingIn is not None:
             if old.item.subscriptionFrom:
-                sendUnavailableOf(self.host, ownerJID, contact)
+                self.rosters.sendUnavailableOf(ownerJID, contact)
             routeAsServer(self.host, presenceStanza("unsubscribed", owner, contact))
-        self.push(ownerJID, None, version, removed=contact)
+        self.push(ownerJID, None, change.version, removed=contact)
 
     # Pushes --------------------------------------------------------------------
 
-    def push(self, owner, row, version, removed=None):
+    def push(self, owner, item, version, removed=None):
         """§2.1.6: send a changed (or removed) item to every interested resource."""
         # Every roster change passes here: modules that mirror rosters (MAM's
         # "roster" preference) follow it with (owner, contact, removed).
-        self.host.events.fire("roster/changed", owner, removed if row is None else row.contact,
-                              row is None)
-        if row is None:
+        self.host.events.fire(ROSTER_CHANGED, owner,
+                              removed if item is None else item.entity.full(), item is None)
+        if item is None:
             item = RosterItem(JID(removed))
             item.remove = True
-        else:
-            item = rosterItemOf(row)
         for session in self.host.sessions.resources(owner):
             if not session.rosterRequested:
                 continue
@@ -205,22 +183,3 @@ class RosterHandler(XMPPHandler):
             if session in self.versioned:
                 request.version = str(version)
             session.send(request.toElement())
-
-    # What presence asks ---------------------------------------------------------
-
-    @defer.inlineCallbacks
-    def contactsOf(self, owner, initial):
-        _, rows = yield self.store.getRoster(owner)
-        subscribers = [row.contact for row in rows if row.subscriptionFrom]
-        publishers = [row.contact for row in rows if row.subscriptionTo]
-        if not initial:
-            return Contacts(subscribers, publishers)
-        hosts = self.host.server.hosts
-        if any(JID(c).host in hosts for c in publishers):
-            # A local contact's own roster has the last word on its presence.
-            agreeing = yield self.store.subscribedTo(owner)
-            publishers = [c for c in publishers
-                          if JID(c).host not in hosts or JID(c).userhost() in agreeing]
-        pending = yield self.store.pendingRequests(owner)
-        return Contacts(subscribers, publishers, [parseXml(xml.encode("utf-8"))
-                                                  for _, xml in pending])

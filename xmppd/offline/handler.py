@@ -3,23 +3,27 @@ Offline storage on a host (XEP-0160), the story in the order it happens:
 
 1. the message router finds nobody online and fires ``message/offline``;
    this module takes it at priority 0 (AMP, when it has rules, takes it
-   first and calls ``host.offline`` itself) and decides, then commits;
+   first and asks the IOfflineService itself) and decides, then commits;
 2. a resource that becomes a delivery target gets the stored messages;
 3. a periodic sweep deletes what expired.
 
 ``offline_stub`` is the other answer to step 1 while storage is off: drop
-silently instead of the router's "Bounce offline message".
+silently instead of the router's "Bounce offline message". Either one
+provides the host's IOfflineService, the one AMP, msgoffline, XEP-0013 and
+MAM ask.
 """
 
 from wokkel.subprotocols import XMPPHandler
 
-from xmppd.api import MESSAGE_OFFLINE
+from xmppd.api import (
+    IOfflineService, MESSAGE_OFFLINE, PRIORITY_CHANGED, RESOURCE_AVAILABLE, RESOURCE_RESUMED,
+    RESOURCE_UNBOUND)
 
 from xmppd.offline.delivery import Delivery
 from xmppd.offline.expiry import sweeperFor
+from xmppd.offline.metrics import metricsFor
 from xmppd.offline.service import DisabledOffline, OfflineService
 
-OFFLINE_EVENT = MESSAGE_OFFLINE
 FEATURE = "msgoffline"
 
 
@@ -29,28 +33,24 @@ class OfflineHandler(XMPPHandler):
         self.host = host
         self.service = OfflineService(host, options, clock)
         self.service.delivery = Delivery(self.service)
-        self.service.sweeper = sweeperFor(host.server, self.service)
-        host.offline = self.service
+        self.service.sweeper = sweeperFor(host, self.service)
+        host.provide(IOfflineService, self.service)
         host.addDiscoFeature(FEATURE)
+        delivery = self.service.delivery
+        self._hooks = [(MESSAGE_OFFLINE, self.service.onOfflineMessage),
+                       (RESOURCE_AVAILABLE, delivery.onResourceAvailable),
+                       (PRIORITY_CHANGED, delivery.onPriorityChanged),
+                       (RESOURCE_UNBOUND, delivery.onResourceUnbound),
+                       (RESOURCE_RESUMED, delivery.onResourceResumed)]
 
     def connectionInitialized(self):
-        events = self.host.events
-        delivery = self.service.delivery
-        events.hook(OFFLINE_EVENT, self.service.onOfflineMessage, 0)
-        events.hook("resource-available", delivery.onResourceAvailable)
-        events.hook("priority-changed", delivery.onPriorityChanged)
-        events.hook("resource-unbound", delivery.onResourceUnbound)
-        events.hook("resource-resumed", delivery.onResourceResumed)
+        for name, handler in self._hooks:
+            self.host.events.hook(name, handler, 0)
         self.service.sweeper.acquire()
 
     def connectionLost(self, reason):
-        events = self.host.events
-        delivery = self.service.delivery
-        events.unhook(OFFLINE_EVENT, self.service.onOfflineMessage)
-        events.unhook("resource-available", delivery.onResourceAvailable)
-        events.unhook("priority-changed", delivery.onPriorityChanged)
-        events.unhook("resource-unbound", delivery.onResourceUnbound)
-        events.unhook("resource-resumed", delivery.onResourceResumed)
+        for name, handler in self._hooks:
+            self.host.events.unhook(name, handler)
         self.service.sweeper.release()
         XMPPHandler.connectionLost(self, reason)
 
@@ -65,18 +65,17 @@ class OfflineStub(XMPPHandler):
     def __init__(self, host):
         XMPPHandler.__init__(self)
         self.host = host
-        host.offline = DisabledOffline(host, stub=True)
+        host.provide(IOfflineService, DisabledOffline(host, stub=True))
 
     def connectionInitialized(self):
-        self.host.events.hook(OFFLINE_EVENT, self.onOfflineMessage, 0)
+        self.host.events.hook(MESSAGE_OFFLINE, self.onOfflineMessage, 0)
 
     def connectionLost(self, reason):
-        self.host.events.unhook(OFFLINE_EVENT, self.onOfflineMessage)
+        self.host.events.unhook(MESSAGE_OFFLINE, self.onOfflineMessage)
         XMPPHandler.connectionLost(self, reason)
 
     def onOfflineMessage(self, offlineMessage):
-        from xmppd.offline.metrics import metricsFor
-        metricsFor(self.host.server).dropped.labels("disabled").inc()
+        metricsFor(self.host).dropped.labels("disabled").inc()
         return "dropped"
 
 

@@ -14,6 +14,8 @@ from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
+from xmppd.api import IOfflineService
+
 from xmppd.offline.service import LIMIT_KEY, LIMIT_NODE
 
 NS_MSGOFFLINE = "msgoffline"
@@ -41,19 +43,20 @@ class MsgOfflineHandler(XMPPHandler, IQHandlerMixin):
         if to is not None and JID(to).userhostJID() != sender:
             raise StanzaError("forbidden", "auth",
                               "offline limits can be read and set only on your own account")
-        if getattr(self.host, "offline", None) is None or not self.host.offline.enabled:
+        offline = self.host.optionalService(IOfflineService)
+        if offline is None or not offline.enabled:
             raise StanzaError("feature-not-implemented", "cancel",
                               "offline message storage is disabled")
-        return sender.userhost()
+        return sender.userhost(), offline
 
     async def onGet(self, iq):
-        account = self._account(iq)
-        limit = await self.host.offline.pairLimitFor(account)
+        account, offline = self._account(iq)
+        limit = await offline.pairLimitFor(account)
         return _reply("false" if limit is None else str(limit))
 
     async def onSet(self, iq):
-        account = self._account(iq)
-        if not self.host.offline.options.user_limits:
+        account, offline = self._account(iq)
+        if not offline.options.user_limits:
             raise StanzaError("not-allowed", "cancel",
                               "users may not set their own offline message limit here")
         value = iq.msgoffline.getAttribute("limit")

@@ -25,6 +25,10 @@ from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from zope.interface import implementer
 
+from xmppd.api import (
+    CLIENT_OUTBOUND, IOfflineService, MESSAGE_INBOUND, MESSAGE_OFFLINE, MESSAGE_ROUTE,
+    OFFLINE_STORED, RESOURCE_AVAILABLE, ROSTER_CHANGED)
+
 from xmppd.mam.archive import Archiver
 from xmppd.mam.prefs import PrefsRegistry, parsePrefs
 from xmppd.mam.query import (
@@ -37,11 +41,6 @@ from xmppd.mam.query import (
     resultMessage,
 )
 from xmppd.mam.stanzaids import NS_SID, stanzaIdBy
-from xmppd.api import ACCOUNT_DELETED
-from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
-from xmppd.api import MESSAGE_INBOUND as INBOUND_EVENT
-from xmppd.api import MESSAGE_OFFLINE as OFFLINE_EVENT
-from xmppd.api import MESSAGE_ROUTE as ROUTE_EVENT
 from xmppd.mam.store import ArchiveItemNotFound
 
 QUERY_SET = "/iq[@type='set']/query[@xmlns='%s']" % NS_MAM
@@ -73,7 +72,6 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
         self.options = options
         self.prefs = PrefsRegistry(host, options.default)
         self.archiver = Archiver(host, self.prefs)
-        host.mam = self.archiver
         self.retention = None
 
     @property
@@ -84,15 +82,15 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
         for path in self.iqHandlers:
             self.xmlstream.addObserver(path, self.handleRequest)
         archiver, events = self.archiver, self.host.events
-        events.hook(INBOUND_EVENT, archiver.onInbound, ROUTE_PRIORITY)
-        events.hook(ROUTE_EVENT, archiver.onRoute, ROUTE_PRIORITY)
-        events.hook(OFFLINE_EVENT, archiver.onOffline, OFFLINE_PRIORITY)
-        events.hook("offline/stored", archiver.onOfflineStored)
-        events.hook(CLIENT_OUTBOUND_EVENT, archiver.onOutbound, OUTBOUND_PRIORITY)
-        events.hook(CLIENT_OUTBOUND_EVENT, archiver.afterOutbound, AFTER_CARBONS)
-        events.hook("roster/changed", self.prefs.onRosterChanged)
+        events.hook(MESSAGE_INBOUND, archiver.onInbound, ROUTE_PRIORITY)
+        events.hook(MESSAGE_ROUTE, archiver.onRoute, ROUTE_PRIORITY)
+        events.hook(MESSAGE_OFFLINE, archiver.onOffline, OFFLINE_PRIORITY)
+        events.hook(OFFLINE_STORED, archiver.onOfflineStored)
+        events.hook(CLIENT_OUTBOUND, archiver.onOutbound, OUTBOUND_PRIORITY)
+        events.hook(CLIENT_OUTBOUND, archiver.afterOutbound, AFTER_CARBONS)
+        events.hook(ROSTER_CHANGED, self.prefs.onRosterChanged)
         events.hook(ACCOUNT_DELETED, self.prefs.forget)
-        events.hook("resource-available", self.onResourceAvailable, SYNC_PRIORITY)
+        events.hook(RESOURCE_AVAILABLE, self.onResourceAvailable, SYNC_PRIORITY)
         self.prefs.load()
         if self.options.max_age:
             self.retention = task.LoopingCall(self.sweep)
@@ -100,15 +98,15 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
 
     def connectionLost(self, reason):
         archiver, events = self.archiver, self.host.events
-        events.unhook(INBOUND_EVENT, archiver.onInbound)
-        events.unhook(ROUTE_EVENT, archiver.onRoute)
-        events.unhook(OFFLINE_EVENT, archiver.onOffline)
-        events.unhook("offline/stored", archiver.onOfflineStored)
-        events.unhook(CLIENT_OUTBOUND_EVENT, archiver.onOutbound)
-        events.unhook(CLIENT_OUTBOUND_EVENT, archiver.afterOutbound)
-        events.unhook("roster/changed", self.prefs.onRosterChanged)
+        events.unhook(MESSAGE_INBOUND, archiver.onInbound)
+        events.unhook(MESSAGE_ROUTE, archiver.onRoute)
+        events.unhook(MESSAGE_OFFLINE, archiver.onOffline)
+        events.unhook(OFFLINE_STORED, archiver.onOfflineStored)
+        events.unhook(CLIENT_OUTBOUND, archiver.onOutbound)
+        events.unhook(CLIENT_OUTBOUND, archiver.afterOutbound)
+        events.unhook(ROSTER_CHANGED, self.prefs.onRosterChanged)
         events.unhook(ACCOUNT_DELETED, self.prefs.forget)
-        events.unhook("resource-available", self.onResourceAvailable)
+        events.unhook(RESOURCE_AVAILABLE, self.onResourceAvailable)
         if self.retention is not None and self.retention.running:
             self.retention.stop()
         XMPPHandler.connectionLost(self, reason)
@@ -198,11 +196,11 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
     def onResourceAvailable(self, session):
         if not getattr(session, "mamSyncing", False) or not self.options.sync_replaces_offline:
             return None
-        offline = getattr(self.host, "offline", None)
+        offline = self.host.optionalService(IOfflineService)
         if offline is None or not offline.enabled:
             return None
         account = session.bareJID.userhost()
-        d = self.host.server.pipeline.run(account, self._dropArchivedOffline, account)
+        d = self.host.lanes.run(account, self._dropArchivedOffline, account)
         d.addErrback(log.err, "dropping %s's archived offline messages failed" % account)
         return None
 
@@ -215,7 +213,7 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
         client finds in the archive leaves the queue, the rest (receipts,
         ``no-permanent-store``, what preferences kept out) is delivered.
         """
-        offline = self.host.offline
+        offline = self.host.service(IOfflineService)
         afterId, archived = 0, []
         while True:
             rows = await offline.store.fetch(account, afterId, SYNC_BATCH, offline.now())
