@@ -123,6 +123,28 @@ def substitute(value, variables):
     return "".join(out)
 
 
+def filledIn(element, variables, forSending=True):
+    """
+    A copy of ``element`` with each ``${NAME}`` replaced by its value. For
+    sending, a pattern or an unknown variable is an error; for a failure
+    message (``forSending=False``) they stay as written.
+    """
+    def fill(value):
+        if not value:
+            return value
+        if forSending:
+            return substitute(value, variables)
+        return PLACEHOLDER.sub(lambda found: variables.get(found.group(1), found.group())
+                               if found.group(1) is not None else found.group(), value)
+
+    copy = element.makeelement(element.tag, {
+        name: fill(value) for name, value in element.attrib.items()})
+    copy.text = fill(element.text)
+    copy.tail = element.tail
+    copy.extend(filledIn(child, variables, forSending) for child in element)
+    return copy
+
+
 class Pattern:
     """An expected value: its regular expression and the names it remembers."""
 
@@ -215,18 +237,25 @@ def _match(expected, received, variables, captured, path):
         return
     position = 0
     for index, want in enumerate(expectedChildren):
+        # The first received child of the same name tells best why none matched.
+        sameName = None
         for offset, got in enumerate(receivedChildren[position:]):
             trial = dict(captured)
             try:
                 _match(want, got, variables, trial, path + "/" + stepName(expected, index))
-            except Mismatch:
+            except Mismatch as mismatch:
+                if sameName is None and got.tag == want.tag:
+                    sameName = mismatch
                 continue
             captured.update(trial)
             position += offset + 1
             break
         else:
-            raise Mismatch(path, "no child matches %s among [%s]" % (
-                show(want).strip(), childNames(received, receivedChildren[position:])))
+            if sameName is not None:
+                raise sameName
+            raise Mismatch(path, "no child matches %s%s (children: [%s])" % (
+                show(want).strip(), " after the ones matched before it" if position else "",
+                childNames(received)))
 
 
 def directText(element):

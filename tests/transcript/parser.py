@@ -127,12 +127,11 @@ def loadTranscript(path):
 def parseTranscript(text, path="<transcript>"):
     lines = text.splitlines()
     title = next((line.lstrip("#").strip() for line in lines if line.startswith("#")), "")
-    try:
-        separator = next(n for n, line in enumerate(lines) if SEPARATOR.match(line))
-    except StopIteration:
+    separator = next((n for n, line in enumerate(lines) if SEPARATOR.match(line)), None)
+    server, clients = _parseHeader(lines[:separator], path)
+    if separator is None:
         raise TranscriptSyntaxError(path, len(lines) or 1,
                                     "no line of dashes between the clients and the steps")
-    server, clients = _parseHeader(lines[:separator], path)
     if not clients:
         raise TranscriptSyntaxError(path, separator + 1, "no [Client] declared")
     steps = _parseSteps(lines, separator + 1, clients, path)

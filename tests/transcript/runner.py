@@ -46,7 +46,7 @@ from pathlib import Path
 from tests.aio import wait
 from tests.offline.transcript import leave
 from tests.rawclient import RawClient, StreamClosed
-from tests.transcript.matching import Mismatch, match, matches, serialize, show, substitute
+from tests.transcript.matching import Mismatch, filledIn, match, matches, serialize, show
 from tests.transcript.parser import (
     CONNECTS, DISCONNECTS, RECEIVES, RECEIVES_IN_ANY_ORDER, RECEIVES_NOTHING, SENDS,
     loadTranscript)
@@ -64,13 +64,17 @@ def transcriptsIn(directory):
 
 
 async def playTranscriptFile(path, serve, backend):
+    __tracebackhide__ = True
+    await playTranscript(loadTranscript(path), serve, backend)
+
+
+async def playTranscript(transcript, serve, backend):
     """
     Start a server of ``backend`` with the transcript's [Server] config and
     exactly its clients' accounts (``serve`` is the conftest fixture), and
     play the transcript against it.
     """
     __tracebackhide__ = True
-    transcript = loadTranscript(path)
     xmpp = await serve(backend, users=(), **transcript.server)
     for jid, password in transcript.accounts().items():
         username, domain = jid.split("@", 1)
@@ -110,7 +114,8 @@ class Player:
         lines = ["%s:%d: %s: %s" % (self.transcript.path, step.line, step.describe(), reason)]
         if expected:
             lines.append("expected:")
-            lines.extend(show(element).rstrip("\n") for element in expected)
+            lines.extend(show(filledIn(element, self.variables, forSending=False)).rstrip("\n")
+                         for element in expected)
         if received:
             lines.append("received:")
             lines.extend(show(element).rstrip("\n") for element in received)
@@ -135,20 +140,11 @@ class Player:
         __tracebackhide__ = True
         client = self.clients[step.client]
         try:
-            data = "".join(serialize(self._filledIn(element)) for element in step.elements)
+            data = "".join(serialize(filledIn(element, self.variables))
+                           for element in step.elements)
         except ValueError as error:
             self.fail(step, str(error))
         client.sendRaw(data)
-
-    def _filledIn(self, element):
-        """A copy of ``element`` with every ``${...}`` replaced by its value."""
-        copy = element.makeelement(element.tag, {
-            name: substitute(value, self.variables) for name, value in element.attrib.items()})
-        copy.text = substitute(element.text, self.variables) if element.text else element.text
-        copy.tail = element.tail
-        for child in element:
-            copy.append(self._filledIn(child))
-        return copy
 
     async def receive(self, step):
         __tracebackhide__ = True
@@ -191,7 +187,7 @@ class Player:
         try:
             arrived = await client.roundTrip(TIMEOUT)
         except asyncio.TimeoutError:
-            self.fail(step, "the server did not answer a ping within %d s" % TIMEOUT)
+            self.fail(step, "the server did not answer a ping within %s s" % TIMEOUT)
         except StreamClosed as error:
             self.fail(step, "the stream ended (%s) before the server answered a ping"
                       % error)
@@ -211,7 +207,7 @@ class Player:
         try:
             return await client.expect(TIMEOUT)
         except asyncio.TimeoutError:
-            reason = "nothing arrived within %d s" % TIMEOUT
+            reason = "nothing arrived within %s s" % TIMEOUT
         except StreamClosed as error:
             reason = "the stream ended (%s)" % error
         self.fail(step, self._which(number, total) + reason, expected, before)
