@@ -62,6 +62,21 @@ class RunningServer:
         check()
         return d
 
+    def accountWorkDone(self, bareJID):
+        """
+        A Deferred that fires once the work queued so far for ``bareJID``
+        is done: first its presence and roster queue (where a presence,
+        a roster set, a subscription answer wait on the database), then its
+        message lane (where the offline delivery a presence triggered runs).
+        The server answers a ping at once, so a ping alone does not prove
+        that this work has sent everything it will send.
+        """
+        from xmppd.modules.presence import accountQueue
+        queue = accountQueue(self.host(bareJID.split("@", 1)[-1]))
+        d = queue.run(bareJID, lambda: None)
+        d.addCallback(lambda _: self.server.pipeline.run(bareJID, lambda: None))
+        return d
+
     def addUser(self, name, password="secret", domain="localhost"):
         return self.storage.users.create("%s@%s" % (name, domain), password)
 

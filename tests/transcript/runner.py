@@ -25,11 +25,15 @@ What each step does, and what it waits for (an event, never a sleep):
     one to one in some order: for what the server may send in either order
     (two resources' presence, say).
 ``NAME receives nothing``
-    a ping to the server and its answer, with nothing before it
-    (``RawClient.roundTrip``). The server handles a stream's stanzas in
-    order, so this proves that nothing the steps so far caused for this
-    client is still on its way; what a later step causes is that step's
-    business.
+    a ping to the server and its answer (``RawClient.roundTrip``); then
+    reading on until the server's work queued for the client's account is
+    done (``RunningServer.accountWorkDone``: a presence broadcast, a roster
+    set or the delivery of stored messages may still be under way when a
+    ping has been answered); then another ping and its answer. Nothing may
+    arrive meanwhile. So nothing that the steps so far caused for this
+    client is still on its way. A bounce to a sender is made in the
+    recipient's lane: check the sender after the recipient has received
+    nothing. What a later step causes is that step's business.
 ``NAME disconnects``
     close the stream and wait until the server has let the resource go (its
     ``resource-unbound`` event), so the next step sees the account without
@@ -40,6 +44,7 @@ step, why, and the expected and received stanzas side by side.
 """
 
 import asyncio
+import contextlib
 import itertools
 from pathlib import Path
 
@@ -56,6 +61,10 @@ TIMEOUT = 10
 
 class TranscriptFailure(AssertionError):
     """A step whose stanzas were not the expected ones."""
+
+
+class AccountWorkPending(Exception):
+    """The account's queues stayed busy: "nothing" cannot be proved yet."""
 
 
 def transcriptsIn(directory):
@@ -186,14 +195,48 @@ class Player:
         client = self.clients[step.client]
         try:
             arrived = await client.roundTrip(TIMEOUT)
+            arrived += await self._untilAccountWorkIsDone(client)
+            # What that work wrote as it finished, after the first answer.
+            arrived += await client.roundTrip(TIMEOUT)
+        except AccountWorkPending as pending:
+            self.fail(step, str(pending))
         except asyncio.TimeoutError:
             self.fail(step, "the server did not answer a ping within %s s" % TIMEOUT)
         except StreamClosed as error:
             self.fail(step, "the stream ended (%s) before the server answered a ping"
                       % error)
         if arrived:
-            self.fail(step, "%d stanza%s arrived before the answer to a ping" % (
+            self.fail(step, "%d stanza%s arrived where nothing should" % (
                 len(arrived), "" if len(arrived) == 1 else "s"), received=arrived)
+
+    async def _untilAccountWorkIsDone(self, client):
+        """
+        What ``client`` receives until the server's work queued so far for
+        its account is done (``RunningServer.accountWorkDone``). The client
+        reads on meanwhile: an offline delivery waits for its answer to the
+        acknowledgement probe after each batch.
+        """
+        loop = asyncio.get_running_loop()
+        account = client.jid.split("/", 1)[0]
+        done = wait(self.xmpp.accountWorkDone(account))
+        deadline = loop.time() + TIMEOUT
+        arrived = []
+        while not done.done():
+            reading = asyncio.ensure_future(client.expect(max(deadline - loop.time(), 0)))
+            await asyncio.wait({reading, done}, return_when=asyncio.FIRST_COMPLETED)
+            if not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reading
+                break
+            try:
+                arrived.append(reading.result())
+            except asyncio.TimeoutError:
+                raise AccountWorkPending(
+                    "the server's work for %s did not finish within %s s (an offline"
+                    " delivery waiting for another resource's acknowledgement?)"
+                    % (account, TIMEOUT))
+        return arrived
 
     async def disconnect(self, step):
         client = self.clients.pop(step.client)

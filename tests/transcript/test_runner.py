@@ -96,8 +96,22 @@ async def test_receives_nothing_fails_on_what_did_arrive(serve):
 
         yann receives nothing
         """)
-    assert text.startswith("test.scs:21: yann receives nothing: 1 stanza arrived before the"
-                           " answer to a ping\nreceived:\n    <message "), text
+    assert text.startswith("test.scs:21: yann receives nothing: 1 stanza arrived where"
+                           " nothing should\nreceived:\n    <message "), text
+
+
+@asyncioTest
+async def test_receives_nothing_waits_for_the_work_the_server_still_does_for_the_account(
+        serve):
+    # The reflection waits on the roster's database read; the ping does not.
+    text = await failure(serve, """\
+        yann sends:
+        \t<presence/>
+
+        yann receives nothing
+        """)
+    assert text.startswith("test.scs:19: yann receives nothing: 1 stanza arrived where"
+                           " nothing should\nreceived:\n    <presence from=\"yann@localhost/"), text
 
 
 @asyncioTest
