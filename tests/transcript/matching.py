@@ -333,15 +333,23 @@ def serialize(element, parentNamespace=NS_CLIENT):
                               localName(element.tag))
 
 
-def show(element, parentNamespace=NS_CLIENT, depth=1):
-    """``element`` indented for a failure message, one element a line."""
+def show(element, parentNamespace=NS_CLIENT, depth=1, like=None):
+    """
+    ``element`` indented for a failure message, one element a line; with
+    ``like`` (the expected element), its attributes in the order the
+    expected one lists them, so that the two read side by side.
+    """
     pad = "    " * depth
     ns = namespace(element.tag)
     attributes = ""
     if ns != parentNamespace:
         attributes += " xmlns=%s" % quoteattr(ns)
-    for name, value in element.attrib.items():
-        attributes += " %s=%s" % (attributeName(name), quoteattr(value))
+    names = list(element.attrib)
+    if like is not None:
+        names.sort(key=lambda name: list(like.attrib).index(name) if name in like.attrib
+                   else len(like.attrib))
+    for name in names:
+        attributes += " %s=%s" % (attributeName(name), quoteattr(element.get(name)))
     name = localName(element.tag)
     text = directText(element)
     children = list(element)
@@ -352,6 +360,11 @@ def show(element, parentNamespace=NS_CLIENT, depth=1):
     lines = ["%s<%s%s>\n" % (pad, name, attributes)]
     if text:
         lines.append("%s    %s\n" % (pad, escape(text)))
-    lines.extend(show(child, ns, depth + 1) for child in children)
+    likeChildren = list(like) if like is not None else []
+    for index, child in enumerate(children):
+        twin = likeChildren[index] if index < len(likeChildren) else None
+        if twin is not None and twin.tag != child.tag:
+            twin = None
+        lines.append(show(child, ns, depth + 1, twin))
     lines.append("%s</%s>\n" % (pad, name))
     return "".join(lines)

@@ -39,6 +39,7 @@ described in ``tests.transcript.matching``; a sent block may use only
 ``${...}``.
 """
 
+import os
 import re
 import textwrap
 import tomllib
@@ -120,8 +121,9 @@ class Transcript:
 
 
 def loadTranscript(path):
+    """The transcript in the file ``path``, its mistakes named by its path from here."""
     path = Path(path)
-    return parseTranscript(path.read_text(encoding="utf-8"), path.name)
+    return parseTranscript(path.read_text(encoding="utf-8"), os.path.relpath(path))
 
 
 def parseTranscript(text, path="<transcript>"):

@@ -44,7 +44,6 @@ step, why, and the expected and received stanzas side by side.
 """
 
 import asyncio
-import contextlib
 import itertools
 from pathlib import Path
 
@@ -121,13 +120,15 @@ class Player:
     def fail(self, step, reason, expected=(), received=()):
         __tracebackhide__ = True
         lines = ["%s:%d: %s: %s" % (self.transcript.path, step.line, step.describe(), reason)]
+        expected = [filledIn(element, self.variables, forSending=False) for element in expected]
         if expected:
             lines.append("expected:")
-            lines.extend(show(filledIn(element, self.variables, forSending=False)).rstrip("\n")
-                         for element in expected)
+            lines.extend(show(element).rstrip("\n") for element in expected)
         if received:
+            # One stanza against one: its attributes in the expected order.
+            like = expected[0] if len(expected) == len(received) == 1 else None
             lines.append("received:")
-            lines.extend(show(element).rstrip("\n") for element in received)
+            lines.extend(show(element, like=like).rstrip("\n") for element in received)
         raise TranscriptFailure("\n".join(lines)) from None
 
     # The steps ------------------------------------------------------------------
@@ -226,8 +227,14 @@ class Player:
             await asyncio.wait({reading, done}, return_when=asyncio.FIRST_COMPLETED)
             if not reading.done():
                 reading.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reading
+                try:
+                    # A read that completed as it was cancelled still counts.
+                    arrived.append(await reading)
+                except asyncio.CancelledError:
+                    if not reading.cancelled():
+                        raise
+                except asyncio.TimeoutError:
+                    pass
                 break
             try:
                 arrived.append(reading.result())

@@ -229,3 +229,13 @@ def test_show_indents_one_element_a_line_with_namespaces_where_they_change():
         '        <body>hi</body>\n'
         '        <delay xmlns="urn:xmpp:delay" stamp="s">Offline Storage</delay>\n'
         '    </message>\n')
+
+
+def test_show_can_order_the_attributes_as_the_expected_element_lists_them():
+    got = received("<iq to='a@b/r' id='x' type='result'><query xmlns='jabber:iq:roster'"
+                   " ver='2' xmlns:x='urn:x'/></iq>")
+    like = expected("<iq type='result' id='x'><query xmlns='jabber:iq:roster'/></iq>")
+    assert show(got, like=like) == (
+        '    <iq type="result" id="x" to="a@b/r">\n'
+        '        <query xmlns="jabber:iq:roster" ver="2"/>\n'
+        '    </iq>\n')

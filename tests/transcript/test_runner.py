@@ -83,7 +83,7 @@ async def test_a_wrong_expectation_fails_with_the_line_the_reason_and_both_stanz
     assert text.startswith("test.scs:19: yann receives: at /message/body: text: expected"
                            " 'hello', got 'hi'\nexpected:\n    <message "), text
     assert '\nexpected:\n    <message from="zoe@localhost/desk" to="yann@localhost/' in text
-    assert "\nreceived:\n    <message to=\"yann@localhost/" in text
+    assert '\nreceived:\n    <message from="zoe@localhost/desk" to="yann@localhost/' in text
 
 
 @asyncioTest
