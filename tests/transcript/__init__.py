@@ -32,7 +32,8 @@ exactly as they cross the wire::
         <presence from="${bob's full JID}" to="${bob's full JID}"/>
         <message from="${alice's full JID}" to="bob@localhost" id="m1" type="chat">
             <body>hi</body>
-            <delay xmlns="urn:xmpp:delay" from="localhost" stamp="{scansion:stamp}">Offline Storage</delay>
+            <delay xmlns="urn:xmpp:delay" from="localhost"
+                   stamp="{scansion:stamp}">Offline Storage</delay>
         </message>
 
     bob receives nothing

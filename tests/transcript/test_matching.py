@@ -205,7 +205,8 @@ def test_text_placeholders():
 def test_serialize_drops_indentation_keeps_text_and_declares_namespaces_where_they_change():
     block = expected("""<iq type="set" id="s1">
                             <query xmlns="jabber:iq:roster">
-                                <item jid="bob@localhost" name="Bob &amp; co"><group> A </group></item>
+                                <item jid="bob@localhost" name="Bob &amp; co"
+                                    ><group> A </group></item>
                             </query>
                         </iq>""")
     assert serialize(block) == (
