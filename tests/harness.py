@@ -72,7 +72,9 @@ class RunningServer:
         that this work has sent everything it will send.
         """
         from xmppd.modules.presence import accountQueue
-        queue = accountQueue(self.host(bareJID.split("@", 1)[-1]))
+        # One queue for the whole server, whichever host asks for it; the
+        # account need not be local (a stanza to a remote one waits on none).
+        queue = accountQueue(next(iter(self.server.hosts.values())))
         d = queue.run(bareJID, lambda: None)
         d.addCallback(lambda _: self.server.pipeline.run(bareJID, lambda: None))
         return d
