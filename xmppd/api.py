@@ -21,6 +21,9 @@ handler returning anything but None stops the event there):
   roster answers with a Deferred firing an object whose ``subscribers``
   (contacts with a ``from``/``both`` subscription) and ``publishers``
   (``to``/``both``) are lists of bare JIDs, or None without a roster.
+- ``BLOCKED`` (ownerBareJID, jid): a question too; the blocking module
+  answers True when the owner's XEP-0191 blocklist covers the JID ``jid``,
+  and nobody answers (None) otherwise or without the module.
 - ``MESSAGE_OFFLINE`` (offlineMessage): a message no resource can receive;
   ``offlineMessage.stanza`` and ``.recipient`` (bare JID). Whoever takes it
   returns non-None; otherwise it is bounced.
@@ -47,6 +50,7 @@ RESOURCE_AVAILABLE = "resource-available"
 PRIORITY_CHANGED = "priority-changed"
 PRESENCE_UPDATED = "presence-updated"
 PRESENCE_CONTACTS = "presence/contacts"
+BLOCKED = "blocking/blocked"
 RESOURCE_UNAVAILABLE = "resource-unavailable"
 MESSAGE_OFFLINE = "message/offline"
 OFFLINE_STORED = "offline/stored"
@@ -65,7 +69,7 @@ SESSION_LEFT_BEHIND = "session/left-behind"
 __all__ = [
     "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "JID", "Module",
     "Option", "Schema", "StanzaError", "XMPPHandler", "toResponse",
-    "AVAILABLE_BROADCAST", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_ROUTE",
+    "AVAILABLE_BROADCAST", "BLOCKED", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_ROUTE",
     "SESSION_LEFT_BEHIND", "MESSAGE_OFFLINE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED",
     "OFFLINE_STORED",
     "PRESENCE_CONTACTS", "PRESENCE_UPDATED", "PRIORITY_CHANGED", "RESOURCE_AVAILABLE",

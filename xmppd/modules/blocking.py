@@ -13,7 +13,10 @@ where each stanza's fate is decided:
   with ``not-acceptable`` and ``<blocked/>`` (§3.6);
 - presence, both ways (``presence/inbound``, which every presence towards a
   local or remote account passes): dropped; blocking a contact also sends
-  it the user's unavailable presence (§3.3).
+  it the user's unavailable presence (§3.3);
+- what the server sends on the user's behalf (PEP notifications, items
+  of the user's nodes): the module answers the ``BLOCKED`` question, and
+  the sender asks it.
 
 A pattern matches as XEP-0191 §3.3 says: full JID, bare JID,
 domain/resource, or domain.
@@ -25,6 +28,7 @@ from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
+from xmppd.api import BLOCKED
 from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
 from xmppd.api import MESSAGE_INBOUND as INBOUND_EVENT
 
@@ -69,6 +73,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         events.hook(INBOUND_EVENT, self.onInboundMessage, PRIORITY)
         events.hook(CLIENT_OUTBOUND_EVENT, self.onOutbound, PRIORITY)
         events.hook("presence/inbound", self.onPresence, PRIORITY)
+        events.hook(BLOCKED, self.onBlockedQuestion)
         self.ready = self.store.all()
         self.ready.addCallback(self._loaded)
         self.ready.addErrback(log.err, "could not load the blocklists")
@@ -83,11 +88,15 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         events.unhook(INBOUND_EVENT, self.onInboundMessage)
         events.unhook(CLIENT_OUTBOUND_EVENT, self.onOutbound)
         events.unhook("presence/inbound", self.onPresence)
+        events.unhook(BLOCKED, self.onBlockedQuestion)
         XMPPHandler.connectionLost(self, reason)
 
     def blocks(self, owner, jid):
         items = self.lists.get(owner)
         return bool(items) and not items.isdisjoint(patternsFor(jid))
+
+    def onBlockedQuestion(self, owner, jid):
+        return True if self.blocks(owner, jid) else None
 
     # Enforcement -------------------------------------------------------------------------
 

@@ -67,17 +67,19 @@ class CapsCache:
 
 class ClientCaps(XMPPHandler):
     """
-    The features of each available client resource of the host, by full
-    JID, learnt from its presence (and a disco#info query when needed).
+    The features of each available client resource by full JID: the
+    host's own, and the remote contacts' that ``remote`` (``RemoteResources``)
+    tracks, learnt from their presence (and a disco#info query when needed).
     """
 
     _ids = itertools.count(1)
 
-    def __init__(self, host, cacheSize, clock=None):
+    def __init__(self, host, cacheSize, clock=None, remote=None):
         XMPPHandler.__init__(self)
         if clock is None:
             from twisted.internet import reactor as clock
         self.host = host
+        self.remote = remote
         self.clock = clock
         self.cache = CapsCache(cacheSize)
         self.queries = 0
@@ -95,6 +97,15 @@ class ClientCaps(XMPPHandler):
         known = self._known.get(jid)
         return known[1] if known is not None else NOTHING
 
+    def featuresFor(self, jid, caps):
+        """What ``jid`` was known to support when it announced ``caps`` (nothing if unknown)."""
+        known = self._known.get(jid)
+        if known is not None and known[0] == caps:
+            return known[1]
+        if caps is not None and caps[0] in HASHES:
+            return self.cache.get((caps[0], caps[2])) or NOTHING
+        return NOTHING
+
     def forget(self, jid):
         self._known.pop(jid, None)
         self._timedOut(self._askedOf.get(jid))
@@ -104,8 +115,10 @@ class ClientCaps(XMPPHandler):
         Fire the features of ``session`` given its current presence, asking
         the client only when neither it nor the cache knows its ``ver``.
         """
-        jid = session.jid.full()
-        caps = capsOf(session.presence)
+        return self.resolveCaps(session.jid.full(), capsOf(session.presence))
+
+    def resolveCaps(self, jid, caps):
+        """Fire the features of the resource ``jid`` (local or remote) announcing ``caps``."""
         if caps is None:
             self._known[jid] = (None, NOTHING)
             return defer.succeed(NOTHING)
@@ -131,9 +144,17 @@ class ClientCaps(XMPPHandler):
         d.addCallback(self._remember, jid, caps)
         return d
 
-    def _remember(self, features, jid, caps):
+    def currentCaps(self, jid):
+        """The caps ``jid`` announces now: a local session's, or a remote contact's."""
         session = self.host.sessions.get(jid)
-        if session is not None and session.available and capsOf(session.presence) == caps:
+        if session is not None:
+            return capsOf(session.presence) if session.available else None
+        return self.remote.capsOf(jid) if self.remote is not None else None
+
+    def _remember(self, features, jid, caps):
+        # Only while the resource still announces these caps: an answer that
+        # arrives after it went away or changed them says nothing of it now.
+        if self.currentCaps(jid) == caps:
             self._known[jid] = (caps, features)
         return features
 
