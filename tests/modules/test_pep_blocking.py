@@ -15,6 +15,7 @@ from tests.modules.pep_transcript import (
     DEVICELIST, NICK, NS_PUBSUB, expectError, expectEvent, expectNoEvents, expectPublished,
     fetchItems, itemsOf, online, publish, publishOptions, requestItems)
 from tests.modules.test_blocking import NS_BLOCKING, block, expectUnavailableFrom, iq
+from tests.modules.test_disco_parity import ask
 from tests.modules.test_roster import subscribeBothWays
 from tests.rawclient import NS_CLIENT, q
 
@@ -26,13 +27,9 @@ def nick(name):
     return "<nick xmlns='%s'>%s</nick>" % (NICK, name)
 
 
-async def subscribeExplicitly(client, owner, node, iqId):
-    client.sendRaw("<iq type='set' id='%s' to='%s'><pubsub xmlns='%s'><subscribe node='%s'"
-                   " jid='%s'/></pubsub></iq>" % (iqId, owner, NS_PUBSUB, node, client.jid))
-    while True:
-        reply = await client.expect()
-        if reply.tag == q(NS_CLIENT, "iq") and reply.get("id") == iqId:
-            return reply
+def subscribeExplicitly(client, owner, node, iqId):
+    return ask(client, iqId, "set", "<pubsub xmlns='%s'><subscribe node='%s' jid='%s'/></pubsub>"
+               % (NS_PUBSUB, node, client.jid), to=owner)
 
 
 @asyncioTest

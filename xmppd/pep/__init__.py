@@ -25,7 +25,7 @@ cache.
 
 from twisted.internet import defer
 from twisted.python import log
-from twisted.words.protocols.jabber.jid import InvalidFormat, JID
+from twisted.words.protocols.jabber.jid import JID
 from wokkel.subprotocols import XMPPHandler
 
 from xmppd.api import (
@@ -118,9 +118,9 @@ class LastItems(XMPPHandler):
     # Contacts on other servers ------------------------------------------------------
 
     def onInboundPresence(self, presence):
-        sender, to = _jid(presence.getAttribute("from")), _jid(presence.getAttribute("to"))
-        if sender is None or to is None or not sender.resource or sender.host in \
-                self.host.server.hosts or to.host != self.host.domain or to.resource:
+        # The presence module fires this for presence with a from and a to, both JIDs.
+        sender, to = JID(presence["from"]), JID(presence["to"])
+        if not sender.resource or sender.host in self.host.server.hosts or to.resource:
             return None
         account, jid = to.userhost(), sender.full()
         kind = presence.getAttribute("type")
@@ -151,15 +151,6 @@ class LastItems(XMPPHandler):
         wanted = notifyNodes(features) - before
         if wanted and self.remote.capsFor(account, jid) == caps:
             yield self.sendLastItems(account, contact, jid, wanted, subscribers)
-
-
-def _jid(text):
-    if not text:
-        return None
-    try:
-        return JID(text)
-    except (InvalidFormat, UnicodeError, ValueError):
-        return None
 
 
 NOTHING_BEFORE = frozenset()
