@@ -1,13 +1,23 @@
 """
 The digest's store, opened by xmppd as ``storage.digest`` (the server's
-``host.storage.digest``, and ``storage.digest`` in an ``xmppctl`` command)
-on the table of ``schema/<dialect>/0001_digest.sql``.
+``host.storage.digest``, and ``storage.digest`` in an ``xmppctl`` command):
+``DigestStore`` on the table of ``schema/<dialect>/0001_digest.sql``, or
+``MemoryDigestStore`` when the server keeps everything in memory.
 
 Every query is written once, with ``?`` placeholders, for SQLite and
 MySQL alike.
 """
 
+from twisted.internet import defer
+
 from xmppd_digest.interfaces import Sender
+
+
+def openDigestStore(database):
+    """The ``stores=`` factory: the store that fits the configured backend."""
+    if database.backend == "memory":
+        return MemoryDigestStore()
+    return DigestStore(database)
 
 _SENDERS = ("SELECT sender, messages, last_stored FROM digest_senders"
             " WHERE recipient = ? ORDER BY messages DESC, sender")
@@ -59,3 +69,35 @@ class DigestStore:
         digest goes with it (what it sent others stays counted in theirs).
         """
         transaction.execute("DELETE FROM digest_senders WHERE recipient = ?", (jid,))
+
+
+class MemoryDigestStore:
+    """``DigestStore`` in Python objects, for ``[storage] backend = "memory"``."""
+
+    def __init__(self):
+        self._digests = {}
+
+    def count(self, recipient, sender, storedAt):
+        digest = self._digests.setdefault(recipient, {})
+        messages, _ = digest.get(sender, (0, None))
+        digest[sender] = (messages + 1, storedAt)
+        return defer.succeed(None)
+
+    def _senders(self, recipient):
+        digest = self._digests.get(recipient, {})
+        senders = [Sender(jid, messages, last) for jid, (messages, last) in digest.items()]
+        return sorted(senders, key=lambda sender: (-sender.messages, sender.jid))
+
+    def senders(self, recipient):
+        return defer.succeed(self._senders(recipient))
+
+    def take(self, recipient):
+        senders = self._senders(recipient)
+        self._digests.pop(recipient, None)
+        return defer.succeed(senders)
+
+    def reset(self, recipient):
+        return defer.succeed(len(self._digests.pop(recipient, {})))
+
+    def deleteAccount(self, transaction, jid):
+        self._digests.pop(jid, None)
