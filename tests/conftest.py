@@ -254,6 +254,8 @@ def database_options(request, tmp_path):
 
     def databaseOptions(backend):
         nonlocal server
+        if backend == "memory":
+            return {}
         if backend == "sqlite":
             return dict(path=str(tmp_path / ("xmppd-%d.sqlite" % next(_databaseNumbers))))
         if backend == "mysql":
@@ -332,7 +334,8 @@ async def serve(make_database, tmp_path):
             modules = dict(config.get("modules", {}))
             modules["offline"] = dict(modules.get("offline", {}), **offline)
             config["modules"] = modules
-        server = await startServer(database, tmp_path / ("server-%d" % len(running)), config)
+        server = await wait(startServer(database, tmp_path / ("server-%d" % len(running)),
+                                        config))
         running.append(server)
         for name in users:
             await wait(server.addUser(name, "secret-" + name))

@@ -1,6 +1,7 @@
 """
 A real xmppd in the test process: real TCP on 127.0.0.1, real TLS, real
-storage (the ``make_database`` fixture's SQLite or MariaDB). Tests talk to
+storage (the ``make_database`` fixture's SQLite or MariaDB, or the memory
+stores on ``make_database("memory")``). Tests talk to
 it with ``tests.rawclient.RawClient`` or slixmpp.
 """
 
@@ -63,7 +64,7 @@ class RunningServer:
         return d
 
     def addUser(self, name, password="secret", domain="localhost"):
-        return self.storage.users.create("%s@%s" % (name, domain), password)
+        return self.server.accounts.create("%s@%s" % (name, domain), password)
 
     async def stop(self):
         await self.listener.stopListening()
@@ -75,7 +76,12 @@ class RunningServer:
 
 
 async def startServer(database, tmp_path, config=None):
-    """Start hosts and c2s listeners (STARTTLS, direct TLS) on ephemeral 127.0.0.1 ports."""
+    """
+    Start hosts and c2s listeners (STARTTLS, direct TLS) on ephemeral
+    127.0.0.1 ports, on ``database`` with the stores and tables of the
+    modules ``config`` enables (a Twisted coroutine: asyncio code awaits
+    it through ``tests.aio.wait``).
+    """
     from twisted.internet import reactor
     data = {"server": {"data_dir": str(tmp_path / "data")},
             "c2s": {"interface": "127.0.0.1"}}
@@ -83,7 +89,9 @@ async def startServer(database, tmp_path, config=None):
         data.setdefault(table, {}).update(values)
     modules = availableModules()
     serverConfig = parseConfig(data, moduleSchemas(modules))
-    server = buildServer(serverConfig, modules, storesFor(database))
+    storage = storesFor(database, serverConfig, modules)
+    await storage.start()
+    server = buildServer(serverConfig, modules, storage)
     for host in server.hosts.values():
         host.startService()
     factory = ClientStreamFactory(server)

@@ -341,7 +341,7 @@ def test_etc_config_shows_every_key_of_every_table():
         ("[c2s]\nport = 70000\n", "c2s.port = 70000: expected an integer from 0 to 65535"),
         ("[c2s]\nport = true\n", "c2s.port = true: expected an integer from 0 to 65535"),
         ('[storage]\nbackend = "pgsql"\n',
-         'storage.backend = "pgsql": expected one of "sqlite", "mysql"'),
+         'storage.backend = "pgsql": expected one of "sqlite", "mysql", "memory"'),
         ('[c2s]\nrequire_encryption = "yes"\n',
          'c2s.require_encryption = "yes": expected true or false'),
         ('[c2s]\nauth_timeout = "5 minutes"\n',

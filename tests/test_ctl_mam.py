@@ -31,3 +31,21 @@ async def test_count_and_purge_a_user_then_by_age(ctl):  # noqa: F811
     unknown = ctl.run("mam", "purge", "nobody@localhost")
     assert unknown.returncode == 1
     assert unknown.stderr.strip().splitlines() == ["xmppctl: no such user: nobody@localhost"]
+
+
+def test_mam_commands_say_so_when_the_mam_module_is_off(ctl, tmp_path):  # noqa: F811
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_ctl_offline import REPO
+    config = tmp_path / "without-mam.toml"
+    config.write_text(ctl.config.read_text().replace("[modules.mam]\nenabled = true\n", ""))
+    result = subprocess.run(
+        [sys.executable, "-m", "xmppd.ctl", "--config", str(config), "mam", "count",
+         "bob@localhost"], capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, PYTHONPATH=REPO))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "xmppctl: no enabled module opens a store named 'mam':"
+        " is its module enabled in the config?"]

@@ -15,30 +15,38 @@ HOUR = 3600 * 10**6
 
 @pytest_twisted.async_yield_fixture
 async def ctl(backend, database_options, tmp_path):
-    """``ctl.run(*args)`` runs xmppctl; ``ctl.storage`` is the same database, open here."""
-    from xmppd.tap import storesFor
+    """
+    ``ctl.run(*args)`` runs xmppctl on a config enabling offline and mam;
+    ``ctl.storage`` is the same database, open here.
+    """
+    from xmppd.accounts import AccountManager
+    from xmppd.config import loadConfig
+    from xmppd.tap import availableModules, moduleSchemas, storesFor
     options = database_options(backend)
     lines = ["[server]", 'data_dir = "%s"' % (tmp_path / "data"), "",
+             "[modules.mam]", "enabled = true", "",
              "[storage]", 'backend = "%s"' % backend, ""]
     section = "[storage.sqlite]" if backend == "sqlite" else "[storage.mysql]"
     lines += [section] + ["%s = %s" % (k, v if isinstance(v, int) else '"%s"' % v)
                           for k, v in options.items()]
     config = tmp_path / "xmppd.toml"
     config.write_text("\n".join(lines) + "\n")
+    modules = availableModules()
     database = Database(backend, **options)
-    await database.start()
+    storage = storesFor(database, loadConfig(str(config), moduleSchemas(modules)), modules)
+    await storage.start()
 
     class Ctl:
-        storage = storesFor(database)
-
         @staticmethod
         def run(*args):
             argv = [sys.executable, "-m", "xmppd.ctl", "--config", str(config)] + list(args)
             return subprocess.run(argv, capture_output=True, text=True, timeout=60,
                                   env=dict(os.environ, PYTHONPATH=REPO))
+    Ctl.storage = storage
+    Ctl.config = config
 
-    await Ctl.storage.users.create("bob@localhost", "pw")
-    await Ctl.storage.users.create("carol@localhost", "pw")
+    await AccountManager(storage).create("bob@localhost", "pw")
+    await AccountManager(storage).create("carol@localhost", "pw")
     yield Ctl
     await database.stop()
 
@@ -55,7 +63,7 @@ async def storeFor(storage, recipient, body, storedAt, expiresAt=None):
 
 @pytest_twisted.ensureDeferred
 async def test_count_list_and_purge_a_user(ctl):
-    from xmppd.storage.offline import nowMicroseconds
+    from xmppd.offline.store import nowMicroseconds
     now = nowMicroseconds()
     for n in range(3):
         await storeFor(ctl.storage, "bob@localhost", "hello %d" % n, now)
@@ -73,7 +81,7 @@ async def test_count_list_and_purge_a_user(ctl):
 
 @pytest_twisted.ensureDeferred
 async def test_purge_expired_and_older_than(ctl):
-    from xmppd.storage.offline import nowMicroseconds
+    from xmppd.offline.store import nowMicroseconds
     now = nowMicroseconds()
     await storeFor(ctl.storage, "bob@localhost", "expired", now, expiresAt=now - HOUR)
     await storeFor(ctl.storage, "bob@localhost", "three days old", now - 72 * HOUR)

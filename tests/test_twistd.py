@@ -79,7 +79,7 @@ def test_bad_config_stops_twistd_with_one_line(tmp_path):
                             capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=60)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        'xmppd: storage.backend = "pgsql": expected one of "sqlite", "mysql"']
+        'xmppd: storage.backend = "pgsql": expected one of "sqlite", "mysql", "memory"']
 
 
 @asyncioTest

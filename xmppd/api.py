@@ -15,7 +15,10 @@ What a module gets, and where:
   ``provide``/``service``/``optionalService`` (services by interface),
   ``send``/``bounce``, ``addDiscoFeature``/``addStreamFeature``;
 - from here: stanza helpers and errors, namespaces, the routing verdicts,
-  event names, the interfaces of built-in services, storage errors, and
+  event names, the interfaces of built-in services, ``SQLStore`` (the base
+  of a module's own store: ``Module(stores={NAME: factory}, tables=
+  "package")``, its rows of an account in ``accountTables``), storage
+  errors, and
   what an ``xmppctl`` subcommand needs (``CommandError``, ``existingAccount``).
 
 Events a module may hook on ``host.events`` (arguments in brackets; a
@@ -41,6 +44,11 @@ handler returning anything but None stops the event there):
   presence is about to be broadcast; a hook may add elements to it.
 - ``OFFLINE_STORED`` (offlineMessage, rowId), ``OFFLINE_DELIVERED``
   (session, rowIds), ``OFFLINE_EXPIRED`` (recipient, sender, xml).
+- ``ACCOUNT_DELETED`` (bareJID): the account and every row any store held
+  for it are gone (``host.accounts.delete``); a module forgets what it
+  keeps of the account in memory. Fired on the account's host by the
+  server that deleted it: ``xmppctl deluser`` runs in a process of its
+  own, and a running server does not hear of it.
 """
 
 from twisted.words.protocols.jabber.error import StanzaError
@@ -63,8 +71,10 @@ from xmppd.stanzas import (
 from xmppd.storage.interfaces import (
     NodeExists, NoSuchNode, PrivateStorageFull, QuotaExceeded, RosterFull, StorageError,
     TooManyNodes, UnknownUser, UserExists)
+from xmppd.storage.registry import MissingStore, SQLStore
 
 from xmppd.events import (
+    ACCOUNT_DELETED,
     RESOURCE_BOUND,
     RESOURCE_UNBOUND,
     ROSTER_REQUESTED,
@@ -96,13 +106,13 @@ __all__ = [
     "isForAccount", "isMessage", "jidFromAttribute", "stanzaError", "toResponse",
     # Routing
     "BOUNCE", "DELIVER", "DROP", "OFFLINE", "OfflineMessage", "Routing", "route", "targets",
-    # Storage errors
-    "NodeExists", "NoSuchNode", "PrivateStorageFull", "QuotaExceeded", "RosterFull",
+    # Storage: a module's own store, and the errors
+    "MissingStore", "SQLStore", "NodeExists", "NoSuchNode", "PrivateStorageFull", "QuotaExceeded", "RosterFull",
     "StorageError", "TooManyNodes", "UnknownUser", "UserExists",
     # xmppctl subcommands
     "CommandError", "existingAccount", "parseAccount",
     # Events
-    "AVAILABLE_BROADCAST", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_OFFLINE",
+    "ACCOUNT_DELETED", "AVAILABLE_BROADCAST", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_OFFLINE",
     "MESSAGE_ROUTE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED", "OFFLINE_STORED",
     "PRESENCE_CONTACTS", "PRESENCE_UPDATED", "PRIORITY_CHANGED", "RESOURCE_AVAILABLE",
     "RESOURCE_BOUND", "RESOURCE_RESUMED", "RESOURCE_UNAVAILABLE", "RESOURCE_UNBOUND",

@@ -2,8 +2,8 @@
 ``xmppctl``: the operator's command line, on the same config and storage as
 the server (SPEC §9).
 
-Every command opens the configured database (applying schema deltas, as the
-server does), does one thing, and exits 0 on success or 1 with one line on
+Every command opens the configured database with the stores of the enabled
+modules (applying schema deltas, as the server does), does one thing, and exits 0 on success or 1 with one line on
 stderr naming what was wrong: an unknown user, a host this server does not
 serve, a bad config key.
 """
@@ -16,8 +16,9 @@ from importlib.metadata import entry_points
 from twisted.internet import defer, task
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
+from xmppd.accounts import AccountManager
 from xmppd.config import ConfigError, loadConfig
-from xmppd.storage import StorageError, UnknownUser, UserExists
+from xmppd.storage import MissingStore, StorageError, UnknownUser, UserExists
 
 
 class CommandError(Exception):
@@ -66,7 +67,7 @@ async def adduser(config, storage, args):
     jid = parseAccount(config, args.jid)
     password = readPassword(args)
     try:
-        await storage.users.create(jid, password)
+        await AccountManager(storage).create(jid, password)
     except UserExists:
         raise CommandError("%s already exists" % jid)
     print("created %s" % jid)
@@ -78,7 +79,7 @@ async def passwd(config, storage, args):
         raise CommandError("no such user: %s" % jid)
     password = readPassword(args)
     try:
-        await storage.users.setPassword(jid, password)
+        await AccountManager(storage).setPassword(jid, password)
     except UnknownUser:
         raise CommandError("no such user: %s" % jid)
     print("password changed for %s" % jid)
@@ -87,7 +88,7 @@ async def passwd(config, storage, args):
 async def deluser(config, storage, args):
     jid = parseAccount(config, args.jid)
     try:
-        await storage.users.delete(jid)
+        await AccountManager(storage).delete(jid)
     except UnknownUser:
         raise CommandError("no such user: %s" % jid)
     print("deleted %s" % jid)
@@ -161,15 +162,21 @@ def addModuleCommands(commands):
 
 async def runCommand(args):
     from xmppd.tap import availableModules, moduleSchemas, openStorage
-    config = loadConfig(args.config, moduleSchemas(availableModules()))
+    modules = availableModules()
+    config = loadConfig(args.config, moduleSchemas(modules))
     if not getattr(args, "storage", True):
         return await args.run(config, None, args)
-    storage = openStorage(config)
-    await storage.database.start()
+    if config.storage.backend == "memory":
+        raise CommandError('storage.backend = "memory": the server\'s accounts and messages'
+                           " live in its own process, out of xmppctl's reach")
+    storage = openStorage(config, modules)
+    await storage.start()
     try:
         await args.run(config, storage, args)
+    except MissingStore as e:
+        raise CommandError("%s: is its module enabled in the config?" % (e,))
     finally:
-        await storage.database.stop()
+        await storage.stop()
 
 
 def main(argv=None):

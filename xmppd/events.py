@@ -34,6 +34,9 @@ SESSION_LEFT_BEHIND = "session/left-behind"
 
 # An account's resource came back through XEP-0198 resumption (session).
 RESOURCE_RESUMED = "resource-resumed"
+# An account and everything stored for it were deleted (bareJID), fired on
+# its host: modules forget what they keep of it in memory.
+ACCOUNT_DELETED = "account-deleted"
 
 
 class EventBus:

@@ -62,6 +62,11 @@ class Host(InternalComponent):
         return self.server.storage
 
     @property
+    def accounts(self):
+        """The server's xmppd.accounts.AccountManager."""
+        return self.server.accounts
+
+    @property
     def config(self):
         return self.server.config
 
@@ -200,4 +205,4 @@ class Host(InternalComponent):
 
     def isLocalUser(self, jid):
         """Fire True if ``jid``'s account exists on this host."""
-        return self.storage.users.exists(jid.userhost())
+        return self.accounts.exists(jid.userhost())

@@ -44,8 +44,13 @@ class IHost(Interface):
                        "priority) and fire(name, *args); see xmppd.api for the names.")
     sessions = Attribute("The SessionManager: get(fullJID), resources(bareJID), "
                          "availableResources(bareJID) of bound client resources.")
-    storage = Attribute("The named stores: users, settings (per-user key/value: "
-                        "get/set/delete(jid, node, key)), roster, offline.")
+    storage = Attribute("The named stores: the core's users, settings (per-user "
+                        "key/value: get/set/delete(jid, node, key)) and roster, and "
+                        "those the enabled modules declare (Module(stores=...)): "
+                        "offline, mam, pep, ...")
+    accounts = Attribute("The AccountManager: create(jid, password), setPassword(jid, "
+                         "password), delete(jid) (every store's rows, then the "
+                         "ACCOUNT_DELETED event), exists(jid), listUsers(host), count(host).")
     config = Attribute("The whole validated ServerConfig (read-only).")
     access = Attribute("AccessRules: evaluate(ruleName, bareJID), isAllowed(rule, jid).")
     modules = Attribute("Name → validated options of every module enabled on this host.")

@@ -9,8 +9,9 @@ modules and the modules stay unaware of sockets.
 from twisted.words.protocols.jabber.jid import JID
 from wokkel.component import Router
 
+from xmppd.accounts import AccountManager
 from xmppd.c2s.loginthrottle import LoginThrottle
-from xmppd.events import CLIENT_OUTBOUND
+from xmppd.events import ACCOUNT_DELETED, CLIENT_OUTBOUND
 from xmppd.stanzas import stanzaError
 from xmppd.c2s.ratelimit import RateLimits
 from xmppd.lanes import Lanes
@@ -44,20 +45,14 @@ class ServerRouter(Router):
             self.route(reply)
 
 
-class StoreRegistry:
-    """The named stores (``users``, ``settings``, ``offline``, …) of one database."""
-
-    def __init__(self, database, **stores):
-        self.database = database
-        self.__dict__.update(stores)
-
-
 class XMPPServer:
     def __init__(self, config, storage, access, tlsContext=None, hostTLSContexts=None,
                  installSecret=b""):
         self.config = config
         self.installSecret = installSecret
         self.storage = storage
+        self.accounts = AccountManager(storage)
+        self.accounts.deletedListeners.append(self._accountDeleted)
         self.access = access
         self.tlsContext = tlsContext
         self.hostTLSContexts = dict(hostTLSContexts or {})
@@ -96,9 +91,10 @@ class XMPPServer:
     def defaultHost(self):
         return self.config.hosts[0]
 
-    @property
-    def users(self):
-        return self.storage.users
+    def _accountDeleted(self, bareJID):
+        host = self.hosts.get(bareJID.rpartition("@")[2])
+        if host is not None:
+            host.events.fire(ACCOUNT_DELETED, bareJID)
 
     def tlsContextFor(self, domain):
         """The TLS context with ``domain``'s certificate (``[tls.hosts]``, else the default)."""

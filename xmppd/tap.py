@@ -25,15 +25,8 @@ from xmppd.host import Host
 from xmppd.imodule import IModule
 from xmppd.logrotation import installRotatingLog
 from xmppd.installsecret import createPrivateFile, ensureDataDirectory, loadInstallSecret
-from xmppd.server import StoreRegistry, XMPPServer
-from xmppd.storage import Database, OfflineStore, SettingsStore, UserStore
-from xmppd.storage.lastactivity import LastActivityStore
-from xmppd.storage.private import PrivateXMLStore
-from xmppd.storage.pep import PepStore
-from xmppd.storage.roster import RosterStore
-from xmppd.storage.blocklist import BlocklistStore
-from xmppd.storage.vcards import VCardStore
-from xmppd.storage.mam import MamStore
+from xmppd.server import XMPPServer
+from xmppd.storage import Database, openStores
 from xmppd.tls import ensureCertificate, serverContextFactory
 
 
@@ -126,7 +119,7 @@ class XMPPDService(service.MultiService):
 
     def startService(self):
         service.Service.startService(self)
-        d = self.storage.database.start()
+        d = self.storage.start()
         d.addCallback(lambda _: [s.startService() for s in self])
         d.addErrback(self._failed)
         return d
@@ -140,13 +133,19 @@ class XMPPDService(service.MultiService):
     @defer.inlineCallbacks
     def stopService(self):
         yield service.MultiService.stopService(self)
-        yield self.storage.database.stop()
+        yield self.storage.stop()
 
 
-def openStorage(config):
-    """The configured database (not started yet) and a store per feature."""
+def openStorage(config, modules=None):
+    """
+    The configured database (not started yet) with the core's stores and
+    those of the enabled modules (``modules``: every available module by
+    name; by default those installed).
+    """
     storage = config.storage
-    if storage.backend == "sqlite":
+    if storage.backend == "memory":
+        database = Database("memory")
+    elif storage.backend == "sqlite":
         ensureDataDirectory(config.data_dir)
         path = storage.sqlite.path or os.path.join(config.data_dir, "xmppd.sqlite")
         _privateDatabaseFile(path)
@@ -157,7 +156,7 @@ def openStorage(config):
                             password=mysql.password, database=mysql.database,
                             unix_socket=mysql.unix_socket or None,
                             pool_size=mysql.pool_size)
-    return storesFor(database)
+    return storesFor(database, config, modules)
 
 
 def _privateDatabaseFile(path):
@@ -173,24 +172,23 @@ def _privateDatabaseFile(path):
             os.chmod(path, 0o600)
 
 
-def storesFor(database):
-    return StoreRegistry(database, users=UserStore(database),
-                         settings=SettingsStore(database),
-                         offline=OfflineStore(database),
-                         roster=RosterStore(database),
-                         blocklist=BlocklistStore(database),
-                         lastActivity=LastActivityStore(database),
-                         privateXML=PrivateXMLStore(database),
-                         vcards=VCardStore(database),
-                         pep=PepStore(database),
-                         mam=MamStore(database))
+def storesFor(database, config, modules=None):
+    """
+    The StoreRegistry of ``database``: the core's stores, those the modules
+    that ``config`` enables declare (``Module(stores=, tables=)``), and, for
+    deleting accounts, those of the modules installed but off.
+    """
+    if modules is None:
+        modules = availableModules()
+    enabled = [modules[name] for name in loadOrder(config, modules)]
+    return openStores(database, enabled, modules.values())
 
 
 def buildServer(config, modules, storage=None):
     """The XMPPServer with its hosts and handlers, not yet listening."""
     ensureDataDirectory(config.data_dir)
     if storage is None:
-        storage = openStorage(config)
+        storage = openStorage(config, modules)
     certificate, key = ensureCertificate(
         config.tls.certificate, config.tls.private_key, config.data_dir, config.hosts)
     server = XMPPServer(config, storage, AccessRules(config),

@@ -110,3 +110,27 @@ async def test_presence_from_a_blocked_contact_is_dropped(serve):
     carol.sendRaw("<presence to='alice@localhost'/>")
     assert await carol.roundTrip() == []
     assert await alice.roundTrip() == []
+
+
+@asyncioTest
+async def test_a_deleted_account_takes_its_blocklist_and_a_new_one_of_its_name_starts_empty(
+        serve):
+    xmpp = await serve("sqlite")
+    alice = await online(xmpp, "alice")
+    carol = await online(xmpp, "carol")
+    await block(alice, "carol@localhost")
+    await expectUnavailableFrom(carol, alice.jid)
+    await alice.close()
+    deleted = []
+    xmpp.host().events.hook("account-deleted", deleted.append)
+
+    await wait(xmpp.server.accounts.delete("alice@localhost"))
+    assert deleted == ["alice@localhost"]
+    assert await wait(xmpp.storage.blocklist.all()) == {}
+
+    await wait(xmpp.addUser("alice", "secret-alice"))
+    alice = await online(xmpp, "alice")
+    reply = await iq(alice, "g1", "<blocklist xmlns='%s'/>" % NS_BLOCKING, type="get")
+    assert reply.find(q(NS_BLOCKING, "blocklist")).findall(q(NS_BLOCKING, "item")) == []
+    send(carol, "alice@localhost", "c1", "hello again")
+    assert body(await alice.expect()) == "hello again"

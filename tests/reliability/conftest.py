@@ -27,7 +27,7 @@ class XmppdTarget:
     domain = "localhost"
 
     def __init__(self, process, database, backend):
-        from xmppd.storage import OfflineStore
+        from xmppd.offline.store import OfflineStore
         self.process = process
         self.database = database
         self.backend = backend
@@ -65,16 +65,18 @@ async def xmppd_process(backend, database_options, tmp_path):
     # pytest-twisted installs first.
     from tests.aio import wait
     from tests.reliability.procserver import XmppdProcess
-    from xmppd.storage import Database, UserStore
+    from xmppd.accounts import AccountManager
+    from xmppd.storage import Database, openStores
 
     started = []
 
     async def start(config=None, optional=None, accounts=ACCOUNTS):
         options = database_options(backend)
-        database = Database(backend, **options)
+        # With the offline tables, which the test reads beside the server.
+        database = Database(backend, schema=["xmppd.offline"], **options)
         await wait(database.start())
         started.append((None, database))
-        users = UserStore(database)
+        users = AccountManager(openStores(database))
         for name in accounts:
             await wait(users.create("%s@localhost" % name, "secret-" + name))
         process = XmppdProcess(tmp_path / ("xmppd-%d" % len(started)), backend, options,

@@ -86,24 +86,26 @@ class XmppdProcess:
     async def addUsers(self, *names):
         """Create ``name@domain`` with password ``secret-name`` before the server starts."""
         from tests.aio import wait
-        from xmppd.storage import Database, UserStore
+        from xmppd.accounts import AccountManager
+        from xmppd.storage import Database, openStores
         backend, options = self.storage
         database = Database(backend, **options)
         await wait(database.start())
         try:
-            users = UserStore(database)
+            accounts = AccountManager(openStores(database))
             for name in names:
-                await wait(users.create("%s@%s" % (name, self.domain), "secret-" + name))
+                await wait(accounts.create("%s@%s" % (name, self.domain), "secret-" + name))
         finally:
             await wait(database.stop())
 
     async def _untilStored(self, read, expected, timeout):
         """Read this server's database until ``read(stores)`` gives ``expected``."""
         from tests.aio import wait
-        from xmppd.storage import Database, OfflineStore
+        from xmppd.offline.store import OfflineStore
+        from xmppd.storage import Database
         from xmppd.storage.roster import RosterStore
         backend, options = self.storage
-        database = Database(backend, **options)
+        database = Database(backend, schema=["xmppd.offline"], **options)
         await wait(database.start())
         try:
             stores = {"roster": RosterStore(database), "offline": OfflineStore(database)}

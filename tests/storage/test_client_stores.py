@@ -7,11 +7,10 @@ an account deletes their rows.
 import pytest
 import pytest_twisted
 
-from xmppd.storage import UserStore
 from xmppd.storage.interfaces import PrivateStorageFull
-from xmppd.storage.lastactivity import LastActivityStore
-from xmppd.storage.private import PrivateXMLStore
-from xmppd.storage.vcards import VCardStore
+from xmppd.lastactivity.store import LastActivityStore
+from xmppd.private.store import PrivateXMLStore
+from xmppd.vcard.store import VCardStore
 
 ALICE, BOB = "alice@example.org", "bob@example.org"
 BOOKMARKS = "<storage xmlns='storage:bookmarks'><conference jid='r@muc.example.org'/></storage>"
@@ -68,16 +67,16 @@ async def test_vcard_is_stored_replaced_and_deleted_with_its_photo_hash(database
 
 
 @pytest_twisted.ensureDeferred
-async def test_deleting_an_account_deletes_its_last_activity_private_xml_and_vcard(database):
-    users = UserStore(database)
+async def test_deleting_an_account_deletes_its_last_activity_private_xml_and_vcard(
+        database, accounts):
     last, private, vcards = (LastActivityStore(database), PrivateXMLStore(database),
                              VCardStore(database))
     for jid in (ALICE, BOB):
-        await users.create(jid, "pw")
+        await accounts.create(jid, "pw")
         await last.set(jid, 1_700_000_000)
         await private.set(jid, "storage:bookmarks", BOOKMARKS)
         await vcards.set(jid, "<vCard xmlns='vcard-temp'/>")
-    await users.delete(ALICE)
+    await accounts.delete(ALICE)
     assert await last.get(ALICE) is None
     assert await private.namespaces(ALICE) == []
     assert await vcards.get(ALICE) is None

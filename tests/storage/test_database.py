@@ -7,7 +7,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from xmppd.storage import Database, OfflineStore, StorageError
+from xmppd.offline.store import OfflineStore
+from xmppd.storage import Database, StorageError
 from xmppd.storage.engines import _formatParamstyle
 
 
@@ -90,7 +91,7 @@ async def test_storing_fails_while_mariadb_is_down_and_works_once_it_is_back(
         mariadb, make_database):
     if not mariadb.restartable:
         pytest.skip("the MariaDB server is external")
-    database = await make_database("mysql", pool_size=5)
+    database = await make_database("mysql", pool_size=5, schema=["xmppd.offline"])
     offline = OfflineStore(database)
     # Open every pooled connection, so that all of them go stale below.
     await defer.gatherResults([
@@ -111,3 +112,38 @@ async def test_storing_fails_while_mariadb_is_down_and_works_once_it_is_back(
         for n in range(20)])
     assert len(set(stored)) == 20
     assert await offline.count("alice@example.org") == 40
+
+
+def test_both_engines_implement_the_engine_contract(tmp_path):
+    from zope.interface.verify import verifyObject
+
+    from xmppd.storage.engines import MysqlEngine, SqliteEngine
+    from xmppd.storage.interfaces import IEngine
+    assert verifyObject(IEngine, SqliteEngine(str(tmp_path / "x.sqlite")))
+    assert verifyObject(IEngine, MysqlEngine())
+
+
+@pytest_twisted.ensureDeferred
+async def test_engine_upsert_insert_returning_id_and_duplicate_key(database):
+    engine = database.engine
+
+    def work(transaction):
+        sql = engine.upsert("settings", ("jid", "node", "name"), ("value",))
+        transaction.execute(sql, ("a@x", "n", "k", "1"))
+        transaction.execute(sql, ("a@x", "n", "k", "2"))
+        first = engine.insertReturningId(
+            transaction, "INSERT INTO offline_messages (recipient, sender, stored_at, xml)"
+            " VALUES (?, ?, ?, ?)", ("a@x", "b@x", 1, "<m/>"))
+        second = engine.insertReturningId(
+            transaction, "INSERT INTO offline_messages (recipient, sender, stored_at, xml)"
+            " VALUES (?, ?, ?, ?)", ("a@x", "b@x", 2, "<m/>"))
+        try:
+            transaction.execute("INSERT INTO settings (jid, node, name, value)"
+                                " VALUES (?, ?, ?, ?)", ("a@x", "n", "k", "3"))
+        except engine.driverErrors as error:
+            duplicate = engine.isDuplicateKey(error)
+        return first, second, duplicate
+
+    first, second, duplicate = await database.runInteraction(work)
+    assert second == first + 1 and duplicate
+    assert await database.runQuery("SELECT value FROM settings WHERE jid = 'a@x'") == [("2",)]

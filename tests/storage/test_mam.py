@@ -9,8 +9,7 @@ import time
 import pytest
 import pytest_twisted
 
-from xmppd.storage import UserStore
-from xmppd.storage.mam import ArchiveItemNotFound, ArchiveQuery, MamStore
+from xmppd.mam.store import ArchiveItemNotFound, ArchiveQuery, MamStore
 
 ALICE = "alice@example.org"
 BOB = "bob@example.org"
@@ -129,13 +128,12 @@ async def test_prefs_are_stored_and_replaced_whole(mam):
 
 
 @pytest_twisted.ensureDeferred
-async def test_deleting_the_account_deletes_its_archive_and_prefs(database, mam):
-    users = UserStore(database)
-    await users.create(ALICE, "pw")
+async def test_deleting_the_account_deletes_its_archive_and_prefs(accounts, mam):
+    await accounts.create(ALICE, "pw")
     await fill(mam, 3)
     await fill(mam, 1, owner=BOB)
     await mam.setPrefs(ALICE, "always", set(), {CAROL})
-    await users.delete(ALICE)
+    await accounts.delete(ALICE)
     assert await mam.count(ALICE) == 0 and await mam.count(BOB) == 1
     assert await mam.allPrefs() == {}
 

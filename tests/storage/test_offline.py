@@ -1,6 +1,7 @@
 """
-The offline queue on both backends: order, expiry, exact deletes, and limits
-that hold exactly under concurrent stores.
+The offline queue, one contract held on memory, SQLite and MariaDB: order,
+expiry, exact deletes, and limits -- the SQL ones also exactly under
+concurrent stores.
 """
 
 import time
@@ -9,7 +10,9 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from xmppd.storage import OfflineStore, QuotaExceeded
+from xmppd.offline.memory import MemoryOfflineStore
+from xmppd.offline.store import OfflineStore, exceededLimit
+from xmppd.storage import QuotaExceeded
 
 ALICE = "alice@example.org"
 BOB = "bob@example.org"
@@ -22,8 +25,8 @@ def message(n):
 
 
 @pytest.fixture
-def offline(database):
-    return OfflineStore(database)
+def offline(stores):
+    return stores.offline
 
 
 async def storeSeveral(offline, count, recipient=ALICE, sender=BOB, **options):
@@ -33,74 +36,259 @@ async def storeSeveral(offline, count, recipient=ALICE, sender=BOB, **options):
     return ids
 
 
-@pytest_twisted.ensureDeferred
-async def test_fetch_returns_rows_in_arrival_order(offline):
-    first = await offline.store(ALICE, BOB, message(1), NOW)
-    second = await offline.store(ALICE, CAROL, message(2), NOW)
-    third = await offline.store(ALICE, BOB, message(3), NOW)
-    assert first < second < third
-    assert await offline.fetch(ALICE, now=NOW) == [
-        (first, BOB, message(1)), (second, CAROL, message(2)), (third, BOB, message(3))]
+class TestOfflineStore:
+    def test_the_backend_has_its_own_offline_store(self, offline, store_backend):
+        expected = MemoryOfflineStore if store_backend == "memory" else OfflineStore
+        assert type(offline) is expected
+
+    @pytest_twisted.ensureDeferred
+    async def test_would_exceed_looks_ahead_with_the_rule_of_the_insert(self, offline):
+        assert await offline.wouldExceed(ALICE, BOB, pairLimit=2, userLimit=3) is None
+        await storeSeveral(offline, 2)
+        assert await offline.wouldExceed(ALICE, BOB, pairLimit=2, userLimit=3) == "pair"
+        assert await offline.wouldExceed(ALICE, CAROL, pairLimit=2, userLimit=3) is None
+        await offline.store(ALICE, CAROL, message(3), NOW)
+        assert await offline.wouldExceed(ALICE, CAROL, pairLimit=2, userLimit=3) == "user"
+        assert await offline.wouldExceed(ALICE, CAROL) is None
+        assert await offline.wouldExceed(CAROL, BOB, pairLimit=0) == "pair"
+        assert await offline.wouldExceed(CAROL, BOB, userLimit=0) == "user"
+        # Nothing was stored by asking.
+        assert await offline.count(ALICE) == 3
+
+    @pytest_twisted.ensureDeferred
+    async def test_user_bytes_limit_counts_utf8_bytes_of_the_whole_queue(self, offline):
+        xml = "<message><body>\N{SNOWMAN}</body></message>"
+        size = len(xml.encode("utf-8"))
+        await offline.store(ALICE, BOB, xml, NOW, userBytesLimit=2 * size)
+        await offline.store(ALICE, CAROL, xml, NOW, userBytesLimit=2 * size)
+        with pytest.raises(QuotaExceeded) as raised:
+            await offline.store(ALICE, BOB, xml, NOW, userBytesLimit=2 * size)
+        assert raised.value.limit == "bytes"
+        with pytest.raises(QuotaExceeded):
+            await offline.store(CAROL, BOB, xml, NOW, userBytesLimit=size - 1)
+        assert await offline.count(ALICE) == 2 and await offline.count(CAROL) == 0
+
+    @pytest_twisted.ensureDeferred
+    async def test_expired_rows_not_yet_purged_still_count_against_the_limit(self, offline):
+        await offline.store(ALICE, BOB, message(1), NOW - 9, expiresAt=NOW - 1)
+        with pytest.raises(QuotaExceeded):
+            await offline.store(ALICE, BOB, message(2), NOW, pairLimit=1)
+        await offline.purgeExpired(NOW)
+        await offline.store(ALICE, BOB, message(2), NOW, pairLimit=1)
+
+    @pytest_twisted.ensureDeferred
+    async def test_stores_issued_together_never_overshoot_a_limit(self, offline):
+        stored, refused = await storeConcurrently(offline, [BOB] * 12, pairLimit=5)
+        assert len(stored) == 5 and len(set(stored)) == 5 and len(refused) == 7
+        assert await offline.count(ALICE) == 5
+
+    @pytest_twisted.ensureDeferred
+    async def test_deleting_the_account_deletes_its_queue_not_what_it_sent(
+            self, offline, account_manager):
+        for jid in (ALICE, CAROL):
+            await account_manager.create(jid, "pw")
+        await storeSeveral(offline, 3)
+        await offline.store(CAROL, ALICE, message(9), NOW)
+        await account_manager.delete(ALICE)
+        assert await offline.count(ALICE) == 0 and await offline.fetch(ALICE, now=NOW) == []
+        assert await offline.count(CAROL) == 1
+        await account_manager.create(ALICE, "again")
+        assert await offline.count(ALICE) == 0
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_fetch_returns_rows_in_arrival_order(self, offline):
+        first = await offline.store(ALICE, BOB, message(1), NOW)
+        second = await offline.store(ALICE, CAROL, message(2), NOW)
+        third = await offline.store(ALICE, BOB, message(3), NOW)
+        assert first < second < third
+        assert await offline.fetch(ALICE, now=NOW) == [
+            (first, BOB, message(1)), (second, CAROL, message(2)), (third, BOB, message(3))]
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_fetch_returns_only_the_recipients_rows(self, offline):
+        await offline.store(BOB, ALICE, message(1), NOW)
+        mine = await offline.store(ALICE, BOB, message(2), NOW)
+        assert await offline.fetch(ALICE, now=NOW) == [(mine, BOB, message(2))]
+        assert await offline.fetch(CAROL, now=NOW) == []
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_fetch_pages_with_after_id_and_limit(self, offline):
+        ids = await storeSeveral(offline, 7)
+        page = await offline.fetch(ALICE, limit=3, now=NOW)
+        assert [row[0] for row in page] == ids[:3]
+        page = await offline.fetch(ALICE, afterId=page[-1][0], limit=3, now=NOW)
+        assert [row[0] for row in page] == ids[3:6]
+        page = await offline.fetch(ALICE, afterId=page[-1][0], limit=3, now=NOW)
+        assert [row[0] for row in page] == ids[6:]
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_fetch_skips_expired_rows_without_deleting_them(self, offline):
+        expired = await offline.store(ALICE, BOB, message(1), NOW - 10, expiresAt=NOW - 1)
+        expiringNow = await offline.store(ALICE, BOB, message(2), NOW - 10, expiresAt=NOW)
+        later = await offline.store(ALICE, BOB, message(3), NOW - 10, expiresAt=NOW + 1)
+        never = await offline.store(ALICE, BOB, message(4), NOW - 10)
+        assert [row[0] for row in await offline.fetch(ALICE, now=NOW)] == [later, never]
+        assert await offline.count(ALICE) == 4
+        assert [row[0] for row in await offline.fetch(ALICE, now=NOW - 5)] == [
+            expired, expiringNow, later, never]
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_fetch_defaults_to_the_current_time(self, offline):
+        await offline.store(ALICE, BOB, message(1), NOW, expiresAt=NOW)
+        kept = await offline.store(ALICE, BOB, message(2), NOW, expiresAt=2 ** 62)
+        assert [row[0] for row in await offline.fetch(ALICE)] == [kept]
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_fetch_does_not_delete(self, offline):
+        await storeSeveral(offline, 3)
+        await offline.fetch(ALICE, now=NOW)
+        assert await offline.count(ALICE) == 3
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_delete_removes_exactly_the_given_ids(self, offline):
+        ids = await storeSeveral(offline, 5)
+        other = await offline.store(CAROL, BOB, message(9), NOW)
+        assert await offline.delete([ids[1], ids[3], 10 ** 12]) == 2
+        assert [row[0] for row in await offline.fetch(ALICE, now=NOW)] == [ids[0], ids[2], ids[4]]
+        assert await offline.count(CAROL) == 1
+        assert await offline.delete([]) == 0
+        assert await offline.delete([other]) == 1
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_ids_are_never_reused_after_a_delete(self, offline):
+        ids = await storeSeveral(offline, 3)
+        await offline.delete(ids)
+        assert await offline.store(ALICE, BOB, message(4), NOW) > ids[-1]
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_list_messages_returns_every_field(self, offline):
+        first = await offline.store(ALICE, BOB, message(1), NOW, expiresAt=NOW - 1)
+        second = await offline.store(ALICE, CAROL, message(2), NOW + 1)
+        assert await offline.listMessages(ALICE) == [
+            (first, BOB, NOW, NOW - 1, message(1)), (second, CAROL, NOW + 1, None, message(2))]
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_large_non_ascii_stanza_round_trips(self, offline):
+        body = "\N{SNOWMAN}\N{PILE OF POO} 100% ? " * 5000
+        xml = "<message><body>%s</body></message>" % body
+        assert len(xml.encode("utf-8")) > 65536
+        await offline.store(ALICE, BOB, xml, NOW)
+        assert (await offline.fetch(ALICE, now=NOW))[0][2] == xml
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_count_and_purge_concern_one_recipient(self, offline):
+        await storeSeveral(offline, 4)
+        await storeSeveral(offline, 2, recipient=CAROL)
+        assert await offline.count(ALICE) == 4
+        assert await offline.purge(ALICE) == 4
+        assert await offline.count(ALICE) == 0
+        assert await offline.count(CAROL) == 2
+        assert await offline.purge(ALICE) == 0
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_purge_expired_deletes_and_returns_the_expired_rows(self, offline):
+        gone = await offline.store(ALICE, BOB, message(1), NOW - 9, expiresAt=NOW - 1)
+        goneToo = await offline.store(CAROL, ALICE, message(2), NOW - 9, expiresAt=NOW)
+        later = await offline.store(ALICE, BOB, message(3), NOW - 9, expiresAt=NOW + 1)
+        never = await offline.store(ALICE, BOB, message(4), NOW - 9)
+        assert await offline.purgeExpired(NOW) == [
+            (gone, ALICE, BOB, message(1)), (goneToo, CAROL, ALICE, message(2))]
+        assert [row[0] for row in await offline.listMessages(ALICE)] == [later, never]
+        assert await offline.count(CAROL) == 0
+        assert await offline.purgeExpired(NOW) == []
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_purge_older_than_deletes_rows_stored_before_the_cutoff(self, offline):
+        old = await offline.store(ALICE, BOB, message(1), NOW - 2)
+        await offline.store(CAROL, BOB, message(2), NOW - 1)
+        atCutoff = await offline.store(ALICE, BOB, message(3), NOW)
+        assert await offline.purgeOlderThan(NOW) == 2
+        assert [row[0] for row in await offline.listMessages(ALICE)] == [atCutoff]
+        assert old not in [row[0] for row in await offline.listMessages(ALICE)]
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_pair_limit_stores_exactly_up_to_the_limit(self, offline):
+        await storeSeveral(offline, 3, pairLimit=3)
+        with pytest.raises(QuotaExceeded) as raised:
+            await offline.store(ALICE, BOB, message(9), NOW, pairLimit=3)
+        assert raised.value.limit == "pair"
+        assert await offline.count(ALICE) == 3
+        # Another sender has a quota of its own; freeing a row frees a place.
+        await offline.store(ALICE, CAROL, message(9), NOW, pairLimit=3)
+        await offline.delete([(await offline.fetch(ALICE, limit=1, now=NOW))[0][0]])
+        await offline.store(ALICE, BOB, message(10), NOW, pairLimit=3)
+        assert await offline.count(ALICE) == 4
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_user_limit_caps_the_queue_across_senders(self, offline):
+        await offline.store(ALICE, BOB, message(1), NOW, userLimit=3)
+        await offline.store(ALICE, CAROL, message(2), NOW, userLimit=3)
+        await offline.store(ALICE, "dave@example.org", message(3), NOW, userLimit=3)
+        with pytest.raises(QuotaExceeded) as raised:
+            await offline.store(ALICE, "erin@example.org", message(4), NOW, userLimit=3)
+        assert raised.value.limit == "user"
+        await offline.store(CAROL, BOB, message(5), NOW, userLimit=3)
+        assert await offline.count(ALICE) == 3
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_the_first_limit_reached_is_named(self, offline):
+        await storeSeveral(offline, 2, pairLimit=2, userLimit=5)
+        with pytest.raises(QuotaExceeded) as raised:
+            await offline.store(ALICE, BOB, message(3), NOW, pairLimit=2, userLimit=5)
+        assert raised.value.limit == "pair"
+        await offline.store(ALICE, CAROL, message(4), NOW, pairLimit=2, userLimit=3)
+        with pytest.raises(QuotaExceeded) as raised:
+            await offline.store(ALICE, "dave@example.org", message(5), NOW,
+                                pairLimit=2, userLimit=3)
+        assert raised.value.limit == "user"
+
+
+    @pytest.mark.parametrize("limits, name", [
+        (dict(pairLimit=0), "pair"), (dict(userLimit=0), "user"),
+        (dict(pairLimit=0, userLimit=0), "pair")])
+    @pytest_twisted.ensureDeferred
+    async def test_a_limit_of_zero_stores_nothing(self, offline, limits, name):
+        with pytest.raises(QuotaExceeded) as raised:
+            await offline.store(ALICE, BOB, message(1), NOW, **limits)
+        assert raised.value.limit == name
+        assert await offline.count(ALICE) == 0
+
+
+    @pytest_twisted.ensureDeferred
+    async def test_no_limit_stores_without_a_cap(self, offline):
+        await storeSeveral(offline, 30)
+        assert await offline.count(ALICE) == 30
+
+
+def test_a_limit_of_n_allows_n_rows_and_the_pair_is_named_first():
+    assert exceededLimit(None, None, 10 ** 9, 10 ** 9) is None
+    assert exceededLimit(3, None, 2, 99) is None
+    assert exceededLimit(3, None, 3, 3) == "pair"
+    assert exceededLimit(None, 3, 99, 3) == "user"
+    assert exceededLimit(3, 3, 3, 3) == "pair"
+    assert exceededLimit(0, 5, 0, 0) == "pair"
+    assert exceededLimit(5, 0, 0, 0) == "user"
 
 
 @pytest_twisted.ensureDeferred
-async def test_fetch_returns_only_the_recipients_rows(offline):
-    await offline.store(BOB, ALICE, message(1), NOW)
-    mine = await offline.store(ALICE, BOB, message(2), NOW)
-    assert await offline.fetch(ALICE, now=NOW) == [(mine, BOB, message(2))]
-    assert await offline.fetch(CAROL, now=NOW) == []
-
-
-@pytest_twisted.ensureDeferred
-async def test_fetch_pages_with_after_id_and_limit(offline):
-    ids = await storeSeveral(offline, 7)
-    page = await offline.fetch(ALICE, limit=3, now=NOW)
-    assert [row[0] for row in page] == ids[:3]
-    page = await offline.fetch(ALICE, afterId=page[-1][0], limit=3, now=NOW)
-    assert [row[0] for row in page] == ids[3:6]
-    page = await offline.fetch(ALICE, afterId=page[-1][0], limit=3, now=NOW)
-    assert [row[0] for row in page] == ids[6:]
-
-
-@pytest_twisted.ensureDeferred
-async def test_fetch_skips_expired_rows_without_deleting_them(offline):
-    expired = await offline.store(ALICE, BOB, message(1), NOW - 10, expiresAt=NOW - 1)
-    expiringNow = await offline.store(ALICE, BOB, message(2), NOW - 10, expiresAt=NOW)
-    later = await offline.store(ALICE, BOB, message(3), NOW - 10, expiresAt=NOW + 1)
-    never = await offline.store(ALICE, BOB, message(4), NOW - 10)
-    assert [row[0] for row in await offline.fetch(ALICE, now=NOW)] == [later, never]
-    assert await offline.count(ALICE) == 4
-    assert [row[0] for row in await offline.fetch(ALICE, now=NOW - 5)] == [
-        expired, expiringNow, later, never]
-
-
-@pytest_twisted.ensureDeferred
-async def test_fetch_defaults_to_the_current_time(offline):
-    await offline.store(ALICE, BOB, message(1), NOW, expiresAt=NOW)
-    kept = await offline.store(ALICE, BOB, message(2), NOW, expiresAt=2 ** 62)
-    assert [row[0] for row in await offline.fetch(ALICE)] == [kept]
-
-
-@pytest_twisted.ensureDeferred
-async def test_fetch_does_not_delete(offline):
-    await storeSeveral(offline, 3)
-    await offline.fetch(ALICE, now=NOW)
-    assert await offline.count(ALICE) == 3
-
-
-@pytest_twisted.ensureDeferred
-async def test_delete_removes_exactly_the_given_ids(offline):
-    ids = await storeSeveral(offline, 5)
-    other = await offline.store(CAROL, BOB, message(9), NOW)
-    assert await offline.delete([ids[1], ids[3], 10 ** 12]) == 2
-    assert [row[0] for row in await offline.fetch(ALICE, now=NOW)] == [ids[0], ids[2], ids[4]]
-    assert await offline.count(CAROL) == 1
-    assert await offline.delete([]) == 0
-    assert await offline.delete([other]) == 1
-
-
-@pytest_twisted.ensureDeferred
-async def test_delete_of_a_long_id_list_is_chunked(offline, database):
+async def test_delete_of_a_long_id_list_is_chunked(database):
+    offline = OfflineStore(database)
     def fill(transaction):
         transaction.executemany(
             "INSERT INTO offline_messages (recipient, sender, stored_at, xml)"
@@ -110,120 +298,6 @@ async def test_delete_of_a_long_id_list_is_chunked(offline, database):
     ids = [row[0] for row in await offline.listMessages(ALICE)]
     assert await offline.delete(ids[:-1]) == 1200
     assert await offline.count(ALICE) == 1
-
-
-@pytest_twisted.ensureDeferred
-async def test_ids_are_never_reused_after_a_delete(offline):
-    ids = await storeSeveral(offline, 3)
-    await offline.delete(ids)
-    assert await offline.store(ALICE, BOB, message(4), NOW) > ids[-1]
-
-
-@pytest_twisted.ensureDeferred
-async def test_list_messages_returns_every_field(offline):
-    first = await offline.store(ALICE, BOB, message(1), NOW, expiresAt=NOW - 1)
-    second = await offline.store(ALICE, CAROL, message(2), NOW + 1)
-    assert await offline.listMessages(ALICE) == [
-        (first, BOB, NOW, NOW - 1, message(1)), (second, CAROL, NOW + 1, None, message(2))]
-
-
-@pytest_twisted.ensureDeferred
-async def test_large_non_ascii_stanza_round_trips(offline):
-    body = "\N{SNOWMAN}\N{PILE OF POO} 100% ? " * 5000
-    xml = "<message><body>%s</body></message>" % body
-    assert len(xml.encode("utf-8")) > 65536
-    await offline.store(ALICE, BOB, xml, NOW)
-    assert (await offline.fetch(ALICE, now=NOW))[0][2] == xml
-
-
-@pytest_twisted.ensureDeferred
-async def test_count_and_purge_concern_one_recipient(offline):
-    await storeSeveral(offline, 4)
-    await storeSeveral(offline, 2, recipient=CAROL)
-    assert await offline.count(ALICE) == 4
-    assert await offline.purge(ALICE) == 4
-    assert await offline.count(ALICE) == 0
-    assert await offline.count(CAROL) == 2
-    assert await offline.purge(ALICE) == 0
-
-
-@pytest_twisted.ensureDeferred
-async def test_purge_expired_deletes_and_returns_the_expired_rows(offline):
-    gone = await offline.store(ALICE, BOB, message(1), NOW - 9, expiresAt=NOW - 1)
-    goneToo = await offline.store(CAROL, ALICE, message(2), NOW - 9, expiresAt=NOW)
-    later = await offline.store(ALICE, BOB, message(3), NOW - 9, expiresAt=NOW + 1)
-    never = await offline.store(ALICE, BOB, message(4), NOW - 9)
-    assert await offline.purgeExpired(NOW) == [
-        (gone, ALICE, BOB, message(1)), (goneToo, CAROL, ALICE, message(2))]
-    assert [row[0] for row in await offline.listMessages(ALICE)] == [later, never]
-    assert await offline.count(CAROL) == 0
-    assert await offline.purgeExpired(NOW) == []
-
-
-@pytest_twisted.ensureDeferred
-async def test_purge_older_than_deletes_rows_stored_before_the_cutoff(offline):
-    old = await offline.store(ALICE, BOB, message(1), NOW - 2)
-    await offline.store(CAROL, BOB, message(2), NOW - 1)
-    atCutoff = await offline.store(ALICE, BOB, message(3), NOW)
-    assert await offline.purgeOlderThan(NOW) == 2
-    assert [row[0] for row in await offline.listMessages(ALICE)] == [atCutoff]
-    assert old not in [row[0] for row in await offline.listMessages(ALICE)]
-
-
-@pytest_twisted.ensureDeferred
-async def test_pair_limit_stores_exactly_up_to_the_limit(offline):
-    await storeSeveral(offline, 3, pairLimit=3)
-    with pytest.raises(QuotaExceeded) as raised:
-        await offline.store(ALICE, BOB, message(9), NOW, pairLimit=3)
-    assert raised.value.limit == "pair"
-    assert await offline.count(ALICE) == 3
-    # Another sender has a quota of its own; freeing a row frees a place.
-    await offline.store(ALICE, CAROL, message(9), NOW, pairLimit=3)
-    await offline.delete([(await offline.fetch(ALICE, limit=1, now=NOW))[0][0]])
-    await offline.store(ALICE, BOB, message(10), NOW, pairLimit=3)
-    assert await offline.count(ALICE) == 4
-
-
-@pytest_twisted.ensureDeferred
-async def test_user_limit_caps_the_queue_across_senders(offline):
-    await offline.store(ALICE, BOB, message(1), NOW, userLimit=3)
-    await offline.store(ALICE, CAROL, message(2), NOW, userLimit=3)
-    await offline.store(ALICE, "dave@example.org", message(3), NOW, userLimit=3)
-    with pytest.raises(QuotaExceeded) as raised:
-        await offline.store(ALICE, "erin@example.org", message(4), NOW, userLimit=3)
-    assert raised.value.limit == "user"
-    await offline.store(CAROL, BOB, message(5), NOW, userLimit=3)
-    assert await offline.count(ALICE) == 3
-
-
-@pytest_twisted.ensureDeferred
-async def test_the_first_limit_reached_is_named(offline):
-    await storeSeveral(offline, 2, pairLimit=2, userLimit=5)
-    with pytest.raises(QuotaExceeded) as raised:
-        await offline.store(ALICE, BOB, message(3), NOW, pairLimit=2, userLimit=5)
-    assert raised.value.limit == "pair"
-    await offline.store(ALICE, CAROL, message(4), NOW, pairLimit=2, userLimit=3)
-    with pytest.raises(QuotaExceeded) as raised:
-        await offline.store(ALICE, "dave@example.org", message(5), NOW,
-                            pairLimit=2, userLimit=3)
-    assert raised.value.limit == "user"
-
-
-@pytest.mark.parametrize("limits, name", [
-    (dict(pairLimit=0), "pair"), (dict(userLimit=0), "user"),
-    (dict(pairLimit=0, userLimit=0), "pair")])
-@pytest_twisted.ensureDeferred
-async def test_a_limit_of_zero_stores_nothing(offline, limits, name):
-    with pytest.raises(QuotaExceeded) as raised:
-        await offline.store(ALICE, BOB, message(1), NOW, **limits)
-    assert raised.value.limit == name
-    assert await offline.count(ALICE) == 0
-
-
-@pytest_twisted.ensureDeferred
-async def test_no_limit_stores_without_a_cap(offline):
-    await storeSeveral(offline, 30)
-    assert await offline.count(ALICE) == 30
 
 
 class SlowCountingOfflineStore(OfflineStore):
@@ -254,7 +328,8 @@ async def storeConcurrently(offline, senders, **limits):
 async def test_concurrent_stores_never_overshoot_the_pair_limit(backend, make_database):
     # Seven connections race on MySQL; seven, not a divisor of the limit,
     # keeps a wave of unlocked counts from landing on it exactly by luck.
-    database = await make_database(backend, **({"pool_size": 7} if backend == "mysql" else {}))
+    database = await make_database(backend, schema=["xmppd.offline"],
+                                   **({"pool_size": 7} if backend == "mysql" else {}))
     offline = SlowCountingOfflineStore(database)
     stored, refused = await storeConcurrently(offline, [BOB] * 50, pairLimit=10)
     assert len(stored) == 10 and len(set(stored)) == 10
@@ -264,7 +339,8 @@ async def test_concurrent_stores_never_overshoot_the_pair_limit(backend, make_da
 
 @pytest_twisted.ensureDeferred
 async def test_concurrent_stores_never_overshoot_the_user_limit(backend, make_database):
-    database = await make_database(backend, **({"pool_size": 7} if backend == "mysql" else {}))
+    database = await make_database(backend, schema=["xmppd.offline"],
+                                   **({"pool_size": 7} if backend == "mysql" else {}))
     offline = SlowCountingOfflineStore(database)
     senders = ["sender%d@example.org" % (n % 7) for n in range(50)]
     stored, refused = await storeConcurrently(offline, senders, pairLimit=5, userLimit=13)

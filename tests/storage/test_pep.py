@@ -4,9 +4,9 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from xmppd.storage import SettingsStore, UserStore
+from xmppd.pep.store import PepStore
+from xmppd.storage import SettingsStore
 from xmppd.storage.interfaces import NodeExists, NoSuchNode, TooManyNodes
-from xmppd.storage.pep import PepStore
 
 ALICE, BOB = "alice@example.org", "bob@example.org"
 DEVICELIST = "eu.siacs.conversations.axolotl.devicelist"
@@ -179,17 +179,17 @@ async def test_payloads_keep_non_ascii_text_and_percent_signs(database):
 
 
 @pytest_twisted.ensureDeferred
-async def test_deleting_the_account_deletes_its_nodes_and_nothing_else(database):
-    users, pep = UserStore(database), PepStore(database)
+async def test_deleting_the_account_deletes_its_nodes_and_nothing_else(database, accounts):
+    pep = PepStore(database)
     for jid in (ALICE, BOB):
-        await users.create(jid, "pw")
+        await accounts.create(jid, "pw")
         await pep.publish(jid, "n", "1", "<x/>", jid, keeping(PRESENCE, 5), 5)
         await pep.setAffiliations(jid, "n", {"carol@example.org": "member"})
         await pep.subscribe(jid, "n", "carol@example.org")
     await pep.subscribe(BOB, "n", ALICE)
     await SettingsStore(database).set(ALICE, "x", "y", "z")
 
-    await users.delete(ALICE)
+    await accounts.delete(ALICE)
 
     assert await pep.nodes(ALICE) == []
     assert await pep.items(ALICE, "n") == []
@@ -199,6 +199,6 @@ async def test_deleting_the_account_deletes_its_nodes_and_nothing_else(database)
     assert await pep.items(BOB, "n") == [("1", "<x/>")]
     assert await pep.subscribers(BOB, "n") == [ALICE, "carol@example.org"]
     # A new alice starts with an empty PEP service.
-    await users.create(ALICE, "again")
+    await accounts.create(ALICE, "again")
     _, created, _ = await pep.publish(ALICE, "n", "1", "<x/>", ALICE, keeping(PRESENCE, 5), 5)
     assert created

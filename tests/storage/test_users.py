@@ -1,6 +1,8 @@
 """
-Accounts on both backends: only SCRAM keys are stored, and they let a real
-SCRAM exchange succeed for the right password and fail for a wrong one.
+Accounts, one contract held on memory, SQLite and MariaDB: the users store
+keeps the SCRAM keys it is given and nothing else, and the account manager
+derives them so that a real SCRAM exchange succeeds for the right password
+and fails for a wrong one.
 """
 
 import base64
@@ -12,8 +14,8 @@ import pytest
 import pytest_twisted
 
 from xmppd.scram import HASHES, ScramError, ScramServer
-from xmppd.storage import (
-    OfflineStore, SettingsStore, StorageError, UnknownUser, UserExists, UserStore)
+from xmppd.storage import StorageError, UnknownUser, UserExists, UserStore
+from xmppd.storage.memory import MemoryUserStore
 
 PASSWORD = "correct horse battery staple \N{HORSE}"
 
@@ -22,14 +24,14 @@ def _hmac(hashName, key, message):
     return hmac.new(key, message, HASHES[hashName]).digest()
 
 
-async def scramLogin(users, jid, password, hashName):
+async def scramLogin(accounts, jid, password, hashName):
     """
     Run one SCRAM exchange as a client would compute it (RFC 5802 §3)
-    against xmppd.scram.ScramServer fed by the store; return whether the
+    against xmppd.scram.ScramServer fed by the account manager; return whether the
     server accepted the proof and proved itself.
     """
     username, host = jid.split("@")
-    server = ScramServer(hashName, lambda name: users.getScramCredentials(
+    server = ScramServer(hashName, lambda name: accounts.getScramCredentials(
         name + "@" + host, hashName))
     clientFirstBare = "n=%s,r=%s" % (username, base64.b64encode(os.urandom(12)).decode())
     server.parseClientFirst(("n,," + clientFirstBare).encode())
@@ -55,83 +57,179 @@ async def scramLogin(users, jid, password, hashName):
     return True
 
 
-@pytest_twisted.ensureDeferred
-async def test_created_user_exists_and_is_listed(database):
-    users = UserStore(database)
-    assert not await users.exists("alice@example.org")
-    await users.create("alice@example.org", PASSWORD)
-    await users.create("bob@example.org", "b")
-    await users.create("carol@example.net", "c")
-    assert await users.exists("alice@example.org")
-    assert await users.listUsers() == [
-        "alice@example.org", "bob@example.org", "carol@example.net"]
-    assert await users.listUsers("example.net") == ["carol@example.net"]
-    assert await users.listUsers("nowhere.example") == []
+ALICE = "alice@example.org"
+
+
+def keys(n):
+    """A key set as the auth layer would hand it over, distinct per ``n``."""
+    return {"sha1": (bytes([n]) * 16, 4096 + n, bytes([n]) * 20, bytes([n + 1]) * 20),
+            "sha256": (bytes([n + 2]) * 16, 4096 + n, bytes([n]) * 32, bytes([n + 3]) * 32)}
+
+
+class TestUserStore:
+    def test_the_backend_has_its_own_users_store(self, stores, store_backend):
+        expected = MemoryUserStore if store_backend == "memory" else UserStore
+        assert type(stores.users) is expected
+
+    @pytest_twisted.ensureDeferred
+    async def test_the_keys_given_are_the_keys_kept(self, stores):
+        users = stores.users
+        await users.create(ALICE, keys(1))
+        for hashName in ("sha1", "sha256"):
+            assert await users.getKeys(ALICE, hashName) == keys(1)[hashName]
+        await users.setKeys(ALICE, keys(7))
+        assert await users.getKeys(ALICE, "sha256") == keys(7)["sha256"]
+
+    @pytest_twisted.ensureDeferred
+    async def test_created_user_exists_and_is_listed_and_counted(self, stores):
+        users = stores.users
+        assert not await users.exists(ALICE)
+        for n, jid in enumerate((ALICE, "bob@example.org", "carol@example.net")):
+            await users.create(jid, keys(n))
+        assert await users.exists(ALICE)
+        assert await users.listUsers() == [ALICE, "bob@example.org", "carol@example.net"]
+        assert await users.listUsers("example.net") == ["carol@example.net"]
+        assert await users.listUsers("nowhere.example") == []
+        assert await users.count("example.org") == 2
+        assert await users.count("nowhere.example") == 0
+
+    @pytest_twisted.ensureDeferred
+    async def test_list_users_of_host_matches_the_host_exactly(self, stores):
+        users = stores.users
+        for n, jid in enumerate(("a@x_y.example", "b@xzy.example", "c@sub.x_y.example",
+                                 "d@X_Y.example")):
+            await users.create(jid, keys(n))
+        assert await users.listUsers("x_y.example") == ["a@x_y.example"]
+        assert await users.count("x_y.example") == 1
+
+    @pytest_twisted.ensureDeferred
+    async def test_creating_an_existing_user_fails_user_exists_and_keeps_its_keys(
+            self, stores):
+        users = stores.users
+        await users.create(ALICE, keys(1))
+        with pytest.raises(UserExists):
+            await users.create(ALICE, keys(2))
+        assert issubclass(UserExists, StorageError)
+        assert await users.getKeys(ALICE, "sha1") == keys(1)["sha1"]
+
+    @pytest_twisted.ensureDeferred
+    async def test_jids_differing_in_case_are_different_accounts(self, stores):
+        users = stores.users
+        await users.create(ALICE, keys(1))
+        await users.create("Alice@example.org", keys(2))
+        assert await users.listUsers() == ["Alice@example.org", ALICE]
+
+    @pytest_twisted.ensureDeferred
+    async def test_unknown_user_has_no_keys_and_an_unknown_hash_is_refused(self, stores):
+        assert await stores.users.getKeys("nobody@example.org", "sha256") is None
+        with pytest.raises(ValueError):
+            stores.users.getKeys("nobody@example.org", "md5")
+
+    @pytest_twisted.ensureDeferred
+    async def test_set_keys_of_unknown_user_fails_unknown_user(self, stores):
+        with pytest.raises(UnknownUser):
+            await stores.users.setKeys("nobody@example.org", keys(1))
+        assert not await stores.users.exists("nobody@example.org")
+
+    @pytest_twisted.ensureDeferred
+    async def test_deleting_an_unknown_account_fails_and_deletes_nothing(self, stores):
+        await stores.settings.set("nobody@example.org", "n", "k", "v")
+        with pytest.raises(UnknownUser):
+            await stores.deleteAccount("nobody@example.org")
+        # The rows of a JID without an account are not the account's.
+        assert await stores.settings.get("nobody@example.org", "n", "k") == "v"
+
+
+class TestAccounts:
+    @pytest.mark.parametrize("hashName", ["sha1", "sha256"])
+    @pytest_twisted.ensureDeferred
+    async def test_scram_exchange_succeeds_with_the_right_password_only(
+            self, account_manager, hashName):
+        await account_manager.create(ALICE, PASSWORD)
+        assert await scramLogin(account_manager, ALICE, PASSWORD, hashName)
+        assert not await scramLogin(account_manager, ALICE, PASSWORD + "x", hashName)
+
+    @pytest_twisted.ensureDeferred
+    async def test_creating_an_existing_account_keeps_the_first_password(self, account_manager):
+        await account_manager.create(ALICE, PASSWORD)
+        with pytest.raises(UserExists):
+            await account_manager.create(ALICE, "other")
+        assert await scramLogin(account_manager, ALICE, PASSWORD, "sha256")
+
+    @pytest_twisted.ensureDeferred
+    async def test_credentials_of_each_hash_are_distinct_and_salted_per_user(
+            self, account_manager):
+        await account_manager.create(ALICE, PASSWORD)
+        await account_manager.create("bob@example.org", PASSWORD)
+        sha1 = await account_manager.getScramCredentials(ALICE, "sha1")
+        sha256 = await account_manager.getScramCredentials(ALICE, "sha256")
+        bob = await account_manager.getScramCredentials("bob@example.org", "sha256")
+        assert len(sha1.storedKey) == 20 and len(sha256.storedKey) == 32
+        assert sha1.iterations >= 4096 and sha256.iterations >= 4096
+        assert bob.salt != sha256.salt and bob.storedKey != sha256.storedKey
+
+    @pytest_twisted.ensureDeferred
+    async def test_unknown_user_has_no_credentials(self, account_manager):
+        assert await account_manager.getScramCredentials("nobody@example.org", "sha256") is None
+        with pytest.raises(ValueError):
+            account_manager.getScramCredentials("nobody@example.org", "md5")
+
+    @pytest_twisted.ensureDeferred
+    async def test_set_password_replaces_the_keys(self, account_manager):
+        await account_manager.create(ALICE, "old secret")
+        await account_manager.setPassword(ALICE, "new secret")
+        for hashName in ("sha1", "sha256"):
+            assert await scramLogin(account_manager, ALICE, "new secret", hashName)
+            assert not await scramLogin(account_manager, ALICE, "old secret", hashName)
+
+    @pytest_twisted.ensureDeferred
+    async def test_set_password_of_unknown_user_fails_unknown_user(self, account_manager):
+        with pytest.raises(UnknownUser):
+            await account_manager.setPassword("nobody@example.org", "secret")
+        assert not await account_manager.exists("nobody@example.org")
+
+    @pytest_twisted.ensureDeferred
+    async def test_delete_unknown_user_fails_unknown_user_and_tells_nobody(
+            self, account_manager):
+        told = []
+        account_manager.deletedListeners.append(told.append)
+        with pytest.raises(UnknownUser):
+            await account_manager.delete("nobody@example.org")
+        assert told == []
+
+    @pytest_twisted.ensureDeferred
+    async def test_deleting_an_account_deletes_every_stores_rows_then_tells(
+            self, stores, account_manager):
+        told = []
+        account_manager.deletedListeners.append(told.append)
+        for jid in (ALICE, "bob@example.org"):
+            await account_manager.create(jid, PASSWORD)
+            await stores.settings.set(jid, "offline-msgs", "store-limit", "5")
+            await stores.offline.store(jid, "carol@example.org", "<message/>", 1, pairLimit=10)
+            await stores.lastActivity.set(jid, 1_700_000_000)
+        await stores.offline.store("carol@example.org", ALICE, "<message/>", 1)
+
+        await account_manager.delete(ALICE)
+
+        assert told == [ALICE]
+        assert not await account_manager.exists(ALICE)
+        assert await account_manager.getScramCredentials(ALICE, "sha1") is None
+        assert await stores.settings.get(ALICE, "offline-msgs", "store-limit") is None
+        assert await stores.offline.count(ALICE) == 0
+        assert await stores.lastActivity.get(ALICE) is None
+        # Rows that merely mention the account, and other accounts' rows, stay.
+        assert await stores.offline.count("carol@example.org") == 1
+        assert await stores.settings.get("bob@example.org", "offline-msgs", "store-limit") == "5"
+        assert await stores.offline.count("bob@example.org") == 1
+        # The account can be created afresh, with nothing left over.
+        await account_manager.create(ALICE, "again")
+        assert await stores.offline.count(ALICE) == 0
 
 
 @pytest_twisted.ensureDeferred
-async def test_list_users_of_host_matches_the_host_exactly(database):
-    users = UserStore(database)
-    await users.create("a@x_y.example", "p")
-    await users.create("b@xzy.example", "p")
-    await users.create("c@sub.x_y.example", "p")
-    await users.create("d@X_Y.example", "p")
-    assert await users.listUsers("x_y.example") == ["a@x_y.example"]
-
-
-@pytest_twisted.ensureDeferred
-async def test_creating_an_existing_user_fails_user_exists(database):
-    users = UserStore(database)
-    await users.create("alice@example.org", PASSWORD)
-    with pytest.raises(UserExists):
-        await users.create("alice@example.org", "other")
-    assert issubclass(UserExists, StorageError)
-    assert await scramLogin(users, "alice@example.org", PASSWORD, "sha256")
-
-
-@pytest_twisted.ensureDeferred
-async def test_jids_differing_in_case_are_different_accounts(database):
-    users = UserStore(database)
-    await users.create("alice@example.org", "p")
-    await users.create("Alice@example.org", "p")
-    assert await users.listUsers() == ["Alice@example.org", "alice@example.org"]
-
-
-@pytest.mark.parametrize("hashName", ["sha1", "sha256"])
-@pytest_twisted.ensureDeferred
-async def test_scram_exchange_succeeds_with_the_right_password_only(database, hashName):
-    users = UserStore(database)
-    await users.create("alice@example.org", PASSWORD)
-    assert await scramLogin(users, "alice@example.org", PASSWORD, hashName)
-    assert not await scramLogin(users, "alice@example.org", PASSWORD + "x", hashName)
-
-
-@pytest_twisted.ensureDeferred
-async def test_credentials_of_each_hash_are_distinct_and_salted_per_user(database):
-    users = UserStore(database)
-    await users.create("alice@example.org", PASSWORD)
-    await users.create("bob@example.org", PASSWORD)
-    sha1 = await users.getScramCredentials("alice@example.org", "sha1")
-    sha256 = await users.getScramCredentials("alice@example.org", "sha256")
-    bob = await users.getScramCredentials("bob@example.org", "sha256")
-    assert len(sha1.storedKey) == 20 and len(sha256.storedKey) == 32
-    assert sha1.iterations >= 4096 and sha256.iterations >= 4096
-    assert bob.salt != sha256.salt and bob.storedKey != sha256.storedKey
-
-
-@pytest_twisted.ensureDeferred
-async def test_unknown_user_has_no_credentials(database):
-    users = UserStore(database)
-    assert await users.getScramCredentials("nobody@example.org", "sha256") is None
-    with pytest.raises(ValueError):
-        users.getScramCredentials("nobody@example.org", "md5")
-
-
-@pytest_twisted.ensureDeferred
-async def test_no_column_of_the_users_table_holds_the_password(database):
-    users = UserStore(database)
-    await users.create("alice@example.org", PASSWORD)
-    await users.setPassword("alice@example.org", PASSWORD)
+async def test_no_column_of_the_users_table_holds_the_password(database, accounts):
+    await accounts.create(ALICE, PASSWORD)
+    await accounts.setPassword(ALICE, PASSWORD)
 
     def everyCell(transaction):
         transaction.execute("SELECT * FROM users")
@@ -147,50 +245,15 @@ async def test_no_column_of_the_users_table_holds_the_password(database):
         assert base64.b64encode(secret) not in raw
 
 
-@pytest_twisted.ensureDeferred
-async def test_set_password_replaces_the_keys(database):
-    users = UserStore(database)
-    await users.create("alice@example.org", "old secret")
-    await users.setPassword("alice@example.org", "new secret")
-    for hashName in ("sha1", "sha256"):
-        assert await scramLogin(users, "alice@example.org", "new secret", hashName)
-        assert not await scramLogin(users, "alice@example.org", "old secret", hashName)
+def test_storage_never_sees_a_password():
+    """The users store takes keys: neither it nor anything in xmppd.storage derives them."""
+    import ast
+    import pathlib
 
-
-@pytest_twisted.ensureDeferred
-async def test_set_password_of_unknown_user_fails_unknown_user(database):
-    users = UserStore(database)
-    with pytest.raises(UnknownUser):
-        await users.setPassword("nobody@example.org", "secret")
-    assert not await users.exists("nobody@example.org")
-
-
-@pytest_twisted.ensureDeferred
-async def test_delete_unknown_user_fails_unknown_user(database):
-    with pytest.raises(UnknownUser):
-        await UserStore(database).delete("nobody@example.org")
-
-
-@pytest_twisted.ensureDeferred
-async def test_deleting_a_user_deletes_its_settings_and_offline_messages(database):
-    users, settings, offline = (UserStore(database), SettingsStore(database),
-                                OfflineStore(database))
-    for jid in ("alice@example.org", "bob@example.org"):
-        await users.create(jid, PASSWORD)
-        await settings.set(jid, "offline-msgs", "store-limit", "5")
-        await offline.store(jid, "carol@example.org", "<message/>", 1, pairLimit=10)
-    await offline.store("carol@example.org", "alice@example.org", "<message/>", 1)
-
-    await users.delete("alice@example.org")
-
-    assert not await users.exists("alice@example.org")
-    assert await users.getScramCredentials("alice@example.org", "sha1") is None
-    assert await settings.get("alice@example.org", "offline-msgs", "store-limit") is None
-    assert await offline.count("alice@example.org") == 0
-    # Rows that merely mention the account, and other accounts' rows, stay.
-    assert await offline.count("carol@example.org") == 1
-    assert await settings.get("bob@example.org", "offline-msgs", "store-limit") == "5"
-    assert await offline.count("bob@example.org") == 1
-    # The account can be created afresh, with nothing left over.
-    await users.create("alice@example.org", "again")
-    assert await offline.count("alice@example.org") == 0
+    import xmppd.storage
+    for path in pathlib.Path(xmppd.storage.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names}
+        assert "xmppd.scram" not in imported and "xmppd.accounts" not in imported, path.name

@@ -200,7 +200,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
             if name == "PLAIN":
                 return self.saslFailure(SASLFailure("encryption-required"))
             return self.saslFailure(SASLFailure("invalid-mechanism"))
-        self.mechanism = createMechanism(name, self.host, self.server.users,
+        self.mechanism = createMechanism(name, self.host, self.server.accounts,
                                          self.server.installSecret, binding)
         return self.step(self.mechanism.start, element)
 

@@ -46,14 +46,14 @@ def normaliseUsername(username, host):
 class ScramMechanism:
     """SCRAM-SHA-1 / SCRAM-SHA-256, and their -PLUS variants with ``plus``."""
 
-    def __init__(self, hashName, host, users, secret, channelBinding=None, plus=False):
+    def __init__(self, hashName, host, accounts, secret, channelBinding=None, plus=False):
         self.host = host
-        self.users = users
+        self.accounts = accounts
         self.scram = ScramServer(hashName, self._lookup, secret, channelBinding, plus)
         self.step = 0
 
     def _lookup(self, username):
-        return self.users.getScramCredentials(username + "@" + self.host, self.scram.hashName)
+        return self.accounts.getScramCredentials(username + "@" + self.host, self.scram.hashName)
 
     @defer.inlineCallbacks
     def start(self, initial):
@@ -95,9 +95,9 @@ class PlainMechanism:
 
     username = None
 
-    def __init__(self, host, users, secret):
+    def __init__(self, host, accounts, secret):
         self.host = host
-        self.users = users
+        self.accounts = accounts
         self.secret = secret
 
     @defer.inlineCallbacks
@@ -111,7 +111,7 @@ class PlainMechanism:
         username = self.username = normaliseUsername(authcid, self.host)
         if authzid and authzid not in (username, username + "@" + self.host):
             raise SASLFailure("invalid-authzid")
-        credentials = yield self.users.getScramCredentials(username + "@" + self.host, "sha256")
+        credentials = yield self.accounts.getScramCredentials(username + "@" + self.host, "sha256")
         if credentials is None:
             # The same PBKDF2 as for a real account, so that the time taken
             # does not tell whether the account exists.
@@ -144,16 +144,19 @@ def mechanismsFor(encrypted, channelBinding=None):
     return names
 
 
-def createMechanism(name, host, users, secret, channelBinding=None):
-    """``secret`` is the install secret that keys unknown users' fake salts."""
+def createMechanism(name, host, accounts, secret, channelBinding=None):
+    """
+    ``accounts``: the AccountManager (``getScramCredentials``); ``secret``:
+    the install secret that keys unknown users' fake salts.
+    """
     if name == "SCRAM-SHA-256-PLUS":
-        return ScramMechanism("sha256", host, users, secret, channelBinding, plus=True)
+        return ScramMechanism("sha256", host, accounts, secret, channelBinding, plus=True)
     if name == "SCRAM-SHA-1-PLUS":
-        return ScramMechanism("sha1", host, users, secret, channelBinding, plus=True)
+        return ScramMechanism("sha1", host, accounts, secret, channelBinding, plus=True)
     if name == "SCRAM-SHA-256":
-        return ScramMechanism("sha256", host, users, secret, channelBinding)
+        return ScramMechanism("sha256", host, accounts, secret, channelBinding)
     if name == "SCRAM-SHA-1":
-        return ScramMechanism("sha1", host, users, secret, channelBinding)
+        return ScramMechanism("sha1", host, accounts, secret, channelBinding)
     if name == "PLAIN":
-        return PlainMechanism(host, users, secret)
+        return PlainMechanism(host, accounts, secret)
     raise SASLFailure("invalid-mechanism")

@@ -388,8 +388,10 @@ MYSQL = Schema(
 
 STORAGE = Schema(
     [
-        Option("backend", "str", "sqlite", "Which database to use.",
-               choices=["sqlite", "mysql"]),
+        Option("backend", "str", "sqlite",
+               "Which database to use; \"memory\" keeps everything in the server's"
+               " memory, for tests and throwaway servers: nothing survives a restart.",
+               choices=["sqlite", "mysql", "memory"]),
         Table("sqlite", SQLITE, "Settings used when backend = \"sqlite\"."),
         Table("mysql", MYSQL, "Settings used when backend = \"mysql\"."),
     ],

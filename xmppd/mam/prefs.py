@@ -93,6 +93,11 @@ class PrefsRegistry:
         d.addCallback(stored)
         return d
 
+    def forget(self, owner):
+        """The account was deleted, its stored preferences with it."""
+        self.prefs.pop(owner, None)
+        self.rosters.pop(owner, None)
+
     def allows(self, owner, contact):
         """Whether a message between ``owner`` and ``contact`` (a JID) is archived."""
         prefs = self.get(owner)

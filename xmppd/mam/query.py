@@ -18,7 +18,7 @@ from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 
-from xmppd.storage.mam import MAX_IDS, ArchiveQuery
+from xmppd.mam.store import MAX_IDS, ArchiveQuery
 
 NS_MAM = "urn:xmpp:mam:2"
 NS_MAM_EXTENDED = "urn:xmpp:mam:2#extended"

@@ -25,6 +25,7 @@ from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
+from xmppd.api import ACCOUNT_DELETED
 from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
 from xmppd.api import MESSAGE_INBOUND as INBOUND_EVENT
 
@@ -69,6 +70,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         events.hook(INBOUND_EVENT, self.onInboundMessage, PRIORITY)
         events.hook(CLIENT_OUTBOUND_EVENT, self.onOutbound, PRIORITY)
         events.hook("presence/inbound", self.onPresence, PRIORITY)
+        events.hook(ACCOUNT_DELETED, self.onAccountDeleted)
         self.ready = self.store.all()
         self.ready.addCallback(self._loaded)
         self.ready.addErrback(log.err, "could not load the blocklists")
@@ -83,7 +85,12 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         events.unhook(INBOUND_EVENT, self.onInboundMessage)
         events.unhook(CLIENT_OUTBOUND_EVENT, self.onOutbound)
         events.unhook("presence/inbound", self.onPresence)
+        events.unhook(ACCOUNT_DELETED, self.onAccountDeleted)
         XMPPHandler.connectionLost(self, reason)
+
+    def onAccountDeleted(self, bareJID):
+        # Its rows went with the account; a new account of that name starts empty.
+        self.lists.pop(bareJID, None)
 
     def blocks(self, owner, jid):
         items = self.lists.get(owner)

@@ -37,11 +37,12 @@ from xmppd.mam.query import (
     resultMessage,
 )
 from xmppd.mam.stanzaids import NS_SID, stanzaIdBy
+from xmppd.api import ACCOUNT_DELETED
 from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
 from xmppd.api import MESSAGE_INBOUND as INBOUND_EVENT
 from xmppd.api import MESSAGE_OFFLINE as OFFLINE_EVENT
 from xmppd.api import MESSAGE_ROUTE as ROUTE_EVENT
-from xmppd.storage.mam import ArchiveItemNotFound
+from xmppd.mam.store import ArchiveItemNotFound
 
 QUERY_SET = "/iq[@type='set']/query[@xmlns='%s']" % NS_MAM
 QUERY_GET = "/iq[@type='get']/query[@xmlns='%s']" % NS_MAM
@@ -90,6 +91,7 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
         events.hook(CLIENT_OUTBOUND_EVENT, archiver.onOutbound, OUTBOUND_PRIORITY)
         events.hook(CLIENT_OUTBOUND_EVENT, archiver.afterOutbound, AFTER_CARBONS)
         events.hook("roster/changed", self.prefs.onRosterChanged)
+        events.hook(ACCOUNT_DELETED, self.prefs.forget)
         events.hook("resource-available", self.onResourceAvailable, SYNC_PRIORITY)
         self.prefs.load()
         if self.options.max_age:
@@ -105,6 +107,7 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
         events.unhook(CLIENT_OUTBOUND_EVENT, archiver.onOutbound)
         events.unhook(CLIENT_OUTBOUND_EVENT, archiver.afterOutbound)
         events.unhook("roster/changed", self.prefs.onRosterChanged)
+        events.unhook(ACCOUNT_DELETED, self.prefs.forget)
         events.unhook("resource-available", self.onResourceAvailable)
         if self.retention is not None and self.retention.running:
             self.retention.stop()

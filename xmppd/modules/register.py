@@ -118,7 +118,7 @@ class Registration(XMPPHandler, IQHandlerMixin):
         self._forgetOlderThan(now - interval)
         self.lastRegistration[address] = now
         try:
-            yield self.host.storage.users.create(jid.userhost(), password)
+            yield self.host.accounts.create(jid.userhost(), password)
         except BaseException as e:
             if self.lastRegistration.get(address) == now:
                 if last is None:
@@ -177,7 +177,7 @@ class Registration(XMPPHandler, IQHandlerMixin):
         if not password:
             raise error.StanzaError("not-acceptable", text="a password is required")
         try:
-            yield self.host.storage.users.setPassword(sender.userhost(), password)
+            yield self.host.accounts.setPassword(sender.userhost(), password)
         except UnknownUser:
             raise error.StanzaError("not-authorized")
         return None
@@ -185,7 +185,7 @@ class Registration(XMPPHandler, IQHandlerMixin):
     @defer.inlineCallbacks
     def removeAccount(self, sender, iq):
         try:
-            yield self.host.storage.users.delete(sender.userhost())
+            yield self.host.accounts.delete(sender.userhost())
         except UnknownUser:
             raise error.StanzaError("not-authorized")
         # The result goes out when this returns; the streams end right after

@@ -4,9 +4,10 @@ commit of one offline message (SPEC §2, §4), as two steps.
 
 They are two steps for AMP (SPEC §6): it must know whether a message *would*
 be stored (``deliver=stored`` or ``deliver=none``) before anything happens to
-it. Only then does ``decide`` pre-check the quota with a plain count
-(``quotaAhead``); otherwise the atomic insert in ``commit`` alone decides,
-and a limit it meets turns into the same bounce or drop.
+it. Only then does ``decide`` ask the store to look ahead at the quota
+(``quotaAhead``, unlocked); otherwise the atomic insert in ``commit`` alone
+decides, and a limit it meets turns into the same bounce or drop. Which
+limits apply is decided here; what a limit means, only in the store.
 
 Both run inside the recipient's lane of the server's pipeline, where the
 message router called them: stores, deliveries and re-stores of what a
@@ -139,16 +140,7 @@ class OfflineService:
     async def _overQuota(self, recipient, sender, pairLimit, userLimit):
         if pairLimit is None and userLimit is None:
             return None
-        if pairLimit is not None and pairLimit <= 0:
-            return "pair"
-        if userLimit is not None and userLimit <= 0:
-            return "user"
-        pairCount, userCount = await self.store.counts(recipient, sender)
-        if pairLimit is not None and pairCount >= pairLimit:
-            return "pair"
-        if userLimit is not None and userCount >= userLimit:
-            return "user"
-        return None
+        return await self.store.wouldExceed(recipient, sender, pairLimit, userLimit)
 
     # The outcome -------------------------------------------------------------------
 

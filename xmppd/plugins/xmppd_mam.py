@@ -1,6 +1,7 @@
 """Message archives (XEP-0313) and flexible offline retrieval (XEP-0013)."""
 
 from xmppd.api import Module, Option, Schema
+from xmppd.mam.store import MamStore
 from xmppd.modules import flexible_offline, mam
 
 mamModule = Module(
@@ -24,7 +25,9 @@ mamModule = Module(
                " the archived offline messages again."),
     ]),
     enabledByDefault=False,
-    description="Message Archive Management (XEP-0313) with stanza ids (XEP-0359)")
+    description="Message Archive Management (XEP-0313) with stanza ids (XEP-0359)",
+    stores={"mam": MamStore},
+    tables="xmppd.mam")
 
 flexibleOfflineModule = Module(
     "flexible_offline", flexible_offline.handlersFor,

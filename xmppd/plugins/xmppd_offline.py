@@ -4,6 +4,7 @@ from xmppd.config import Option, Schema
 from xmppd.module import Module
 from xmppd.modules import msgoffline, offline
 from xmppd.offline.matchers import checkStorePaths
+from xmppd.offline.store import openOfflineStore
 
 offlineModule = Module(
     "offline", offline.handlersFor,
@@ -31,7 +32,9 @@ offlineModule = Module(
         Option("max_age", "duration", None,
                "Delete stored messages older than this (not set: keep)."),
     ]),
-    description="Offline message storage (XEP-0160)")
+    description="Offline message storage (XEP-0160)",
+    stores={"offline": openOfflineStore},
+    tables="xmppd.offline")
 
 offlineStubModule = Module(
     "offline_stub", offline.stubHandlersFor, enabledByDefault=False,

@@ -2,6 +2,7 @@
 
 from xmppd.api import Module, Option, Schema
 from xmppd.pep import handlersFor
+from xmppd.pep.store import PepStore
 
 pepModule = Module(
     "pep", handlersFor,
@@ -20,4 +21,6 @@ pepModule = Module(
                "Access model of a node created without one",
                choices=["presence", "open", "whitelist"]),
     ]),
-    description="Personal Eventing Protocol (XEP-0163): OMEMO, avatars, nicknames, bookmarks")
+    description="Personal Eventing Protocol (XEP-0163): OMEMO, avatars, nicknames, bookmarks",
+    stores={"pep": PepStore},
+    tables="xmppd.pep")

@@ -63,17 +63,31 @@ class Database(service.Service):
     One backend's connection pool and dialect.
 
     ``Database("sqlite", path=FILE)`` or ``Database("mysql", host=, port=,
-    user=, password=, database=, unix_socket=None, pool_size=5)``. As a
-    service it opens in ``startService`` (``self.ready`` fires once the
-    schema is up to date) so that it can hang in the server's MultiService.
+    user=, password=, database=, unix_socket=None, pool_size=5)``, or
+    ``Database("memory")``: an SQLite database in memory, for the feature
+    stores that have no pure-Python implementation when ``[storage]
+    backend = "memory"``. As a service it opens in ``startService``
+    (``self.ready`` fires once the schema is up to date) so that it can hang
+    in the server's MultiService.
+
+    ``schema``: the packages whose deltas (``<package>/schema/<dialect>/``)
+    are applied at start besides the core's; ``addSchema`` adds more before
+    the start, or before the next ``applySchema``.
     """
 
     name = "database"
     ready = None
 
-    def __init__(self, backend, **options):
-        self.engine = createEngine(backend, **options)
-        self.backend = self.engine.name
+    def __init__(self, backend, schema=(), **options):
+        if backend == "memory":
+            self.engine = createEngine("sqlite", path=":memory:")
+        else:
+            self.engine = createEngine(backend, **options)
+        # "memory" tells the stores to keep their rows in Python objects;
+        # the engine (the dialect of the deltas) stays "sqlite".
+        self.backend = backend if backend == "memory" else self.engine.name
+        self.schemaPackages = []
+        self.addSchema(*schema)
         self.pool = None
 
     def __repr__(self):
@@ -100,14 +114,25 @@ class Database(service.Service):
         service.Service.stopService(self)
         return self.stop()
 
+    def addSchema(self, *packages):
+        """Apply the deltas of these packages too (see xmppd.storage.migrations)."""
+        for package in packages:
+            if package not in self.schemaPackages:
+                self.schemaPackages.append(package)
+
     def applySchema(self, deltas=None):
         """
         Apply the deltas not yet recorded in ``schema_version`` and fire the
-        names of those applied; by default this backend's packaged deltas.
+        names of those applied (``feature/NNNN_what.sql``); by default the
+        core's and those of ``schemaPackages``, in this engine's dialect.
         """
         if deltas is None:
-            deltas = migrations.findDeltas(self.backend)
+            deltas = migrations.deltasFor(self.engine.name, self.schemaPackages)
         return self.runInteraction(migrations.applyDeltas, deltas)
+
+    def recordedFeatures(self):
+        """Fire the set of features whose deltas this database records."""
+        return self.runInteraction(migrations.recordedFeatures)
 
     def runInteraction(self, interaction, *args, **kw):
         """

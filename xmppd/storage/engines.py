@@ -1,16 +1,21 @@
 """
-The SQL dialects, one small class each (after Synapse's storage engines).
+The SQL dialects, one small class each (after Synapse's storage engines),
+both implementing ``xmppd.storage.interfaces.IEngine``.
 
 The stores write every query once, with ``?`` placeholders and portable SQL;
 whatever differs between SQLite and MySQL/MariaDB -- the driver, the
 paramstyle, upserts, auto-increment ids, how a transaction takes its locks,
-which driver errors are worth a retry -- is answered here.
+which driver errors are worth a retry, how deltas keep other nodes out --
+is answered here.
 """
 
 import functools
 import sqlite3
 
 from twisted.enterprise import adbapi
+from zope.interface import implementer
+
+from xmppd.storage.interfaces import IEngine
 
 
 @functools.lru_cache(maxsize=512)
@@ -20,6 +25,7 @@ def _formatParamstyle(sql):
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+@implementer(IEngine)
 class SqliteEngine:
     """
     SQLite in WAL mode behind exactly one connection.
@@ -73,6 +79,9 @@ class SqliteEngine:
             ", ".join(keyColumns),
             ", ".join("%s = excluded.%s" % (c, c) for c in valueColumns))
 
+    def insertReturningId(self, transaction, sql, args):
+        return transaction.execute(sql, args).lastrowid
+
     def forUpdate(self):
         return ""
 
@@ -117,6 +126,7 @@ ER_CONNECTION_KILLED = 1927
 ER_SERVER_SHUTDOWN = 1053
 
 
+@implementer(IEngine)
 class MysqlEngine:
     """
     MySQL 8 / MariaDB 10.6+ over PyMySQL: InnoDB, utf8mb4, a pool of
@@ -185,6 +195,11 @@ class MysqlEngine:
         return "INSERT INTO %s (%s) VALUES (%s) ON DUPLICATE KEY UPDATE %s" % (
             table, ", ".join(columns), ", ".join("?" * len(columns)),
             ", ".join("%s = VALUES(%s)" % (c, c) for c in valueColumns))
+
+    def insertReturningId(self, transaction, sql, args):
+        # LAST_INSERT_ID() of this connection, which PyMySQL reads from the
+        # OK packet (MySQL 8 has no INSERT ... RETURNING).
+        return transaction.execute(sql, args).lastrowid
 
     def forUpdate(self):
         return " FOR UPDATE"

@@ -39,11 +39,89 @@ class RosterFull(Exception):
     """Adding one more item would pass the roster size limit."""
 
 
+class IEngine(Interface):
+    """
+    One SQL dialect and its driver (after Synapse's
+    ``storage/engines/_base.py``): everything the stores would otherwise
+    write twice. The stores write portable SQL with ``?`` placeholders and
+    ask the engine for the rest; ``xmppd.storage.engines`` has SQLite's and
+    MySQL/MariaDB's.
+    """
+
+    name = Attribute("The dialect: 'sqlite' or 'mysql'; it names the schema/<dialect>/"
+                     " directory of every feature's deltas.")
+    poolSize = Attribute("Connections in the pool (1: the database has one writer).")
+    driverErrors = Attribute("The tuple of the driver's exception classes.")
+
+    def makePool():
+        """A new, unstarted ``adbapi.ConnectionPool`` for this database."""
+
+    def formatSql(sql):
+        """``sql`` with the portable ``?`` placeholders in the driver's paramstyle."""
+
+    def beginTransaction(cursor):
+        """Open a transaction on a pooled connection that takes its write locks
+        as the dialect needs (SQLite: ``BEGIN IMMEDIATE``)."""
+
+    def upsert(table, keyColumns, valueColumns):
+        """SQL inserting a row or replacing the value columns of the row with
+        the same key; its placeholders are the key columns', then the values'."""
+
+    def insertReturningId(transaction, sql, args):
+        """Run one INSERT into a table with an auto-increment ``id`` and return
+        the new row's id (never one handed out before)."""
+
+    def forUpdate():
+        """The suffix that makes a SELECT lock the rows it reads ('' where the
+        transaction already holds the database's lock)."""
+
+    def lockKey(transaction, table, column, value):
+        """Lock the row ``value`` of a one-column lock table, creating it:
+        what serialises a check and the write after it per key."""
+
+    def octetLength(column):
+        """SQL for the length in bytes of a text column."""
+
+    def useIndex(index):
+        """An index hint for a FROM clause, or '' where the planner needs none."""
+
+    def isDuplicateKey(error):
+        """Whether a driver error is a unique-key violation."""
+
+    def isTransient(error):
+        """Whether the transaction was rolled back whole (deadlock, lock wait)
+        and may simply be run again."""
+
+    def isConnectionLost(error):
+        """Whether the connection died under the statement (a restart)."""
+
+    def acquireSchemaLock(cursor):
+        """Keep other processes from applying schema deltas until released,
+        even across the implicit commits of DDL statements."""
+
+    def releaseSchemaLock(cursor):
+        """Release what ``acquireSchemaLock`` took."""
+
+    def listTables(cursor):
+        """The sorted names of this database's tables, the dialect's own aside."""
+
+
 class IDatabase(Interface):
-    engine = Attribute("The dialect object: its ``name`` is 'sqlite' or 'mysql'.")
+    engine = Attribute("The dialect object (IEngine): its ``name`` is 'sqlite' or 'mysql'.")
+    backend = Attribute(
+        "'sqlite', 'mysql', or 'memory': an SQLite database in memory, under which"
+        " stores with a pure-Python implementation keep their rows in Python.")
+
+    def addSchema(*packages):
+        """Apply these packages' ``schema/<dialect>/NNNN_*.sql`` too, at the next start."""
 
     def start():
-        """Open the pool and apply every schema delta not applied yet."""
+        """Open the pool and apply every schema delta not applied yet: the
+        core's and those of the packages added."""
+
+    def applySchema(deltas=None):
+        """Apply the deltas not recorded yet (of the packages added, by
+        default); fire their names."""
 
     def stop():
         """Close the pool."""
@@ -63,30 +141,56 @@ class IDatabase(Interface):
         """Fire the number of rows one statement changed."""
 
 
-class IUserStore(Interface):
-    def create(jid, password):
-        """Create an account; only SCRAM keys are stored. Fails UserExists."""
+class IAccountRows(Interface):
+    """
+    What a store that holds rows of accounts offers the registry, which
+    calls it for every store when an account is deleted (see
+    ``xmppd.storage.registry``).
+    """
 
-    def setPassword(jid, password):
-        """Replace the SCRAM keys. Fails UnknownUser."""
+    def deleteAccount(transaction, bareJID):
+        """
+        Delete the account's rows. A store on the SQL database runs inside
+        ``transaction`` (an interaction, in a pool thread), the one that
+        also deletes the ``users`` row; a memory store is called with None,
+        in the reactor thread.
+        """
 
-    def delete(jid):
-        """Delete the account and everything stored for it. Fails UnknownUser."""
+
+class IUserStore(IAccountRows):
+    """
+    Accounts and their SCRAM keys, ready: ``keys`` is ``{"sha1": (salt,
+    iterations, storedKey, serverKey), "sha256": (...)}`` as the auth layer
+    derived them (``xmppd.accounts``); no password ever reaches a store.
+    """
+
+    def create(jid, keys):
+        """Create an account with these keys. Fails UserExists."""
+
+    def setKeys(jid, keys):
+        """Replace the keys. Fails UnknownUser."""
+
+    def deleteAccount(transaction, jid):
+        """Delete the ``users`` row; fail UnknownUser when there is none,
+        which rolls the whole deletion back."""
 
     def exists(jid):
         """Fire True if the account exists."""
 
-    def getScramCredentials(jid, hashName):
+    def getKeys(jid, hashName):
         """
-        Fire the ``xmppd.scram.ScramCredentials`` for ``hashName`` ('sha1' or
-        'sha256'), or None when the account does not exist.
+        Fire ``(salt, iterations, storedKey, serverKey)`` for ``hashName``
+        ('sha1' or 'sha256'), or None when the account does not exist.
         """
+
+    def count(host):
+        """Fire how many accounts ``host`` has."""
 
     def listUsers(host=None):
-        """Fire the sorted list of bare JIDs, optionally of one host."""
+        """Fire the sorted list of bare JIDs, optionally of one host (exactly)."""
 
 
-class ISettingsStore(Interface):
+class ISettingsStore(IAccountRows):
     """A per-user key/value store, like Tigase's ``tig_pairs`` (node, key)."""
 
     def get(jid, node, key):
@@ -99,53 +203,7 @@ class ISettingsStore(Interface):
         """Remove the value if present."""
 
 
-class IOfflineStore(Interface):
-    """The offline message queue of every local account, in arrival order."""
-
-    def store(recipient, sender, xml, storedAt, expiresAt=None,
-              pairLimit=None, userLimit=None, userBytesLimit=None):
-        """
-        Append one stanza to ``recipient``'s queue and fire its id.
-
-        ``storedAt``/``expiresAt`` are microseconds since the epoch (UTC).
-        ``pairLimit`` caps the rows from ``sender`` to ``recipient``,
-        ``userLimit`` the recipient's whole queue; None means no cap. The
-        count and the insert are atomic: concurrent stores never overshoot.
-        A limit of 0 stores nothing. Rows expired but not yet purged still
-        count. Fails with QuotaExceeded, naming "pair" when both are reached.
-        ``userBytesLimit`` caps the bytes of the recipient's whole queue
-        (QuotaExceeded "bytes"), checked in the same transaction.
-        """
-
-    def fetch(recipient, afterId=0, limit=100, now=None):
-        """
-        Fire up to ``limit`` rows ``(id, sender, xml)`` with id > afterId, in
-        id order, leaving out those expired at ``now`` (µs; None means the
-        current time), i.e. with expiresAt <= now. Nothing is deleted: the
-        caller deletes by id once the stanzas were sent.
-        """
-
-    def delete(ids):
-        """Delete exactly these rows; fire how many existed."""
-
-    def count(recipient):
-        """Fire the number of stored rows for ``recipient``."""
-
-    def listMessages(recipient):
-        """Fire all rows ``(id, sender, storedAt, expiresAt, xml)`` in order."""
-
-    def purge(recipient):
-        """Delete every row of ``recipient``; fire how many."""
-
-    def purgeExpired(now):
-        """Delete rows whose expiresAt <= now; fire the deleted rows
-        ``(id, recipient, sender, xml)`` so that AMP can tell senders."""
-
-    def purgeOlderThan(cutoff):
-        """Delete rows stored before ``cutoff`` (µs); fire how many."""
-
-
-class IRosterStore(Interface):
+class IRosterStore(IAccountRows):
     """
     Rosters (RFC 6121 §2), pending inbound subscription requests (§3.1.3)
     and XEP-0237 roster versions. Items are ``xmppd.storage.roster.RosterRow``,
@@ -182,41 +240,6 @@ class PrivateStorageFull(Exception):
     """Storing one more namespace would pass the per-account limit."""
 
 
-class ILastActivityStore(Interface):
-    """XEP-0012: each account's last logout."""
-
-    def get(jid):
-        """Fire ``(logoutAt, status)`` (Unix seconds, text), or None."""
-
-    def set(jid, logoutAt, status=""):
-        """Record the account's last logout, replacing the previous one."""
-
-
-class IPrivateXMLStore(Interface):
-    """XEP-0049: one XML element per account and namespace."""
-
-    def get(owner, namespace):
-        """Fire the element's XML, or None."""
-
-    def set(owner, namespace, xml, maxNamespaces=None):
-        """Store or replace; a new namespace past ``maxNamespaces`` fails
-        with PrivateStorageFull."""
-
-    def namespaces(owner):
-        """Fire the sorted namespaces stored for ``owner``."""
-
-
-class IVCardStore(Interface):
-    """XEP-0054: an account's vCard and its photo's hash (XEP-0153)."""
-
-    def get(owner):
-        """Fire ``(xml, photoHash)``, or None."""
-
-    def set(owner, xml, photoHash=""):
-        """Store or replace the vCard."""
-
-    def delete(owner):
-        """Remove the vCard if any."""
 class NodeExists(StorageError):
     """A pubsub node of that name already exists."""
 
@@ -229,61 +252,3 @@ class TooManyNodes(Exception):
     """Creating one more node would pass the account's node limit."""
 
 
-class IPepStore(Interface):
-    """
-    Each account's PEP nodes (XEP-0163). ``owner`` is the account's bare
-    JID; a node's ``config`` is a JSON-able dict that only the pep module
-    interprets; items are ``(itemId, payloadXML)`` pairs, oldest first.
-    """
-
-    def getNode(owner, node):
-        """Fire the node's config, or None when there is no such node."""
-
-    def nodes(owner):
-        """Fire ``[(node, config)]`` of every node of the account, by name."""
-
-    def createNode(owner, node, config, maxNodes):
-        """Create an empty node; NodeExists, or TooManyNodes at ``maxNodes``."""
-
-    def configureNode(owner, node, config, keep):
-        """Replace the config, keep the ``keep`` newest items; fire the ids dropped."""
-
-    def deleteNode(owner, node):
-        """Delete the node with its items, affiliations and subscriptions."""
-
-    def publish(owner, node, itemId, payload, publisher, decide, maxNodes):
-        """
-        Atomically: ``decide(config or None)`` (a pure function, run in the
-        transaction; it may raise to refuse) returns ``(config, keep)``; a
-        missing node is created with that config (TooManyNodes at
-        ``maxNodes``); the item replaces any of the same id and becomes the
-        newest; all but ``keep`` items are dropped. Fire ``(config,
-        created, droppedIds)``.
-        """
-
-    def items(owner, node, maxItems=None, itemIds=None):
-        """Fire the newest ``maxItems`` (or those of ``itemIds``), oldest first."""
-
-    def lastItem(owner, node):
-        """Fire the newest ``(itemId, payload)``, or None."""
-
-    def retract(owner, node, itemIds):
-        """Delete those items; fire the ids that existed."""
-
-    def purge(owner, node):
-        """Delete every item of the node."""
-
-    def affiliations(owner, node):
-        """Fire ``{jid: affiliation}`` set by the owner (``member``, ``outcast``, …)."""
-
-    def setAffiliations(owner, node, changes):
-        """Apply ``{jid: affiliation}``; ``"none"`` removes the entry."""
-
-    def subscribe(owner, node, jid):
-        """Record an explicit subscription (idempotent)."""
-
-    def unsubscribe(owner, node, jid):
-        """Remove it; fire True if there was one."""
-
-    def subscribers(owner, node):
-        """Fire the explicitly subscribed JIDs, sorted."""

@@ -15,6 +15,7 @@ import json
 from zope.interface import implementer
 
 from xmppd.storage.interfaces import IRosterStore, RosterFull
+from xmppd.storage.registry import SQLStore
 
 _SUBSCRIPTIONS = {(False, False): "none", (True, False): "to",
                   (False, True): "from", (True, True): "both"}
@@ -61,9 +62,10 @@ def _rowFrom(record):
 
 
 @implementer(IRosterStore)
-class RosterStore:
-    def __init__(self, database):
-        self.database = database
+class RosterStore(SQLStore):
+    # The account's own roster; its item in other rosters is theirs.
+    accountTables = [("roster_items", "owner"), ("roster_pending", "owner"),
+                     ("roster_versions", "owner")]
 
     # Reading -----------------------------------------------------------------
 

@@ -7,12 +7,12 @@ key ``store-limit``.
 from zope.interface import implementer
 
 from xmppd.storage.interfaces import ISettingsStore
+from xmppd.storage.registry import SQLStore
 
 
 @implementer(ISettingsStore)
-class SettingsStore:
-    def __init__(self, database):
-        self.database = database
+class SettingsStore(SQLStore):
+    accountTables = [("settings", "jid")]
 
     def get(self, jid, node, key):
         d = self.database.runQuery(

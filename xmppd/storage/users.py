@@ -1,93 +1,62 @@
 """
 Accounts: a bare JID and its SCRAM keys (RFC 5802) for SHA-1 and SHA-256.
 
-The password itself is never stored, not even hashed with a plain digest:
-StoredKey and ServerKey let the server check a client's proof and prove
-itself, and PLAIN is verified by deriving the same keys (see xmppd.scram).
+The store keeps keys it is given, ready: deriving them from a password is
+the auth layer's business (``xmppd.accounts``, with ``xmppd.scram``), so
+that the password never reaches storage at all. A key set is a mapping
+``{"sha1": (salt, iterations, storedKey, serverKey), "sha256": (...)}``.
 """
 
 import time
 
-from twisted.internet import threads
 from zope.interface import implementer
 
-from xmppd.scram import HASHES, ScramCredentials, deriveCredentials
 from xmppd.storage.interfaces import IUserStore, UnknownUser, UserExists
+from xmppd.storage.registry import SQLStore
 
-# Every table that holds rows belonging to one account, as (table, column
-# holding the account's bare JID). Deleting an account deletes them in the
-# same transaction; a feature that adds a per-user table adds it here.
-USER_OWNED_TABLES = [
-    ("settings", "jid"),
-    ("offline_messages", "recipient"),
-    ("offline_locks", "recipient"),
-    ("roster_items", "owner"),
-    ("roster_pending", "owner"),
-    ("roster_versions", "owner"),
-    ("blocklist", "owner"),
-    ("last_activity", "jid"),
-    ("private_xml", "owner"),
-    ("vcards", "owner"),
-    ("pep_services", "owner"),
-    ("pep_nodes", "owner"),
-    ("pep_items", "owner"),
-    ("pep_affiliations", "owner"),
-    ("pep_subscriptions", "owner"),
-    ("mam_messages", "owner"),
-    ("mam_prefs", "owner"),
-    ("mam_prefs_jids", "owner"),
-]
-
-_HASH_NAMES = ("sha1", "sha256")
+# The hashes the users table has columns for.
+HASH_NAMES = ("sha1", "sha256")
 _KEY_COLUMNS = [
     "%s_%s" % (hashName, part)
-    for hashName in _HASH_NAMES
+    for hashName in HASH_NAMES
     for part in ("salt", "iterations", "stored_key", "server_key")]
 
 
-def _deriveAll(password):
+def keyValues(keys):
+    """The column values of a key set, in ``_KEY_COLUMNS`` order."""
     values = []
-    for hashName in _HASH_NAMES:
-        credentials = deriveCredentials(password, hashName)
-        values += [credentials.salt, credentials.iterations,
-                   credentials.storedKey, credentials.serverKey]
+    for hashName in HASH_NAMES:
+        salt, iterations, storedKey, serverKey = keys[hashName]
+        values += [bytes(salt), int(iterations), bytes(storedKey), bytes(serverKey)]
     return values
 
 
-def _deriveInThread(password):
-    # PBKDF2 costs milliseconds of CPU per hash; hashlib releases the GIL
-    # meanwhile, so a thread keeps the reactor serving other clients.
-    return threads.deferToThread(_deriveAll, password)
+def checkHashName(hashName):
+    if hashName not in HASH_NAMES:
+        raise ValueError("unknown SCRAM hash %r" % (hashName,))
 
 
 @implementer(IUserStore)
-class UserStore:
-    def __init__(self, database):
-        self.database = database
+class UserStore(SQLStore):
+    def create(self, jid, keys):
+        return self.database.runInteraction(self._create, jid, keyValues(keys))
 
-    def create(self, jid, password):
-        d = _deriveInThread(password)
-        d.addCallback(lambda keys: self.database.runInteraction(self._create, jid, keys))
-        return d
-
-    def _create(self, transaction, jid, keys):
+    def _create(self, transaction, jid, values):
         columns = ["jid"] + _KEY_COLUMNS + ["created_at"]
         try:
             transaction.execute(
                 "INSERT INTO users (%s) VALUES (%s)"
                 % (", ".join(columns), ", ".join("?" * len(columns))),
-                [jid] + keys + [int(time.time() * 1_000_000)])
+                [jid] + values + [int(time.time() * 1_000_000)])
         except transaction.engine.driverErrors as error:
             if transaction.engine.isDuplicateKey(error):
                 raise UserExists(jid) from error
             raise
 
-    def setPassword(self, jid, password):
-        d = _deriveInThread(password)
-        d.addCallback(lambda keys: self.database.runInteraction(self._setPassword, jid, keys))
-        return d
+    def setKeys(self, jid, keys):
+        return self.database.runInteraction(self._setKeys, jid, keyValues(keys))
 
-    def _setPassword(self, transaction, jid, keys):
+    def _setKeys(self, transaction, jid, values):
         # Checked apart from the UPDATE: MySQL's rowcount is rows *changed*.
         if not transaction.execute(
                 "SELECT 1 FROM users WHERE jid = ?" + transaction.engine.forUpdate(),
@@ -96,33 +65,26 @@ class UserStore:
         transaction.execute(
             "UPDATE users SET %s WHERE jid = ?"
             % ", ".join("%s = ?" % column for column in _KEY_COLUMNS),
-            keys + [jid])
+            values + [jid])
 
-    def delete(self, jid):
-        return self.database.runInteraction(self._delete, jid)
-
-    def _delete(self, transaction, jid):
+    def deleteAccount(self, transaction, jid):
         if transaction.execute("DELETE FROM users WHERE jid = ?", (jid,)).rowcount == 0:
             raise UnknownUser(jid)
-        for table, column in USER_OWNED_TABLES:
-            transaction.execute("DELETE FROM %s WHERE %s = ?" % (table, column), (jid,))
 
     def exists(self, jid):
         d = self.database.runQuery("SELECT 1 FROM users WHERE jid = ?", (jid,))
         d.addCallback(bool)
         return d
 
-    def getScramCredentials(self, jid, hashName):
-        if hashName not in HASHES:
-            raise ValueError("unknown SCRAM hash %r" % (hashName,))
+    def getKeys(self, jid, hashName):
+        checkHashName(hashName)
         d = self.database.runQuery(
             "SELECT {0}_salt, {0}_iterations, {0}_stored_key, {0}_server_key"
             " FROM users WHERE jid = ?".format(hashName), (jid,))
-        d.addCallback(_credentialsFromRows)
+        d.addCallback(_keysFromRows)
         return d
 
     def count(self, host):
-        """Fire how many accounts ``host`` has."""
         suffix = "@" + host
         d = self.database.runQuery(
             "SELECT COUNT(*) FROM users WHERE SUBSTR(jid, ?) = ?", (-len(suffix), suffix))
@@ -144,8 +106,8 @@ class UserStore:
         return d
 
 
-def _credentialsFromRows(rows):
+def _keysFromRows(rows):
     if not rows:
         return None
     salt, iterations, storedKey, serverKey = rows[0]
-    return ScramCredentials(bytes(salt), int(iterations), bytes(storedKey), bytes(serverKey))
+    return bytes(salt), int(iterations), bytes(storedKey), bytes(serverKey)

@@ -3,16 +3,102 @@ The offline message queue: one row per stored stanza, in arrival (id) order.
 
 A store checks the per-pair and per-user limits and inserts in the same
 transaction while holding the recipient's lock, so a burst of concurrent
-senders stores exactly up to a limit and never past it (SPEC §4). Delivery
-reads with ``fetch`` and deletes by id only once the stanzas were sent, so a
-crash between the two redelivers rather than loses a message.
+senders stores exactly up to a limit and never past it (SPEC §4). Which
+limits apply to a message is the offline service's policy; what a limit
+means (``exceededLimit``) is this module's, for the atomic insert and the
+unlocked look ahead alike. Delivery reads with ``fetch`` and deletes by id
+only once the stanzas were sent, so a crash between the two redelivers
+rather than loses a message.
 """
 
 import time
 
-from zope.interface import implementer
+from zope.interface import Interface, implementer
 
-from xmppd.storage.interfaces import IOfflineStore, QuotaExceeded
+from xmppd.storage.interfaces import QuotaExceeded
+from xmppd.storage.registry import SQLStore
+
+class IOfflineStore(Interface):
+    """The offline message queue of every local account, in arrival order."""
+
+    def store(recipient, sender, xml, storedAt, expiresAt=None,
+              pairLimit=None, userLimit=None, userBytesLimit=None):
+        """
+        Append one stanza to ``recipient``'s queue and fire its id.
+
+        ``storedAt``/``expiresAt`` are microseconds since the epoch (UTC).
+        ``pairLimit`` caps the rows from ``sender`` to ``recipient``,
+        ``userLimit`` the recipient's whole queue, as ``exceededLimit``
+        reads them; None means no cap. The count and the insert are atomic:
+        concurrent stores never overshoot. Rows expired but not yet purged
+        still count. Fails with QuotaExceeded naming the limit.
+        ``userBytesLimit`` caps the bytes of the recipient's whole queue
+        (QuotaExceeded "bytes"), checked in the same transaction.
+        """
+
+    def wouldExceed(recipient, sender, pairLimit=None, userLimit=None):
+        """
+        Fire the limit (``exceededLimit``) that one more row from ``sender``
+        would pass now, or None: an unlocked look ahead (AMP must know
+        whether a message would be stored before it is), which ``store``
+        then decides for good.
+        """
+
+    def fetch(recipient, afterId=0, limit=100, now=None):
+        """
+        Fire up to ``limit`` rows ``(id, sender, xml)`` with id > afterId, in
+        id order, leaving out those expired at ``now`` (µs; None means the
+        current time), i.e. with expiresAt <= now. Nothing is deleted: the
+        caller deletes by id once the stanzas were sent.
+        """
+
+    def delete(ids):
+        """Delete exactly these rows; fire how many existed."""
+
+    def count(recipient):
+        """Fire the number of stored rows for ``recipient``."""
+
+    def listMessages(recipient):
+        """Fire all rows ``(id, sender, storedAt, expiresAt, xml)`` in order."""
+
+    def purge(recipient):
+        """Delete every row of ``recipient``; fire how many."""
+
+    def purgeExpired(now):
+        """Delete rows whose expiresAt <= now; fire the deleted rows
+        ``(id, recipient, sender, xml)`` in id order, so that AMP can tell
+        senders."""
+
+    def purgeOlderThan(cutoff):
+        """Delete rows stored before ``cutoff`` (µs); fire how many."""
+
+
+def exceededLimit(pairLimit, userLimit, pairCount, userCount):
+    """
+    The limit that one more row would pass, or None: a limit of N allows N
+    rows, so 0 stores nothing; "pair" is named when both are reached.
+    """
+    if pairLimit is not None and pairCount >= pairLimit:
+        return "pair"
+    if userLimit is not None and userCount >= userLimit:
+        return "user"
+    return None
+
+
+def exceededBytes(limit, queueBytes, size):
+    """"bytes" if a stanza of ``size`` bytes would take the queue past ``limit``."""
+    if limit is not None and queueBytes + size > limit:
+        return "bytes"
+    return None
+
+
+def openOfflineStore(database):
+    """The ``offline`` store of ``Module(stores=...)``: in SQL, or in memory."""
+    if database.backend == "memory":
+        from xmppd.offline.memory import MemoryOfflineStore
+        return MemoryOfflineStore()
+    return OfflineStore(database)
+
 
 # Keeps ``IN (...)`` lists well under every driver's and server's limits.
 DELETE_CHUNK = 500
@@ -64,9 +150,8 @@ def _deleteIds(transaction, ids):
 
 
 @implementer(IOfflineStore)
-class OfflineStore:
-    def __init__(self, database):
-        self.database = database
+class OfflineStore(SQLStore):
+    accountTables = [("offline_messages", "recipient"), ("offline_locks", "recipient")]
 
     def store(self, recipient, sender, xml, storedAt, expiresAt=None,
               pairLimit=None, userLimit=None, userBytesLimit=None):
@@ -86,41 +171,44 @@ class OfflineStore:
                 overLimit = self._overBytes(transaction, recipient, xml, userBytesLimit)
             if overLimit is not None:
                 return _OverQuota(overLimit)
-        transaction.execute(
+        return transaction.engine.insertReturningId(
+            transaction,
             "INSERT INTO offline_messages (recipient, sender, stored_at, expires_at, xml)"
             " VALUES (?, ?, ?, ?, ?)",
             (recipient, sender, storedAt, expiresAt, xml))
-        return transaction.lastrowid
+
+    def wouldExceed(self, recipient, sender, pairLimit=None, userLimit=None):
+        return self.database.runInteraction(
+            self._overLimit, recipient, sender, _bounded(pairLimit), _bounded(userLimit))
 
     def _overLimit(self, transaction, recipient, sender, pairLimit, userLimit):
         """
         Name the limit one more row would pass, or None. Expired rows not yet
         swept still count: they occupy the queue until the sweep runs.
         """
-        if pairLimit is not None and pairLimit <= 0:
-            return "pair"
-        if userLimit is not None and userLimit <= 0:
-            return "user"
+        if (pairLimit is not None and pairLimit <= 0) or (userLimit is not None
+                                                          and userLimit <= 0):
+            # Passed by any count, the empty queue's included.
+            return exceededLimit(pairLimit, userLimit, 0, 0)
         # Each count stops at its limit (LIMIT in a derived table), so a
         # large queue costs no more to check than a full one; both counts
         # travel in one round trip.
-        counts, args, names = [], [], []
+        counts, args = [], []
         if pairLimit is not None:
             counts.append("SELECT COUNT(*) FROM (SELECT 1 FROM offline_messages"
                           " WHERE recipient = ? AND sender = ? LIMIT ?) AS pair_rows")
             args += [recipient, sender, pairLimit]
-            names.append(("pair", pairLimit))
         if userLimit is not None:
             counts.append("SELECT COUNT(*) FROM (SELECT 1 FROM offline_messages"
                           " WHERE recipient = ? LIMIT ?) AS user_rows")
             args += [recipient, userLimit]
-            names.append(("user", userLimit))
-        row = transaction.execute(
-            "SELECT " + ", ".join("(%s)" % count for count in counts), args).fetchone()
-        for (name, limit), count in zip(names, row):
-            if count >= limit:
-                return name
-        return None
+        if not counts:
+            return None
+        row = list(transaction.execute(
+            "SELECT " + ", ".join("(%s)" % count for count in counts), args).fetchone())
+        pairCount = row.pop(0) if pairLimit is not None else 0
+        userCount = row.pop(0) if userLimit is not None else 0
+        return exceededLimit(pairLimit, userLimit, int(pairCount), int(userCount))
 
     def _overBytes(self, transaction, recipient, xml, limit):
         """
@@ -128,12 +216,12 @@ class OfflineStore:
         A sum over the user's rows: the count limits bound how many there are.
         """
         size = len(xml.encode("utf-8"))
-        if size > limit:
+        if exceededBytes(limit, 0, size):
             return "bytes"
         row = transaction.execute(
             "SELECT COALESCE(SUM(%s), 0) FROM offline_messages WHERE recipient = ?"
             % transaction.engine.octetLength("xml"), (recipient,)).fetchone()
-        return "bytes" if int(row[0]) + size > limit else None
+        return exceededBytes(limit, int(row[0]), size)
 
     def fetch(self, recipient, afterId=0, limit=100, now=None):
         if now is None:
@@ -152,19 +240,6 @@ class OfflineStore:
         d = self.database.runQuery(
             "SELECT COUNT(*) FROM offline_messages WHERE recipient = ?", (recipient,))
         d.addCallback(lambda rows: int(rows[0][0]))
-        return d
-
-    def counts(self, recipient, sender):
-        """
-        Fire (rows from ``sender``, all rows) for ``recipient``: a cheap,
-        unlocked look at the quota before the atomic insert (AMP needs to
-        know whether a message would be stored before it is).
-        """
-        d = self.database.runQuery(
-            "SELECT (SELECT COUNT(*) FROM offline_messages WHERE recipient = ? AND sender = ?),"
-            " (SELECT COUNT(*) FROM offline_messages WHERE recipient = ?)",
-            (recipient, sender, recipient))
-        d.addCallback(lambda rows: (int(rows[0][0]), int(rows[0][1])))
         return d
 
     def listMessages(self, recipient):

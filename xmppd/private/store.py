@@ -5,15 +5,29 @@ The element is kept as the client serialised it, so that what a client gets
 back is what it stored, byte for byte where the parser allows.
 """
 
-from zope.interface import implementer
+from zope.interface import Interface, implementer
 
-from xmppd.storage.interfaces import IPrivateXMLStore, PrivateStorageFull
+from xmppd.storage.interfaces import PrivateStorageFull
+from xmppd.storage.registry import SQLStore
+
+
+class IPrivateXMLStore(Interface):
+    """XEP-0049: one XML element per account and namespace."""
+
+    def get(owner, namespace):
+        """Fire the element's XML, or None."""
+
+    def set(owner, namespace, xml, maxNamespaces=None):
+        """Store or replace; a new namespace past ``maxNamespaces`` fails
+        with PrivateStorageFull."""
+
+    def namespaces(owner):
+        """Fire the sorted namespaces stored for ``owner``."""
 
 
 @implementer(IPrivateXMLStore)
-class PrivateXMLStore:
-    def __init__(self, database):
-        self.database = database
+class PrivateXMLStore(SQLStore):
+    accountTables = [("private_xml", "owner")]
 
     def get(self, owner, namespace):
         """The stored element's XML, or None."""

@@ -10,14 +10,15 @@ import hashlib
 
 from twisted.internet import defer
 
+from xmppd.storage.registry import SQLStore
+
 
 def _hash(item):
     return hashlib.sha256(item.encode("utf-8")).hexdigest()
 
 
-class BlocklistStore:
-    def __init__(self, database):
-        self.database = database
+class BlocklistStore(SQLStore):
+    accountTables = [("blocklist", "owner")]
 
     def all(self):
         """Fire {owner: set(items)} of every user who blocked anybody."""

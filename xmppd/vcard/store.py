@@ -3,15 +3,27 @@ vCards (XEP-0054 vcard-temp), with the SHA-1 of the photo (XEP-0153) kept
 beside the vCard so that presence can carry it without parsing the vCard.
 """
 
-from zope.interface import implementer
+from zope.interface import Interface, implementer
 
-from xmppd.storage.interfaces import IVCardStore
+from xmppd.storage.registry import SQLStore
+
+
+class IVCardStore(Interface):
+    """XEP-0054: an account's vCard and its photo's hash (XEP-0153)."""
+
+    def get(owner):
+        """Fire ``(xml, photoHash)``, or None."""
+
+    def set(owner, xml, photoHash=""):
+        """Store or replace the vCard."""
+
+    def delete(owner):
+        """Remove the vCard if any."""
 
 
 @implementer(IVCardStore)
-class VCardStore:
-    def __init__(self, database):
-        self.database = database
+class VCardStore(SQLStore):
+    accountTables = [("vcards", "owner")]
 
     def get(self, owner):
         """(vCard XML, photo hash) or None."""

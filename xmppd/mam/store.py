@@ -16,6 +16,8 @@ import hashlib
 
 from twisted.internet import defer
 
+from xmppd.storage.registry import SQLStore
+
 # XEP-0313 queries name at most this many ids; keeps ``IN (...)`` small.
 MAX_IDS = 250
 
@@ -71,9 +73,9 @@ def _hash(jid):
     return hashlib.sha256(jid.encode("utf-8")).hexdigest()
 
 
-class MamStore:
-    def __init__(self, database):
-        self.database = database
+class MamStore(SQLStore):
+    accountTables = [("mam_messages", "owner"), ("mam_prefs", "owner"),
+                     ("mam_prefs_jids", "owner")]
 
     # Writing -------------------------------------------------------------------------
 

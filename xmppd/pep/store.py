@@ -13,19 +13,80 @@ after the other, on both backends.
 import json
 import time
 
-from zope.interface import implementer
+from zope.interface import Interface, implementer
 
-from xmppd.storage.interfaces import IPepStore, NodeExists, NoSuchNode, TooManyNodes
+from xmppd.storage.interfaces import NodeExists, NoSuchNode, TooManyNodes
+from xmppd.storage.registry import SQLStore
 
 
 def _now():
     return int(time.time() * 1_000_000)
 
 
+class IPepStore(Interface):
+    """
+    Each account's PEP nodes (XEP-0163). ``owner`` is the account's bare
+    JID; a node's ``config`` is a JSON-able dict that only the pep module
+    interprets; items are ``(itemId, payloadXML)`` pairs, oldest first.
+    """
+
+    def getNode(owner, node):
+        """Fire the node's config, or None when there is no such node."""
+
+    def nodes(owner):
+        """Fire ``[(node, config)]`` of every node of the account, by name."""
+
+    def createNode(owner, node, config, maxNodes):
+        """Create an empty node; NodeExists, or TooManyNodes at ``maxNodes``."""
+
+    def configureNode(owner, node, config, keep):
+        """Replace the config, keep the ``keep`` newest items; fire the ids dropped."""
+
+    def deleteNode(owner, node):
+        """Delete the node with its items, affiliations and subscriptions."""
+
+    def publish(owner, node, itemId, payload, publisher, decide, maxNodes):
+        """
+        Atomically: ``decide(config or None)`` (a pure function, run in the
+        transaction; it may raise to refuse) returns ``(config, keep)``; a
+        missing node is created with that config (TooManyNodes at
+        ``maxNodes``); the item replaces any of the same id and becomes the
+        newest; all but ``keep`` items are dropped. Fire ``(config,
+        created, droppedIds)``.
+        """
+
+    def items(owner, node, maxItems=None, itemIds=None):
+        """Fire the newest ``maxItems`` (or those of ``itemIds``), oldest first."""
+
+    def lastItem(owner, node):
+        """Fire the newest ``(itemId, payload)``, or None."""
+
+    def retract(owner, node, itemIds):
+        """Delete those items; fire the ids that existed."""
+
+    def purge(owner, node):
+        """Delete every item of the node."""
+
+    def affiliations(owner, node):
+        """Fire ``{jid: affiliation}`` set by the owner (``member``, ``outcast``, …)."""
+
+    def setAffiliations(owner, node, changes):
+        """Apply ``{jid: affiliation}``; ``"none"`` removes the entry."""
+
+    def subscribe(owner, node, jid):
+        """Record an explicit subscription (idempotent)."""
+
+    def unsubscribe(owner, node, jid):
+        """Remove it; fire True if there was one."""
+
+    def subscribers(owner, node):
+        """Fire the explicitly subscribed JIDs, sorted."""
+
+
 @implementer(IPepStore)
-class PepStore:
-    def __init__(self, database):
-        self.database = database
+class PepStore(SQLStore):
+    accountTables = [("pep_services", "owner"), ("pep_nodes", "owner"), ("pep_items", "owner"),
+                     ("pep_affiliations", "owner"), ("pep_subscriptions", "owner")]
 
     # Nodes -----------------------------------------------------------------------
 

@@ -5,15 +5,24 @@ One row per account, overwritten at each logout: the question asked is only
 ever "how long ago", never a history.
 """
 
-from zope.interface import implementer
+from zope.interface import Interface, implementer
 
-from xmppd.storage.interfaces import ILastActivityStore
+from xmppd.storage.registry import SQLStore
+
+
+class ILastActivityStore(Interface):
+    """XEP-0012: each account's last logout."""
+
+    def get(jid):
+        """Fire ``(logoutAt, status)`` (Unix seconds, text), or None."""
+
+    def set(jid, logoutAt, status=""):
+        """Record the account's last logout, replacing the previous one."""
 
 
 @implementer(ILastActivityStore)
-class LastActivityStore:
-    def __init__(self, database):
-        self.database = database
+class LastActivityStore(SQLStore):
+    accountTables = [("last_activity", "jid")]
 
     def get(self, jid):
         """(logout time in Unix seconds, status text), or None if never recorded."""
