@@ -11,6 +11,8 @@ both backends.
     ``[modules.*]`` tables given) and users alice, bob, carol and dave
     (password "secret-NAME"). Its ``configFile`` is a config of the same
     database, for ``xmppctl`` in a subprocess.
+``make_database``, ``database_options``, ``backend``, ``mariadb``
+    As in ``tests/conftest.py``, whose definitions they are.
 ``run``
     ``await run("xmppctl", "--config", FILE, ...)``: an installed console
     script of the test's Python in a subprocess; (status, stdout, stderr).
@@ -30,7 +32,8 @@ CHECKOUT = pathlib.Path(__file__).resolve().parents[3]
 if str(CHECKOUT) not in sys.path:
     sys.path.insert(0, str(CHECKOUT))
 
-from tests.conftest import backend, database_options, mariadb  # noqa: E402,F401
+from tests.conftest import (  # noqa: E402,F401
+    backend, database_options, make_database, mariadb)
 
 DIGEST_MODULES = {"digest": {}, "digest_notice": {}}
 USERS = ("alice", "bob", "carol", "dave")
@@ -60,10 +63,10 @@ async def digest_server(database_options, tmp_path):
 
     async def start(backend, modules=DIGEST_MODULES, users=USERS):
         options = database_options(backend)
+        # Started by the server, with the tables of the modules it enables.
         database = Database(backend, **options)
-        await wait(database.start())
         root = tmp_path / ("server-%d" % len(running))
-        server = await startServer(database, root, {"modules": dict(modules)})
+        server = await wait(startServer(database, root, {"modules": dict(modules)}))
         running.append((server, database))
         for name in users:
             await wait(server.addUser(name, "secret-" + name))

@@ -14,7 +14,7 @@ from xmppd.api import Module, Option, Schema
 from xmppd_digest.digest import Digest
 from xmppd_digest.interfaces import IDigest
 from xmppd_digest.notice import DigestNotice
-from xmppd_digest.store import openDigestStore
+from xmppd_digest.store import DigestStore
 
 digestModule = Module(
     "digest",
@@ -23,7 +23,7 @@ digestModule = Module(
     description="Per-sender counts of the messages stored offline for each user",
     depends=("offline",),
     provides=(IDigest,),
-    stores={"digest": openDigestStore},
+    stores={"digest": DigestStore},
     tables="xmppd_digest",
 )
 

@@ -1,31 +1,25 @@
 """
 The digest's store, opened by xmppd as ``storage.digest`` (the server's
-``host.storage.digest``, and ``storage.digest`` in an ``xmppctl`` command):
-``DigestStore`` on the table of ``schema/<dialect>/0001_digest.sql``, or
-``MemoryDigestStore`` when the server keeps everything in memory.
+``host.storage.digest``, and ``storage.digest`` in an ``xmppctl`` command)
+on the table of ``schema/<dialect>/0001_digest.sql``.
 
 Every query is written once, with ``?`` placeholders, for SQLite and
-MySQL alike.
+MySQL alike; under ``[storage] backend = "memory"`` they run on SQLite in
+memory.
 """
 
-from twisted.internet import defer
+from xmppd.api import SQLStore
 
 from xmppd_digest.interfaces import Sender
-
-
-def openDigestStore(database):
-    """The ``stores=`` factory: the store that fits the configured backend."""
-    if database.backend == "memory":
-        return MemoryDigestStore()
-    return DigestStore(database)
 
 _SENDERS = ("SELECT sender, messages, last_stored FROM digest_senders"
             " WHERE recipient = ? ORDER BY messages DESC, sender")
 
 
-class DigestStore:
-    def __init__(self, database):
-        self.database = database
+class DigestStore(SQLStore):
+    # Deleted with the account, in the transaction that deletes it; what
+    # the account sent others stays counted in their digests.
+    accountTables = (("digest_senders", "recipient"),)
 
     def count(self, recipient, sender, storedAt):
         """Count one more message from ``sender`` stored for ``recipient``."""
@@ -62,42 +56,3 @@ class DigestStore:
         """Empty the digest; fire how many senders it named."""
         return self.database.runOperation(
             "DELETE FROM digest_senders WHERE recipient = ?", (recipient,))
-
-    def deleteAccount(self, transaction, jid):
-        """
-        Called by xmppd inside the transaction that deletes the account: its
-        digest goes with it (what it sent others stays counted in theirs).
-        """
-        transaction.execute("DELETE FROM digest_senders WHERE recipient = ?", (jid,))
-
-
-class MemoryDigestStore:
-    """``DigestStore`` in Python objects, for ``[storage] backend = "memory"``."""
-
-    def __init__(self):
-        self._digests = {}
-
-    def count(self, recipient, sender, storedAt):
-        digest = self._digests.setdefault(recipient, {})
-        messages, _ = digest.get(sender, (0, None))
-        digest[sender] = (messages + 1, storedAt)
-        return defer.succeed(None)
-
-    def _senders(self, recipient):
-        digest = self._digests.get(recipient, {})
-        senders = [Sender(jid, messages, last) for jid, (messages, last) in digest.items()]
-        return sorted(senders, key=lambda sender: (-sender.messages, sender.jid))
-
-    def senders(self, recipient):
-        return defer.succeed(self._senders(recipient))
-
-    def take(self, recipient):
-        senders = self._senders(recipient)
-        self._digests.pop(recipient, None)
-        return defer.succeed(senders)
-
-    def reset(self, recipient):
-        return defer.succeed(len(self._digests.pop(recipient, {})))
-
-    def deleteAccount(self, transaction, jid):
-        self._digests.pop(jid, None)
