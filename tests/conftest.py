@@ -7,13 +7,22 @@ Fixtures for other tests to use:
 ``backend``
     Parametrised over "sqlite" and "mysql" (ids ``sqlite``/``mysql``):
     a test that takes it, directly or through ``database``, runs once per
-    backend, as SPEC §8 asks ("same behaviour, same tests").
+    backend, as SPEC §8 asks ("same behaviour, same tests"). The offline,
+    AMP, roster and presence integration tests run on ``WITH_MEMORY``, the
+    memory stores too (``[storage] backend = "memory"``): a module file
+    there overrides ``backend`` with ``backend_with_memory``, and the
+    fixtures pinned to SQLite take ``memory_or_sqlite``. The other
+    integration tests leave memory out, to keep CI short.
 ``database``
     A started ``xmppd.storage.Database`` of ``backend`` on an empty
     database of its own, stopped (and for MySQL dropped) afterwards.
 ``make_database``
     ``await make_database(backend, **extra)``: more started Databases on
     fresh databases, e.g. several in one test.
+``make_database("memory")``
+    A Database whose core and offline stores keep their rows in memory (the
+    others run on an SQLite database in memory), as ``[storage] backend =
+    "memory"`` gives.
 ``database_options``
     ``database_options(backend)`` returns the keyword arguments of
     ``Database(backend, **options)`` for a fresh, empty database, without
@@ -47,6 +56,7 @@ import pytest_twisted
 from xmppd.storage import Database
 
 BACKENDS = ["sqlite", "mysql"]
+WITH_MEMORY = ["memory", "sqlite", "mysql"]
 STARTUP_TIMEOUT = 30
 SHUTDOWN_TIMEOUT = 30
 TEST_USER = "xmppd_test"
@@ -247,6 +257,22 @@ def backend(request):
     return request.param
 
 
+@pytest.fixture(params=WITH_MEMORY, ids=WITH_MEMORY)
+def backend_with_memory(request):
+    return request.param
+
+
+@pytest.fixture(params=["memory", "sqlite"], ids=["memory", "sqlite"])
+def memory_or_sqlite(request):
+    return request.param
+
+
+@pytest.fixture
+def xmpp_backend():
+    """What the ``xmpp`` fixture's server stores on; a module may override it."""
+    return "sqlite"
+
+
 @pytest.fixture
 def database_options(request, tmp_path):
     created = []
@@ -297,13 +323,13 @@ async def database(backend, make_database):
 
 
 @pytest_twisted.async_yield_fixture
-async def xmpp(make_database, tmp_path):
-    """A running server on SQLite with users alice, bob and carol."""
+async def xmpp(make_database, tmp_path, xmpp_backend):
+    """A running server on ``xmpp_backend`` (SQLite) with users alice, bob and carol."""
     # Imported here: Wokkel imports the reactor, which pytest-twisted must
     # install (asyncio) before anything else does.
     from tests.harness import startServer
 
-    database = await make_database("sqlite")
+    database = await make_database(xmpp_backend)
     running = await startServer(database, tmp_path)
     for name in ("alice", "bob", "carol"):
         await running.addUser(name, "secret-" + name)

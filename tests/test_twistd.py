@@ -72,6 +72,28 @@ async def test_twistd_xmppd_runs_and_a_client_logs_in(tmp_path):
         await asyncio.wait_for(process.wait(), 30)
 
 
+@asyncioTest
+async def test_twistd_xmppd_runs_on_memory_storage_and_writes_no_database(tmp_path):
+    port = freePort()
+    config = writeConfig(tmp_path, port)
+    config.write_text(config.read_text() + '\n[storage]\nbackend = "memory"\n')
+    refused = subprocess.run([sys.executable, "-m", "xmppd.ctl", "-c", str(config), "users"],
+                             env=ENV, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith('xmppctl: storage.backend = "memory": ')
+    process = await asyncio.create_subprocess_exec(
+        *TWISTD, "--nodaemon", "--pidfile=", "--logfile=-",
+        "xmppd", "--config", str(config),
+        cwd=tmp_path, env=ENV, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        await waitForListening(process, port)
+        assert not (tmp_path / "data" / "xmppd.sqlite").exists()
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+
+
 def test_bad_config_stops_twistd_with_one_line(tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text('[storage]\nbackend = "pgsql"\n')

@@ -28,10 +28,17 @@ from tests.modules.test_amp import (  # noqa: F401  (fixtures)
     start_amp_server,
     world,
 )
+from tests.offline.transcript import leave
 from tests.rawclient import NS_CLIENT, TIMEOUT, q, stanzaErrorCondition
 
 OFFLINE_OFF = {"modules": {"offline": {"enabled": False}}}
 NS_DELAY = "urn:xmpp:delay"
+
+
+@pytest.fixture
+def backend(backend_with_memory):
+    """The memory stores too, besides SQLite and MariaDB."""
+    return backend_with_memory
 
 
 def plainMessage(id, body, to="bob@localhost"):
@@ -316,7 +323,8 @@ async def test_expiry_alert_for_a_sender_gone_offline_waits_in_her_offline_queue
     stored = storedEvent(world)
     alice.sendRaw(ampMessage("bob@localhost", [alert]))
     await stored
-    await alice.close()
+    # Gone from the server too, not only closed: the alert is for her bare JID.
+    await leave(world.running, alice)
 
     storedAlert = storedEvent(world)
     clock.advance(11)

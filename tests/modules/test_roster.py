@@ -25,11 +25,11 @@ def roster_config():
 
 
 @pytest_twisted.async_yield_fixture
-async def xmpp(make_database, tmp_path, roster_config):
-    """A running server on SQLite with users alice, bob, carol and dave."""
+async def xmpp(make_database, tmp_path, roster_config, memory_or_sqlite):
+    """A running server on memory stores, then SQLite, with users alice, bob, carol and dave."""
     from tests.harness import startServer
 
-    database = await make_database("sqlite")
+    database = await make_database(memory_or_sqlite)
     config = {"modules": {"roster": roster_config}} if roster_config else None
     running = await startServer(database, tmp_path, config)
     for name in USERS:

@@ -12,6 +12,7 @@ import asyncio
 import pytest
 
 from tests.aio import asyncioTest
+from tests.conftest import WITH_MEMORY
 from tests.offline.transcript import (
     body, leave, online, readUntilDelivered, send, settle, storedCount)
 from tests.rawclient import NS_CLIENT, StreamClosed, q
@@ -39,7 +40,7 @@ def messagesIn(elements):
     return [e for e in elements if e.tag == q(NS_CLIENT, "message")]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_500_messages_from_4_senders_while_recipient_logs_in_and_out_10_times(
         serve, backend):

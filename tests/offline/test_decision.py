@@ -6,6 +6,7 @@ to bob while bob is offline, then bob comes online and reads what was kept.
 import pytest
 
 from tests.aio import asyncioTest
+from tests.conftest import WITH_MEMORY
 from tests.offline.transcript import (
     assertBounce, assertDroppedSilently, assertOfflineCopy, body, expectMessages,
     expectSilence, online, send, settle, storedCount)
@@ -28,7 +29,7 @@ async def bobReads(xmpp, expected):
     return received
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_chat_with_body_is_stored_with_one_server_delay(serve, backend):
     xmpp = await serve(backend)
@@ -42,7 +43,7 @@ async def test_chat_with_body_is_stored_with_one_server_delay(serve, backend):
     await expectSilence(alice)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_rule1_error_to_offline_user_is_dropped_silently(serve, backend):
     xmpp = await serve(backend)
@@ -53,7 +54,7 @@ async def test_rule1_error_to_offline_user_is_dropped_silently(serve, backend):
     await assertDroppedSilently(xmpp, alice, "bob")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_rule2_offline_disabled_bounces_bounce_offline_message(serve, backend):
     xmpp = await serve(backend, offline={"enabled": False})
@@ -65,7 +66,7 @@ async def test_rule2_offline_disabled_bounces_bounce_offline_message(serve, back
     await bobReads(xmpp, [])
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_rule2_offline_stub_drops_silently_while_storage_is_off(serve, backend):
     xmpp = await serve(backend, offline={"enabled": False},
@@ -76,7 +77,7 @@ async def test_rule2_offline_stub_drops_silently_while_storage_is_off(serve, bac
     await bobReads(xmpp, [])
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_rule3_store_paths_first_match_decides(serve, backend):
     xmpp = await serve(backend, offline={"store_paths": [
@@ -118,7 +119,7 @@ def test_rule3_malformed_matcher_stops_start_up_naming_it():
         assert caught.value.key == "modules.offline.store_paths"
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_rule4_hints(serve, backend):
     xmpp = await serve(backend)
@@ -132,7 +133,7 @@ async def test_rule4_hints(serve, backend):
     await bobReads(xmpp, [("s1", None), ("s2", "flash"), ("s3", "keep")])
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_rule4_groupchat_ignores_hints_and_bounces(serve, backend):
     xmpp = await serve(backend)
@@ -144,7 +145,7 @@ async def test_rule4_groupchat_ignores_hints_and_bounces(serve, backend):
     assert await storedCount(xmpp, "bob") == 0
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_rule5_headline_is_dropped_silently(serve, backend):
     xmpp = await serve(backend)
@@ -153,7 +154,7 @@ async def test_rule5_headline_is_dropped_silently(serve, backend):
     await assertDroppedSilently(xmpp, alice, "bob")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_rule5_groupchat_stored_only_with_store_groupchat_messages(serve, backend):
     xmpp = await serve(backend, offline={"store_groupchat_messages": True})
@@ -165,7 +166,7 @@ async def test_rule5_groupchat_stored_only_with_store_groupchat_messages(serve, 
     assert copy.get("type") == "groupchat"
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_rule6_content(serve, backend):
     xmpp = await serve(backend)
@@ -194,7 +195,7 @@ async def test_rule6_content(serve, backend):
     assert received[2].find(q("eu.siacs.conversations.axolotl", "encrypted")) is not None
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_stored_copy_keeps_client_delay_and_adds_server_delay(serve, backend):
     xmpp = await serve(backend)

@@ -6,6 +6,7 @@ what order, and never twice.
 import pytest
 
 from tests.aio import asyncioTest, wait
+from tests.conftest import WITH_MEMORY
 from tests.offline.transcript import (
     assertOfflineCopy, body, connect, expectMessages, expectSilence, leave, online, send,
     sendPresence, settle, storedCount)
@@ -13,7 +14,7 @@ from tests.rawclient import NS_CLIENT, q
 
 BOB = "bob@localhost"
 ALICE = "alice@localhost/r1"
-BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+BACKENDS = pytest.mark.parametrize("backend", WITH_MEMORY)
 
 
 async def aliceLeaves(xmpp, count, prefix="m"):

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.aio import asyncioTest, wait
+from tests.conftest import WITH_MEMORY
 from tests.offline.test_limits import QUEUE_FULL, limitOf, setLimit
 from tests.offline.transcript import (
     assertBounce, expectMessages, expectSilence, online, send, settle, storedCount)
@@ -18,7 +19,7 @@ from tests.rawclient import NS_CLIENT, NS_STANZAS, q, stanzaErrorCondition
 from xmppd.offline.policy import MAX_EXPIRE_SECONDS
 
 BOB = "bob@localhost"
-BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+BACKENDS = pytest.mark.parametrize("backend", WITH_MEMORY)
 
 
 @BACKENDS

@@ -7,6 +7,7 @@ accepted and not yet made durable stays small however fast it writes.
 import pytest
 
 from tests.aio import asyncioTest
+from tests.conftest import WITH_MEMORY
 from tests.offline.transcript import message, online, settle, storedCount
 from xmppd.sessions import INTAKE_HIGH
 
@@ -15,7 +16,7 @@ BOB = "bob@localhost"
 BURST = 900
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_a_burst_to_an_offline_user_waits_in_the_socket_not_in_memory(serve, backend):
     xmpp = await serve(backend, offline={"pair_limit": BURST})
@@ -36,7 +37,7 @@ async def test_a_burst_to_an_offline_user_waits_in_the_socket_not_in_memory(serv
     assert max(deepest) <= INTAKE_HIGH + 50, max(deepest)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_client_that_answers_no_probe_is_closed_and_its_messages_are_stored(serve, backend):
     from tests.rawclient import RawClient

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.aio import asyncioTest, wait
+from tests.conftest import WITH_MEMORY
 from tests.offline.transcript import (
     assertBounce, assertOfflineCopy, body, expectMessages, expectSilence, leave, online, send,
     settle, storedCount)
@@ -15,7 +16,7 @@ from tests.rawclient import NS_CLIENT, q, stanzaErrorCondition
 
 BOB = "bob@localhost"
 QUEUE_FULL = "Offline messages queue is full"
-BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+BACKENDS = pytest.mark.parametrize("backend", WITH_MEMORY)
 
 
 async def setLimit(client, limit, to=None, id="lim"):

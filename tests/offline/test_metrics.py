@@ -5,12 +5,13 @@ import asyncio
 import pytest
 
 from tests.aio import asyncioTest, wait
+from tests.conftest import WITH_MEMORY
 from tests.offline.transcript import expectMessages, online, send, settle
 
 BOB = "bob@localhost"
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", WITH_MEMORY)
 @asyncioTest
 async def test_counters_and_histograms_follow_the_messages(serve, backend):
     xmpp = await serve(backend, offline={"pair_limit": 2})

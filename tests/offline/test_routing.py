@@ -6,13 +6,14 @@ sender and every resource of the recipient see.
 import pytest
 
 from tests.aio import asyncioTest
+from tests.conftest import WITH_MEMORY
 from tests.offline.transcript import (
     assertBounce, assertDroppedSilently, body, connect, expectMessages, expectSilence,
     online, send, settle, storedCount)
 from tests.rawclient import NS_CLIENT, q
 
 BOB = "bob@localhost"
-BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+BACKENDS = pytest.mark.parametrize("backend", WITH_MEMORY)
 ERROR = ("<error type='cancel'><item-not-found"
          " xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>")
 
