@@ -27,9 +27,10 @@ fi
 # The ordinary editable install: pyproject's package-dir makes it a path
 # entry, so twistd finds twisted/plugins in the checkout.
 .venv/bin/python -m pip install --quiet -e '.[test]'
-# The example third-party plugin, installed as its own distribution, as a
-# plugin author's users would (its tests run against a real server).
-.venv/bin/python -m pip install --quiet --no-deps --force-reinstall ./examples/xmppd-motd
+# The example third-party modules, each installed as its own distribution,
+# as a module author's users would (their tests run against a real server).
+.venv/bin/python -m pip install --quiet --no-deps --force-reinstall \
+    ./examples/xmppd-motd ./examples/xmppd-digest
 
 if ! PATH="$PATH:/usr/sbin:/usr/local/sbin" command -v mariadbd >/dev/null; then
     if isRoot; then

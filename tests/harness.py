@@ -63,6 +63,23 @@ class RunningServer:
         check()
         return d
 
+    def accountWorkDone(self, bareJID):
+        """
+        A Deferred that fires once the work queued so far for ``bareJID``
+        is done: first its presence and roster queue (where a presence,
+        a roster set, a subscription answer wait on the database), then its
+        message lane (where the offline delivery a presence triggered runs).
+        The server answers a ping at once, so a ping alone does not prove
+        that this work has sent everything it will send.
+        """
+        # One roster manager for the whole server, whichever host asks for
+        # it; the account need not be local (a stanza to a remote one waits
+        # on none).
+        rosters = next(iter(self.server.hosts.values())).rosters
+        d = rosters.lanes.run(bareJID, lambda: None)
+        d.addCallback(lambda _: self.server.pipeline.run(bareJID, lambda: None))
+        return d
+
     def addUser(self, name, password="secret", domain="localhost"):
         return self.server.accounts.create("%s@%s" % (name, domain), password)
 

@@ -318,7 +318,10 @@ class RawClient:
     async def roundTrip(self, timeout=TIMEOUT):
         """
         Ping the server and return every element received before the pong:
-        an empty list proves that nothing else was sent to this client.
+        an empty list proves that nothing else was sent to this client so
+        far. Work the server still does for the account (a presence
+        broadcast waiting on the roster, an offline delivery) can send
+        later: ``RunningServer.accountWorkDone`` says when it is over.
         """
         pingId = "rt-" + uuid.uuid4().hex[:8]
         self.sendRaw("<iq type='get' id='%s' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>"

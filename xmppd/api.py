@@ -64,6 +64,9 @@ handler returning anything but None stops the event there):
   routing decides; non-None takes it.
 - ``MESSAGE_ROUTE`` (message, routing): routing acts on a message a
   resource can take now (``DELIVER``) or that bounces; non-None takes it.
+- ``BLOCKED`` (ownerBareJID, jid): a question too; the blocking module
+  answers True when the owner's XEP-0191 blocklist covers the JID ``jid``,
+  and nobody answers (None) otherwise or without the module.
 - ``MESSAGE_OFFLINE`` (offlineMessage): a message no resource can receive;
   ``offlineMessage.stanza`` and ``.recipient`` (bare JID). Whoever takes it
   returns non-None; otherwise it is bounced.
@@ -91,6 +94,8 @@ from xmppd import __version__ as VERSION
 from xmppd.config import ConfigError, Option, Schema
 from xmppd.config.server import normaliseDomain, parseHostPort
 from xmppd.ctl import CommandError, existingAccount, parseAccount
+from xmppd.entitycaps import HASHES as CAPS_HASHES
+from xmppd.entitycaps import NS_CAPS, capsElement, capsOf, capsVer, infoQuery
 from xmppd.imodule import IHost, IModule
 from xmppd.iservices import IOfflineService
 from xmppd.module import Module
@@ -109,6 +114,7 @@ from xmppd.storage.registry import MissingStore, SQLStore
 
 from xmppd.events import (
     ACCOUNT_DELETED,
+    BLOCKED,
     RESOURCE_BOUND,
     RESOURCE_UNBOUND,
     ROSTER_REQUESTED,
@@ -142,6 +148,8 @@ __all__ = [
     "STANZA_NAMES", "StanzaError", "accountTarget", "annotate", "annotation",
     "answerOnBehalf", "canWait", "copyStanza", "isForAccount", "isMessage",
     "jidFromAttribute", "stanzaError", "toResponse",
+    # Entity capabilities (XEP-0115)
+    "CAPS_HASHES", "NS_CAPS", "capsElement", "capsOf", "capsVer", "infoQuery",
     # Routing
     "BOUNCE", "DELIVER", "DROP", "OFFLINE", "OfflineMessage", "Routing", "route", "targets",
     "outboundSession", "routeAsServer",
@@ -154,7 +162,7 @@ __all__ = [
     # xmppctl subcommands
     "CommandError", "existingAccount", "parseAccount",
     # Events
-    "ACCOUNT_DELETED", "AVAILABLE_BROADCAST", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_OFFLINE",
+    "ACCOUNT_DELETED", "AVAILABLE_BROADCAST", "BLOCKED", "CLIENT_OUTBOUND", "MESSAGE_INBOUND", "MESSAGE_OFFLINE",
     "MESSAGE_ROUTE", "OFFLINE_DELIVERED", "OFFLINE_EXPIRED", "OFFLINE_STORED",
     "PRESENCE_CONTACTS", "PRESENCE_DIRECTED", "PRESENCE_INBOUND", "PRESENCE_UPDATED",
     "PRIORITY_CHANGED", "RESOURCE_AVAILABLE", "RESOURCE_BOUND", "RESOURCE_RESUMED",

@@ -17,6 +17,8 @@ RESOURCE_AVAILABLE = "resource-available"
 PRIORITY_CHANGED = "priority-changed"
 PRESENCE_UPDATED = "presence-updated"
 PRESENCE_CONTACTS = "presence/contacts"
+# Does the owner block this JID (ownerBareJID, jid)? True from the blocking module.
+BLOCKED = "blocking/blocked"
 RESOURCE_UNAVAILABLE = "resource-unavailable"
 MESSAGE_OFFLINE = "message/offline"
 OFFLINE_STORED = "offline/stored"

@@ -2,7 +2,9 @@
 Profanity (libstrophe, Debian's) driven in tmux as a person would use it:
 it verifies the server's certificate against the test CA, logs in over
 STARTTLS and direct TLS ("legacy" TLS in its words), shows offline messages
-and live ones, and prints no server error at login.
+and live ones, prints no server error at login, and manages its roster
+(``/roster add|remove``, ``/sub request|allow``), which the account's other
+resource and the server's storage see change.
 
 Profanity is a terminal program: the test reads its screen with tmux
 capture-pane. The screen has no event to await, so ``screenShows`` reads it
@@ -19,7 +21,10 @@ import pytest
 from tests.aio import asyncioTest, wait
 from tests.clients.conftest import clientEnvironment, requireProgram, run
 from tests.clients.test_go_sendxmpp import agedOffline
+from tests.modules.test_roster import NS_ROSTER, item, items
+from tests.modules.test_roster import online as rosterOnline
 from tests.offline.transcript import online, send
+from tests.rawclient import NS_CLIENT, q
 
 TRANSPORTS = ["starttls", "direct-tls"]
 SCREEN_TIMEOUT = 20
@@ -168,3 +173,91 @@ async def test_profanity_shows_no_server_error_at_login(trusted_xmpp, tmp_path):
     errors = [line.strip() for line in console.splitlines()
               if re.search(r"error", line, re.I)]
     assert errors == []
+
+
+async def nextPush(client):
+    """The next roster push to ``client``, past presence and messages; acknowledged."""
+    while True:
+        element = await client.expect()
+        if element.tag == q(NS_CLIENT, "iq") and element.get("type") == "set":
+            query = element.find(q(NS_ROSTER, "query"))
+            if query is not None:
+                client.sendRaw("<iq type='result' id='%s'/>" % element.get("id"))
+                [pushed] = items(query)
+                return pushed
+
+
+async def nextPresence(client, sender, kind):
+    while True:
+        element = await client.expect()
+        if element.tag == q(NS_CLIENT, "presence") and (
+                element.get("from"), element.get("type")) == (sender, kind):
+            return element
+
+
+async def storedRoster(xmpp, owner):
+    """``owner``'s roster as the server keeps it: (contact, name, subscription, pending out)."""
+    _, rows = await wait(xmpp.storage.roster.getRoster(owner))
+    return [(r.contact, r.name, r.subscription, r.pendingOut) for r in rows]
+
+
+@asyncioTest
+async def test_profanity_roster_add_and_remove_reach_the_accounts_other_resource_and_storage(
+        trusted_xmpp, tmp_path):
+    tablet = await rosterOnline(trusted_xmpp, "alice", "tablet")
+    alice = await loggedIn(trusted_xmpp, "starttls", "alice", tmp_path / "alice")
+    try:
+        await alice.type("/roster add bob@localhost Bob")
+        assert await nextPush(tablet) == item("bob@localhost", "Bob")
+        assert await storedRoster(trusted_xmpp, "alice@localhost") == [
+            ("bob@localhost", "Bob", "none", False)]
+        await alice.screenShows(r"Roster item added: bob@localhost \(Bob\)")
+
+        await alice.type("/roster remove bob@localhost")
+        assert await nextPush(tablet) == item("bob@localhost", subscription="remove")
+        assert await storedRoster(trusted_xmpp, "alice@localhost") == []
+        await alice.screenShows(r"Roster item removed: bob@localhost")
+    finally:
+        await alice.stop()
+        await tablet.close()
+
+
+@asyncioTest
+async def test_profanity_subscription_request_and_approval_with_a_raw_client(
+        trusted_xmpp, tmp_path):
+    bob = await rosterOnline(trusted_xmpp, "bob", "laptop")
+    tablet = await rosterOnline(trusted_xmpp, "alice", "tablet")
+    alice = await loggedIn(trusted_xmpp, "starttls", "alice", tmp_path / "alice")
+    try:
+        # alice asks to see bob's presence; bob hears it from her bare JID.
+        await alice.type("/sub request bob@localhost")
+        await nextPresence(bob, "alice@localhost", "subscribe")
+        await alice.screenShows(r"Sent subscription request to bob@localhost")
+        assert await nextPush(tablet) == item("bob@localhost", ask="subscribe")
+        assert await storedRoster(trusted_xmpp, "alice@localhost") == [
+            ("bob@localhost", "", "none", True)]
+        bob.sendRaw("<presence to='alice@localhost' type='subscribed'/>")
+        assert await nextPush(tablet) == item("bob@localhost", subscription="to")
+        assert await storedRoster(trusted_xmpp, "alice@localhost") == [
+            ("bob@localhost", "", "to", False)]
+        # The subscription brings bob's presence at once (RFC 6121 §3.1.6).
+        await alice.screenShows(r"Subscription received from bob@localhost")
+        await alice.screenShows(r"\+\+ bob@localhost \(laptop\) is online")
+
+        # bob asks back; profanity shows the request and alice allows it.
+        bob.sendRaw("<presence to='alice@localhost' type='subscribe'/>")
+        await alice.screenShows(r"Received authorization request from bob@localhost")
+        await alice.type("/sub allow bob@localhost")
+        await nextPresence(bob, "alice@localhost", "subscribed")
+        assert await nextPush(tablet) == item("bob@localhost", subscription="both")
+        assert await storedRoster(trusted_xmpp, "alice@localhost") == [
+            ("bob@localhost", "", "both", False)]
+        assert await storedRoster(trusted_xmpp, "bob@localhost") == [
+            ("alice@localhost", "", "both", False)]
+        # Now both ways: profanity lists bob as subscribed both.
+        await alice.type("/sub show bob@localhost")
+        await alice.screenShows(r"bob@localhost subscription status: both")
+    finally:
+        await alice.stop()
+        await tablet.close()
+        await bob.close()

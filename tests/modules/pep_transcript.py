@@ -62,15 +62,21 @@ async def answerCapsQuery(client, features, ver=None, identity=IDENTITY):
             break
         before.append(element)
     assert element.get("from") == "localhost", ET.tostring(element)
+    answerCaps(client, element, features, ver, identity)
+    return before
+
+
+def answerCaps(client, element, features, ver=None, identity=IDENTITY):
+    """Answer the disco#info query ``element`` (whoever asks) with ``features``."""
+    query = element.find(q(NS_DISCO_INFO, "query"))
     assert element.get("to") == client.jid, ET.tostring(element)
     assert query.get("node") == "%s#%s" % (CLIENT_NODE, ver or capsVer(features))
     category, kind, _, name = identity
     client.sendRaw(
-        "<iq type='result' id='%s' to='localhost'><query xmlns='%s' node='%s'>"
+        "<iq type='result' id='%s' to='%s'><query xmlns='%s' node='%s'>"
         "<identity category='%s' type='%s' name='%s'/>%s</query></iq>" % (
-            element.get("id"), NS_DISCO_INFO, query.get("node"), category, kind, name,
-            "".join("<feature var='%s'/>" % f for f in features)))
-    return before
+            element.get("id"), element.get("from"), NS_DISCO_INFO, query.get("node"),
+            category, kind, name, "".join("<feature var='%s'/>" % f for f in features)))
 
 
 async def online(xmpp, name, resource="pc", notify=(), answer=True):

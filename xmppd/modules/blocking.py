@@ -13,7 +13,10 @@ where each stanza's fate is decided:
   with ``not-acceptable`` and ``<blocked/>`` (§3.6);
 - presence, both ways (``presence/inbound``, which every presence towards a
   local or remote account passes): dropped; blocking a contact also sends
-  it the user's unavailable presence (§3.3).
+  it the user's unavailable presence (§3.3);
+- what the server sends on the user's behalf (PEP notifications, items
+  of the user's nodes): the module answers the ``BLOCKED`` question, and
+  the sender asks it.
 
 A pattern matches as XEP-0191 §3.3 says: full JID, bare JID,
 domain/resource, or domain.
@@ -25,7 +28,7 @@ from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
-from xmppd.api import ACCOUNT_DELETED
+from xmppd.api import ACCOUNT_DELETED, BLOCKED
 from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
 from xmppd.api import MESSAGE_INBOUND as INBOUND_EVENT
 from xmppd.api import PRESENCE_INBOUND, annotate, annotation, routeAsServer
@@ -74,6 +77,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         events.hook(CLIENT_OUTBOUND_EVENT, self.onOutbound, PRIORITY)
         events.hook(PRESENCE_INBOUND, self.onPresence, PRIORITY)
         events.hook(ACCOUNT_DELETED, self.onAccountDeleted)
+        events.hook(BLOCKED, self.onBlockedQuestion)
         self.ready = self.store.all()
         self.ready.addCallback(self._loaded)
         self.ready.addErrback(log.err, "could not load the blocklists")
@@ -89,6 +93,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         events.unhook(CLIENT_OUTBOUND_EVENT, self.onOutbound)
         events.unhook(PRESENCE_INBOUND, self.onPresence)
         events.unhook(ACCOUNT_DELETED, self.onAccountDeleted)
+        events.unhook(BLOCKED, self.onBlockedQuestion)
         XMPPHandler.connectionLost(self, reason)
 
     def onAccountDeleted(self, bareJID):
@@ -98,6 +103,9 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
     def blocks(self, owner, jid):
         items = self.lists.get(owner)
         return bool(items) and not items.isdisjoint(patternsFor(jid))
+
+    def onBlockedQuestion(self, owner, jid):
+        return True if self.blocks(owner, jid) else None
 
     # Enforcement -------------------------------------------------------------------------
 

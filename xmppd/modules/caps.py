@@ -8,33 +8,15 @@ hash over exactly what disco#info on the domain answers, and disco#info on
 the node ``NODE#ver`` answers the same (§6.2), as clients check.
 """
 
-import base64
-import hashlib
-
 from twisted.internet import defer
-from twisted.words.xish import domish
-from wokkel import disco
+from twisted.python import log
 from wokkel.iwokkel import IDisco
 from wokkel.subprotocols import XMPPHandler
 from zope.interface import implementer
 
-NS_CAPS = "http://jabber.org/protocol/caps"
+from xmppd.api import capsElement, capsVer, infoQuery
+
 NODE = "urn:xmppd:caps"
-
-
-def verificationString(info):
-    """XEP-0115 §5.1: identities, then features, each sorted, '<'-terminated."""
-    identities = sorted((i.category, i.type, getattr(i, "lang", None) or "", i.name or "")
-                        for i in info if isinstance(i, disco.DiscoIdentity))
-    features = sorted({str(f) for f in info if isinstance(f, disco.DiscoFeature)})
-    parts = ["%s/%s/%s/%s<" % identity for identity in identities]
-    parts += ["%s<" % feature for feature in features]
-    return "".join(parts)
-
-
-def capsHash(info):
-    digest = hashlib.sha1(verificationString(info).encode("utf-8")).digest()
-    return base64.b64encode(digest).decode("ascii")
 
 
 @implementer(IDisco)
@@ -43,6 +25,7 @@ class ServerCapsHandler(XMPPHandler):
         XMPPHandler.__init__(self)
         self.host = host
         self._info = None
+        self._ver = None
 
     def connectionInitialized(self):
         self.host.addStreamFeature(self.capsElement, "pre-auth")
@@ -60,23 +43,23 @@ class ServerCapsHandler(XMPPHandler):
                 # A module answers disco#info later than now: ask again next time.
                 return None
             self._info = [item for result in results for item in result]
+            self._ver = capsVer(infoQuery(self._info))
+            if self._ver is None:
+                # §5.4: clients would refuse the hash of what disco#info answers.
+                log.msg("caps: the domain's disco#info has duplicate identities or"
+                        " features; no caps in stream features")
         return self._info
 
     def capsElement(self):
-        info = self.hostInfo()
-        if info is None:
+        if self.hostInfo() is None or self._ver is None:
             return None
-        c = domish.Element((NS_CAPS, "c"))
-        c["hash"] = "sha-1"
-        c["node"] = NODE
-        c["ver"] = capsHash(info)
-        return c
+        return capsElement(NODE, self._ver)
 
     def getDiscoInfo(self, requestor, target, nodeIdentifier=""):
         info = self.hostInfo()
-        if target.user or not nodeIdentifier or info is None:
+        if target.user or not nodeIdentifier or info is None or self._ver is None:
             return defer.succeed([])
-        if nodeIdentifier != "%s#%s" % (NODE, capsHash(info)):
+        if nodeIdentifier != "%s#%s" % (NODE, self._ver):
             return defer.succeed([])
         return defer.succeed(list(info))
 

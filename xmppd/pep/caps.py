@@ -5,17 +5,16 @@ capabilities, as PEP's ``+notify`` filter (XEP-0163 §4.4) needs them.
 A client announces ``<c hash='sha-1' node=… ver=…/>`` in its presence. The
 first time the server meets a ``ver`` it asks that resource for disco#info
 on ``node#ver``, recomputes the hash over the answer (§5.1, with the §5.4
-checks) and, only if it matches, caches the features under ``(hash,
-ver)``: every later client of the same software costs no query. An answer
+checks, in ``xmppd.entitycaps``) and, only if it matches, caches the
+features under ``(hash, ver)``: every later client of the same software
+costs no query. An answer
 that does not verify, a legacy ``<c/>`` without ``hash``, an error or no
 answer at all serve that one resource only and are never cached, so one
 client cannot poison what others are believed to want. The cache is an
 LRU bounded by ``caps_cache_size``.
 """
 
-import base64
 import collections
-import hashlib
 import itertools
 
 from twisted.internet import defer
@@ -25,93 +24,13 @@ from twisted.words.xish import domish
 from wokkel.disco import NS_DISCO_INFO
 from wokkel.subprotocols import XMPPHandler
 
-NS_CAPS = "http://jabber.org/protocol/caps"
-NS_X_DATA = "jabber:x:data"
-XML_LANG = ("http://www.w3.org/XML/1998/namespace", "lang")
-# The IANA names of §5.1's hash functions, as hashlib knows them.
-HASHES = {"sha-1": "sha1", "sha-224": "sha224", "sha-256": "sha256",
-          "sha-384": "sha384", "sha-512": "sha512", "md5": "md5"}
+from xmppd.api import CAPS_HASHES as HASHES
+from xmppd.api import capsOf, capsVer
+
 # A client that does not answer its disco#info query within this many
 # seconds is taken to want nothing until its next caps change.
 QUERY_TIMEOUT = 30
 NOTHING = frozenset()
-
-
-def capsOf(presence):
-    """``(hash or None, node, ver)`` of a presence's ``<c/>``, or None."""
-    if presence is None:
-        return None
-    for child in presence.elements(NS_CAPS, "c"):
-        node, ver = child.getAttribute("node"), child.getAttribute("ver")
-        if node and ver:
-            return child.getAttribute("hash"), node, ver
-    return None
-
-
-def verificationString(query):
-    """
-    §5.1's string over a disco#info ``<query/>``, or None when §5.4 step 3
-    rejects it (duplicate identities or features, a bad FORM_TYPE).
-    """
-    identities = []
-    features = []
-    forms = []
-    for child in query.elements():
-        if child.uri == NS_DISCO_INFO and child.name == "identity":
-            identities.append((child.getAttribute("category", ""),
-                               child.getAttribute("type", ""),
-                               child.getAttribute(XML_LANG, ""),
-                               child.getAttribute("name", "")))
-        elif child.uri == NS_DISCO_INFO and child.name == "feature":
-            features.append(child.getAttribute("var", ""))
-        elif child.uri == NS_X_DATA and child.name == "x":
-            form = _extendedForm(child)
-            if form is False:
-                return None
-            if form is not None:
-                forms.append(form)
-    if len(set(identities)) != len(identities) or len(set(features)) != len(features):
-        return None
-    formTypes = [formType for formType, _ in forms]
-    if len(set(formTypes)) != len(formTypes):
-        return None
-    parts = ["%s/%s/%s/%s<" % identity for identity in sorted(identities)]
-    parts += ["%s<" % feature for feature in sorted(features)]
-    for formType, fields in sorted(forms):
-        parts.append("%s<" % formType)
-        for var, values in sorted(fields):
-            parts.append("%s<" % var)
-            parts += ["%s<" % value for value in sorted(values)]
-    return "".join(parts)
-
-
-def _extendedForm(x):
-    """(FORM_TYPE, [(var, values)]) of a result form; None to skip it; False if invalid."""
-    if x.getAttribute("type") != "result":
-        return None
-    formType = None
-    fields = []
-    for field in x.elements(NS_X_DATA, "field"):
-        var = field.getAttribute("var")
-        values = [str(v) for v in field.elements(NS_X_DATA, "value")]
-        if var == "FORM_TYPE":
-            if formType is not None or len(values) != 1 or field.getAttribute("type") != "hidden":
-                return False
-            formType = values[0]
-        elif var is not None:
-            fields.append((var, values))
-    # §5.4 3.6: a form without FORM_TYPE is ignored.
-    return None if formType is None else (formType, fields)
-
-
-def capsVer(query, hashName):
-    """The ``ver`` a client should have announced for this answer, or None."""
-    algorithm = HASHES.get(hashName)
-    string = verificationString(query)
-    if algorithm is None or string is None:
-        return None
-    digest = hashlib.new(algorithm, string.encode("utf-8")).digest()
-    return base64.b64encode(digest).decode("ascii")
 
 
 def featuresOf(query):
@@ -149,17 +68,19 @@ class CapsCache:
 
 class ClientCaps(XMPPHandler):
     """
-    The features of each available client resource of the host, by full
-    JID, learnt from its presence (and a disco#info query when needed).
+    The features of each available client resource by full JID: the
+    host's own, and the remote contacts' that ``remote`` (``RemoteResources``)
+    tracks, learnt from their presence (and a disco#info query when needed).
     """
 
     _ids = itertools.count(1)
 
-    def __init__(self, host, cacheSize, clock=None):
+    def __init__(self, host, cacheSize, clock=None, remote=None):
         XMPPHandler.__init__(self)
         if clock is None:
             from twisted.internet import reactor as clock
         self.host = host
+        self.remote = remote
         self.clock = clock
         self.cache = CapsCache(cacheSize)
         self.queries = 0
@@ -177,6 +98,15 @@ class ClientCaps(XMPPHandler):
         known = self._known.get(jid)
         return known[1] if known is not None else NOTHING
 
+    def featuresFor(self, jid, caps):
+        """What ``jid`` was known to support when it announced ``caps`` (nothing if unknown)."""
+        known = self._known.get(jid)
+        if known is not None and known[0] == caps:
+            return known[1]
+        if caps is not None and caps[0] in HASHES:
+            return self.cache.get((caps[0], caps[2])) or NOTHING
+        return NOTHING
+
     def forget(self, jid):
         self._known.pop(jid, None)
         self._timedOut(self._askedOf.get(jid))
@@ -186,8 +116,10 @@ class ClientCaps(XMPPHandler):
         Fire the features of ``session`` given its current presence, asking
         the client only when neither it nor the cache knows its ``ver``.
         """
-        jid = session.jid.full()
-        caps = capsOf(session.presence)
+        return self.resolveCaps(session.jid.full(), capsOf(session.presence))
+
+    def resolveCaps(self, jid, caps):
+        """Fire the features of the resource ``jid`` (local or remote) announcing ``caps``."""
         if caps is None:
             self._known[jid] = (None, NOTHING)
             return defer.succeed(NOTHING)
@@ -213,9 +145,17 @@ class ClientCaps(XMPPHandler):
         d.addCallback(self._remember, jid, caps)
         return d
 
-    def _remember(self, features, jid, caps):
+    def currentCaps(self, jid):
+        """The caps ``jid`` announces now: a local session's, or a remote contact's."""
         session = self.host.sessions.get(jid)
-        if session is not None and session.available and capsOf(session.presence) == caps:
+        if session is not None:
+            return capsOf(session.presence) if session.available else None
+        return self.remote.capsOf(jid) if self.remote is not None else None
+
+    def _remember(self, features, jid, caps):
+        # Only while the resource still announces these caps: an answer that
+        # arrives after it went away or changed them says nothing of it now.
+        if self.currentCaps(jid) == caps:
             self._known[jid] = (caps, features)
         return features
 

@@ -7,7 +7,7 @@ IQ to the domain or to a full JID is someone else's), answers disco for
 the bare JID, and sends what a request asks to be sent after its reply.
 ``PEPResource`` answers each verb: only the owner publishes, retracts,
 purges, deletes and configures; anyone the node's access model admits
-retrieves and subscribes (``audience``). The first publish to a node
+retrieves and subscribes (``audience``), except a JID the owner blocked. The first publish to a node
 creates it (``#auto-create``) with the defaults and any publish-options;
 on an existing node the publish-options are preconditions (§7.1.5).
 """
@@ -67,7 +67,8 @@ class PEPResource(PubSubResource):
             raise BadRequest("nodeid-required")
         if request.sender.userhost() != owner:
             exists = yield self.host.isLocalUser(request.recipient)
-            if not exists:
+            # XEP-0191 §3.5: to a JID it blocked, the account is as if it did not exist.
+            if not exists or self.audience.blocked(owner, request.sender.full()):
                 raise error.StanzaError("service-unavailable")
         config = yield self.store.getNode(owner, node)
         if config is None:

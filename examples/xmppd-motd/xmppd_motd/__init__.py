@@ -3,9 +3,10 @@ Message of the day: once a day, a user's first available resource gets the
 host's message; admins change it with an IQ.
 
 The whole module uses only ``xmppd.api``: an option schema, a handler on the
-``RESOURCE_AVAILABLE`` event, an IQ handler, and the per-user settings store
-for its state (the message under the host's own JID, and for each user the
-day it was last sent).
+``RESOURCE_AVAILABLE`` event, an IQ handler, the host's clock for "today",
+and the core's per-user settings store for its state (the message under the
+host's own JID, and for each user the day it was last sent). It needs no
+other module and no table of its own; ``examples/xmppd-digest`` shows both.
 """
 
 import datetime
@@ -26,17 +27,25 @@ MOTD_SET = "/iq[@type='set']/motd[@xmlns='%s']" % NS_MOTD
 class MessageOfTheDay(XMPPHandler, IQHandlerMixin):
     iqHandlers = {MOTD_GET: "onGet", MOTD_SET: "onSet"}
 
-    def __init__(self, host, options, today=None):
+    def __init__(self, host, options):
         XMPPHandler.__init__(self)
         self.host = host
         self.options = options
-        self.today = today or (lambda: datetime.datetime.now(datetime.timezone.utc).date())
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(MOTD_GET, self.handleRequest)
         self.xmlstream.addObserver(MOTD_SET, self.handleRequest)
         self.host.events.hook(RESOURCE_AVAILABLE, self.onAvailable)
         self.host.addDiscoFeature(NS_MOTD)
+
+    def connectionLost(self, reason):
+        self.host.events.unhook(RESOURCE_AVAILABLE, self.onAvailable)
+        XMPPHandler.connectionLost(self, reason)
+
+    def today(self):
+        """The UTC date on the host's clock: the one xmppd schedules with."""
+        now = self.host.clock.seconds()
+        return datetime.datetime.fromtimestamp(now, datetime.timezone.utc).date()
 
     def currentMessage(self):
         d = self.host.storage.settings.get(self.host.domain, SETTINGS_NODE, "message")
