@@ -10,9 +10,9 @@ Fixtures for other tests to use:
     backend, as SPEC §8 asks ("same behaviour, same tests"). The offline,
     AMP, roster and presence integration tests run on ``WITH_MEMORY``, the
     memory stores too (``[storage] backend = "memory"``): a module file
-    there overrides ``backend`` with ``backend_with_memory``, and the
-    fixtures pinned to SQLite take ``memory_or_sqlite``. The other
-    integration tests leave memory out, to keep CI short.
+    there overrides ``backend`` with ``backend_with_memory`` (the roster
+    and AMP fixtures take it too). The other integration tests leave
+    memory out, to keep CI short.
 ``database``
     A started ``xmppd.storage.Database`` of ``backend`` on an empty
     database of its own, stopped (and for MySQL dropped) afterwards.
@@ -259,11 +259,6 @@ def backend(request):
 
 @pytest.fixture(params=WITH_MEMORY, ids=WITH_MEMORY)
 def backend_with_memory(request):
-    return request.param
-
-
-@pytest.fixture(params=["memory", "sqlite"], ids=["memory", "sqlite"])
-def memory_or_sqlite(request):
     return request.param
 
 

@@ -83,8 +83,8 @@ async def start_amp_server(make_database, tmp_path):
 
 
 @pytest_twisted.async_yield_fixture
-async def world(start_amp_server, memory_or_sqlite):
-    yield await start_amp_server(backend=memory_or_sqlite)
+async def world(start_amp_server, backend_with_memory):
+    yield await start_amp_server(backend=backend_with_memory)
 
 
 def rule(action, condition, value):

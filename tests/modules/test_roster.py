@@ -27,11 +27,11 @@ def roster_config():
 
 
 @pytest_twisted.async_yield_fixture
-async def xmpp(make_database, tmp_path, roster_config, memory_or_sqlite):
-    """A running server on memory stores, then SQLite, with users alice, bob, carol and dave."""
+async def xmpp(make_database, tmp_path, roster_config, backend_with_memory):
+    """A running server on memory stores, SQLite and MariaDB, with users alice, bob, carol and dave."""
     from tests.harness import startServer
 
-    database = await make_database(memory_or_sqlite)
+    database = await make_database(backend_with_memory)
     config = {"modules": {"roster": roster_config}} if roster_config else None
     running = await startServer(database, tmp_path, config)
     for name in USERS:
