@@ -20,15 +20,7 @@ from typing import Mapping, NamedTuple, Optional, Union
 from twisted.words.protocols.jabber import jid as jabberJID
 
 from xmppd.config.schema import (
-    ConfigError,
-    Entries,
-    Option,
-    Schema,
-    Section,
-    Table,
-    formatValue,
-    joinKey,
-)
+    ConfigError, Entries, Option, Schema, Section, Table, formatValue, joinKey)
 
 BUILTIN_ACLS = ("all", "admin")
 INFINITY = "infinity"
