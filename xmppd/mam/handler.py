@@ -26,8 +26,8 @@ from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from zope.interface import implementer
 
 from xmppd.api import (
-    CLIENT_OUTBOUND, IOfflineService, MESSAGE_INBOUND, MESSAGE_OFFLINE, MESSAGE_ROUTE,
-    OFFLINE_STORED, RESOURCE_AVAILABLE, ROSTER_CHANGED)
+    ACCOUNT_DELETED, CLIENT_OUTBOUND, IOfflineService, MESSAGE_INBOUND, MESSAGE_OFFLINE,
+    MESSAGE_ROUTE, OFFLINE_STORED, RESOURCE_AVAILABLE, ROSTER_CHANGED)
 
 from xmppd.mam.archive import Archiver
 from xmppd.mam.prefs import PrefsRegistry, parsePrefs
