@@ -97,7 +97,7 @@ def serverWith(tmp_path, extra, enabled):
             "modules": {name: {"enabled": on} for name, on in enabled.items()}}
     config = parseConfig(data, moduleSchemas(modules))
     database = Database("sqlite", path=str(tmp_path / "xmppd.sqlite"))
-    return buildServer(config, modules, storesFor(database))
+    return buildServer(config, modules, storesFor(database, config, modules))
 
 
 def test_a_host_without_offline_storage_has_no_offline_service(tmp_path):
