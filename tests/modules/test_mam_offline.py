@@ -69,6 +69,24 @@ async def test_a_message_to_offline_bob_is_stored_once_and_reaches_him_once(serv
 
 
 @asyncioTest
+async def test_on_the_memory_backend_the_archive_queue_stores_once_too(serve):
+    # The offline module's queue is in Python there; mam's, with the
+    # archive, on SQLite in memory.
+    xmpp = await serve("memory", modules=MAM_ON)
+    assert type(xmpp.offlineQueue()).__name__ == "ArchiveQueue"
+    alice = await online(xmpp, "alice")
+    send(alice, BOB, "a1", "in memory")
+    send(alice, BOB, "a2", "off the record", payload=NO_PERMANENT_STORE)
+    assert await settle(xmpp, "bob", alice) == [[]]
+    assert await copiesFor(xmpp, BOB) == {
+        "archive": 1, "references": 1, "copies": 1, "offline_messages": 0}
+    phone = await online(xmpp, "bob", "phone")
+    delivered = await expectMessages(phone, 2)
+    assert [body(m) for m in delivered] == ["in memory", "off the record"]
+    assert await storedCount(xmpp, "bob") == 0
+
+
+@asyncioTest
 async def test_no_permanent_store_waits_in_full_in_the_queue_in_its_place(serve, backend):
     xmpp = await serve(backend, modules=MAM_ON)
     alice = await online(xmpp, "alice")
@@ -156,6 +174,27 @@ async def test_a_message_archived_after_the_mam_sync_still_comes_offline(serve, 
     await expectSilence(phone)
     assert await storedCount(xmpp, "bob") == 0
     assert (await query(phone)).bodies == ["synced", "after the sync"]
+
+
+@asyncioTest
+async def test_a_client_that_sends_presence_right_behind_its_mam_query_is_not_flooded(
+        serve, backend):
+    from tests.offline.transcript import readUntilDelivered
+    xmpp = await serve(backend, modules=MAM_ON)
+    alice = await online(xmpp, "alice")
+    send(alice, BOB, "a1", "archived")
+    send(alice, BOB, "a2", "off the record", payload=NO_PERMANENT_STORE)
+    assert await settle(xmpp, "bob", alice) == [[]]
+    phone = await connect(xmpp, "bob", "phone")
+    # Pipelined: the presence goes before the query's answer came.
+    phone.sendRaw("<iq type='set' id='sync'><query xmlns='urn:xmpp:mam:2' queryid='s'/></iq>"
+                  "<presence/>")
+    received = await readUntilDelivered(xmpp, phone)
+    messages = [e for e in received if e.tag == q(NS_CLIENT, "message")]
+    results = [m for m in messages if m.find("{urn:xmpp:mam:2}result") is not None]
+    offline = [m for m in messages if m.find("{urn:xmpp:mam:2}result") is None]
+    assert len(results) == 1 and [body(m) for m in offline] == ["off the record"]
+    assert await storedCount(xmpp, "bob") == 0
 
 
 @asyncioTest

@@ -146,8 +146,12 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
         owner = self._owner(iq)
         session = self.host.sessions.get(JID(iq["from"]))
         if session is not None and not session.available:
-            # The client syncs through MAM: see onResourceAvailable.
+            # The client syncs through MAM: see onResourceAvailable. This
+            # query reads everything archived for the owner up to this
+            # stamp (it waits for those writes first), even if the client
+            # sends its presence before the answer.
             session.mamSyncing = True
+            session.mamSyncedTo = self.archiver.clock.watermark()
         request = parseQuery(iq.query, owner, self.options.page_size,
                              self.options.max_page_size, self.options.rsm_count)
         return defer.ensureDeferred(self._answer(iq, owner, session, request))
@@ -155,9 +159,6 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
     async def _answer(self, iq, owner, session, request):
         # Everything routed before the query is in the archive by now.
         await self.archiver.writer.settled(owner)
-        if session is not None and getattr(session, "mamSyncing", False):
-            # What this query can read: stamped up to here (see _dropArchived).
-            session.mamSyncedTo = self.archiver.clock.watermark()
         try:
             page = await self.store.query(request.query)
         except ArchiveItemNotFound as missing:

@@ -71,14 +71,17 @@ class QueueHandover:
                 self.moved += moved
 
     async def _move(self, source, target):
-        moved = 0
+        moved = afterId = 0
         while True:
-            rows = await source.export(0, BATCH)
+            # Past the last batch, so that a row the delete missed is not
+            # adopted over and over.
+            rows = await source.export(afterId, BATCH)
             if not rows:
                 return moved
             await target.adopt([row[1:] for row in rows])
             await source.delete([row[0] for row in rows])
             moved += len(rows)
+            afterId = rows[-1][0]
 
 
 def handoverFor(host, service):
