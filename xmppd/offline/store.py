@@ -7,9 +7,9 @@ transaction while holding the recipient's lock, so a burst of concurrent
 senders stores exactly up to a limit and never past it (SPEC §4). Which
 limits apply to a message is the offline service's policy; what a limit
 means (``exceededLimit``) is the queue contract's, in xmppd.api, for the
-atomic insert and the unlocked look ahead alike, and for every queue. Delivery reads with ``fetch`` and deletes by id
-only once the stanzas were sent, so a crash between the two redelivers
-rather than loses a message.
+atomic insert and the unlocked look ahead alike, and for every queue.
+Delivery reads with ``fetch`` and deletes by id only once the stanzas were
+sent, so a crash between the two redelivers rather than loses a message.
 """
 
 import time
