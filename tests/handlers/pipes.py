@@ -75,7 +75,8 @@ class PipeServer:
         config = parseConfig({"server": {"data_dir": str(dataDir)},
                               "modules": modules or {}}, moduleSchemas(installed))
         self.database = Database("sqlite", path=str(dataDir / "xmppd.sqlite"))
-        self.server = buildServer(config, installed, storesFor(self.database), self.clock)
+        self.server = buildServer(config, installed, storesFor(self.database, config, installed),
+                                  self.clock)
         self.host = self.server.hosts[DOMAIN]
         self.storage = self.server.storage
 

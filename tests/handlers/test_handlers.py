@@ -19,7 +19,7 @@ ALICE = "alice@localhost"
 async def pipes(tmp_path):
     server = PipeServer(tmp_path)
     await server.start()
-    await server.storage.users.create(ALICE, "secret")
+    await server.server.accounts.create(ALICE, "secret")
     yield server
     await server.stop()
 
