@@ -189,7 +189,10 @@ async def test_a_client_that_sends_presence_right_behind_its_mam_query_is_not_fl
     # Pipelined: the presence goes before the query's answer came.
     phone.sendRaw("<iq type='set' id='sync'><query xmlns='urn:xmpp:mam:2' queryid='s'/></iq>"
                   "<presence/>")
-    received = await readUntilDelivered(xmpp, phone)
+    received = []
+    while not any(e.tag == q(NS_CLIENT, "iq") and e.get("id") == "sync" for e in received):
+        received.append(await phone.expect())
+    received += await readUntilDelivered(xmpp, phone)
     messages = [e for e in received if e.tag == q(NS_CLIENT, "message")]
     results = [m for m in messages if m.find("{urn:xmpp:mam:2}result") is not None]
     offline = [m for m in messages if m.find("{urn:xmpp:mam:2}result") is None]
