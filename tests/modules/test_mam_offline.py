@@ -371,3 +371,16 @@ async def test_messages_stored_before_mam_was_on_wait_in_its_queue_in_full(
         assert stanzaIds(delivered[0]) == [] and stanzaIds(delivered[1])[0][0] == BOB
     finally:
         await wait(second.stop())
+
+
+@asyncioTest
+async def test_with_the_offline_stub_a_message_to_offline_bob_is_only_archived(serve):
+    xmpp = await serve("sqlite", offline={"enabled": False},
+                       modules={"mam": {"enabled": True}, "offline_stub": {"enabled": True}})
+    alice = await online(xmpp, "alice")
+    send(alice, BOB, "a1", "for the archive only")
+    assert await settle(xmpp, "bob", alice) == [[]]
+    await expectSilence(alice)
+    phone = await online(xmpp, "bob", "phone")
+    await expectSilence(phone)
+    assert (await query(phone)).bodies == ["for the archive only"]
