@@ -24,6 +24,11 @@ class RunningServer:
     def host(self, domain="localhost"):
         return self.server.hosts[domain]
 
+    def offlineQueue(self, domain="localhost"):
+        """The IOfflineQueue the offline service stores in (mam's, or its own)."""
+        from xmppd.api import IOfflineService
+        return self.host(domain).service(IOfflineService).store
+
     def available(self, bareJID):
         """
         A Deferred that fires once ``bareJID`` has an available resource: a
@@ -56,7 +61,7 @@ class RunningServer:
         def check(*_):
             if d.called:
                 return
-            counted = self.storage.offline.count(recipient)
+            counted = self.offlineQueue(recipient.split("@", 1)[-1]).count(recipient)
             counted.addCallback(lambda n: n >= count and not d.called and (
                 host.events.unhook("offline/stored", check), d.callback(n)))
         host.events.hook("offline/stored", check)

@@ -49,3 +49,43 @@ def test_mam_commands_say_so_when_the_mam_module_is_off(ctl, tmp_path):  # noqa:
     assert result.stderr.strip().splitlines() == [
         "xmppctl: no enabled module opens a store named 'mam':"
         " is its module enabled in the config?"]
+
+
+async def waitingInTheArchiveQueue(storage, body, storedAt):
+    """A message to offline bob as the server stores it with mam on: archived, referred to."""
+    from twisted.words.protocols.jabber.jid import JID
+    from wokkel.generic import parseXml
+
+    from xmppd.api import annotate
+    from xmppd.mam.archive import ARCHIVING, ArchiveWriter, OfflineArchiving
+    from xmppd.mam.stanzaids import ArchiveClock, addStanzaId
+    from xmppd.offline.service import storedCopy
+
+    class Archiver:
+        clock = ArchiveClock()
+        writer = ArchiveWriter(None)
+    message = parseXml(("<message xmlns='jabber:client' from='alice@localhost/r1'"
+                        " to='bob@localhost'><body>%s</body></message>" % body).encode())
+    addStanzaId(message, "bob@localhost", "sid-" + body)
+    annotate(message, ARCHIVING, OfflineArchiving(Archiver(), "bob@localhost",
+                                                  JID("alice@localhost/r1"), "sid-" + body))
+    xml = storedCopy(message, "localhost", storedAt)
+    await storage.mam_offline.store("bob@localhost", "alice@localhost", xml, storedAt,
+                                    stanza=message)
+    return xml
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_purge_leaves_waiting_offline_messages_whole(ctl):  # noqa: F811
+    now = int(time.time() * 1_000_000)
+    xml = await waitingInTheArchiveQueue(ctl.storage, "still waiting", now)
+    assert ok(ctl.run("offline", "count", "bob@localhost")).strip() == "1"
+    assert ok(ctl.run("mam", "purge", "bob@localhost")).strip() == \
+        "purged 1 archived messages of bob@localhost"
+    assert await ctl.storage.mam.count("bob@localhost") == 0
+    # The message waits on, with its copy back: listed as it will be delivered.
+    [line] = ok(ctl.run("offline", "list", "bob@localhost")).splitlines()
+    assert line.endswith("\t" + xml) and "sid-still waiting" in line
+    assert ok(ctl.run("offline", "purge", "bob@localhost")).strip() == \
+        "purged 1 messages of bob@localhost"
+    assert await ctl.storage.mam_offline.count("bob@localhost") == 0

@@ -24,7 +24,11 @@ What a module gets, and where:
   under a key of its own; ``EXPIRES_AT`` is the one modules share), the
   routing verdicts, what presence and the roster share (``Contacts``,
   ``RosterChange``, ``routeAsServer``, ``outboundSession``), event names,
-  the interfaces of built-in services (``IOfflineService``), ``SQLStore``
+  the stored copy of an offline message (``offlineCopy``: the stanza and
+  the server's XEP-0203 delay), the interfaces of built-in services
+  (``IOfflineService``, and ``IOfflineQueue`` with what its limits mean,
+  ``exceededLimit``/``exceededBytes``: a module may provide the queue the
+  offline service stores in), ``SQLStore``
   (the base of a module's own store: ``Module(stores={NAME: factory},
   tables="package")``, its rows of an account in ``accountTables``), storage
   errors, the checks a module's options may use (``normaliseDomain``,
@@ -97,7 +101,7 @@ from xmppd.ctl import CommandError, existingAccount, parseAccount
 from xmppd.entitycaps import HASHES as CAPS_HASHES
 from xmppd.entitycaps import NS_CAPS, capsElement, capsOf, capsVer, infoQuery
 from xmppd.imodule import IHost, IModule
-from xmppd.iservices import IOfflineService
+from xmppd.iservices import IOfflineQueue, IOfflineService, exceededBytes, exceededLimit
 from xmppd.module import Module
 from xmppd.onbehalf import accountTarget, answerOnBehalf, isForAccount
 from xmppd.router import BOUNCE, DELIVER, DROP, OFFLINE, OfflineMessage, Routing, route, targets
@@ -105,8 +109,8 @@ from xmppd.rostermanager import Contacts, ContactState, RosterChange, unavailabl
 from xmppd.services import MissingService
 from xmppd.stanzas import (
     EXPIRES_AT, NS_CHATSTATES, NS_CLIENT, NS_DELAY, NS_SESSION, NS_STANZAS, STANZA_NAMES,
-    SUBSCRIPTION_TYPES, annotate, annotation, canWait, copyStanza, isMessage,
-    jidFromAttribute, outboundSession, routeAsServer, stanzaError)
+    SUBSCRIPTION_TYPES, annotate, annotation, canWait, copyStanza, formatStamp, isMessage,
+    jidFromAttribute, offlineCopy, outboundSession, routeAsServer, stanzaError)
 from xmppd.storage.interfaces import (
     NodeExists, NoSuchNode, PrivateStorageFull, QuotaExceeded, RosterFull, StorageError,
     TooManyNodes, UnknownUser, UserExists)
@@ -142,12 +146,12 @@ __all__ = [
     "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "Module", "Option",
     "Schema", "VERSION", "XMPPHandler", "normaliseDomain", "parseHostPort",
     # Services
-    "IOfflineService", "MissingService",
+    "IOfflineQueue", "IOfflineService", "MissingService", "exceededBytes", "exceededLimit",
     # Stanzas
     "EXPIRES_AT", "JID", "NS_CHATSTATES", "NS_CLIENT", "NS_DELAY", "NS_SESSION", "NS_STANZAS",
     "STANZA_NAMES", "StanzaError", "accountTarget", "annotate", "annotation",
-    "answerOnBehalf", "canWait", "copyStanza", "isForAccount", "isMessage",
-    "jidFromAttribute", "stanzaError", "toResponse",
+    "answerOnBehalf", "canWait", "copyStanza", "formatStamp", "isForAccount", "isMessage",
+    "jidFromAttribute", "offlineCopy", "stanzaError", "toResponse",
     # Entity capabilities (XEP-0115)
     "CAPS_HASHES", "NS_CAPS", "capsElement", "capsOf", "capsVer", "infoQuery",
     # Routing

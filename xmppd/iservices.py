@@ -18,7 +18,8 @@ class IOfflineService(Interface):
 
     enabled = Attribute("True if messages are stored; False for the stub.")
     options = Attribute("The offline module's validated options.")
-    store = Attribute("The IOfflineStore of the queue (None for the stub).")
+    store = Attribute("The IOfflineQueue in use: the one a module provides, else the"
+                      " offline module's own (None for the stub).")
 
     def now():
         """The service's clock, in microseconds since the epoch."""
@@ -37,3 +38,107 @@ class IOfflineService(Interface):
         The client of ``session`` retrieves its offline messages itself
         (XEP-0013 §2.4): none are sent to it at its initial presence.
         """
+
+
+class IOfflineQueue(Interface):
+    """
+    The offline message queue of every local account, in arrival (id)
+    order: what the offline service stores, delivers, expires and counts
+    against the limits. The offline module keeps one of its own (its
+    ``offline`` store); another module may provide a queue under this
+    interface (``host.provide(IOfflineQueue, queue)``), which the offline
+    service then uses instead -- ``mam`` does with ``offline_in_archive``,
+    so that a message it archives is not stored a second time. Every
+    implementation is held to the same contract (tests/storage/test_offline.py).
+
+    ``xml`` is always the stored copy as the offline module made it
+    (``offlineCopy``): a queue may keep it in another form, but gives back
+    exactly those bytes.
+    """
+
+    def store(recipient, sender, xml, storedAt, expiresAt=None,
+              pairLimit=None, userLimit=None, userBytesLimit=None, stanza=None):
+        """
+        Append one stanza to ``recipient``'s queue and fire its id.
+
+        ``storedAt``/``expiresAt`` are microseconds since the epoch (UTC).
+        ``pairLimit`` caps the rows from ``sender`` to ``recipient``,
+        ``userLimit`` the recipient's whole queue, as ``exceededLimit``
+        reads them; None means no cap. The count and the insert are atomic:
+        concurrent stores never overshoot. Rows expired but not yet purged
+        still count. Fails with QuotaExceeded naming the limit.
+        ``userBytesLimit`` caps the bytes of the recipient's whole queue
+        (QuotaExceeded "bytes", ``exceededBytes``), checked in the same
+        transaction. ``stanza``: the message itself, with the annotations
+        modules noted on it, for a queue that keeps something else than
+        ``xml`` (None: only ``xml`` is known).
+        """
+
+    def wouldExceed(recipient, sender, pairLimit=None, userLimit=None):
+        """
+        Fire the limit (``exceededLimit``) that one more row from ``sender``
+        would pass now, or None: an unlocked look ahead (AMP must know
+        whether a message would be stored before it is), which ``store``
+        then decides for good.
+        """
+
+    def fetch(recipient, afterId=0, limit=100, now=None):
+        """
+        Fire up to ``limit`` rows ``(id, sender, xml)`` with id > afterId, in
+        id order, leaving out those expired at ``now`` (µs; None means the
+        current time), i.e. with expiresAt <= now. Nothing is deleted: the
+        caller deletes by id once the stanzas were sent.
+        """
+
+    def delete(ids):
+        """Delete exactly these rows; fire how many existed."""
+
+    def count(recipient):
+        """Fire the number of stored rows for ``recipient``."""
+
+    def listMessages(recipient):
+        """Fire all rows ``(id, sender, storedAt, expiresAt, xml)`` in order."""
+
+    def purge(recipient):
+        """Delete every row of ``recipient``; fire how many."""
+
+    def purgeExpired(now):
+        """Delete rows whose expiresAt <= now; fire the deleted rows
+        ``(id, recipient, sender, xml)`` in id order, so that AMP can tell
+        senders."""
+
+    def purgeOlderThan(cutoff):
+        """Delete rows stored before ``cutoff`` (µs); fire how many."""
+
+    def export(afterId=0, limit=500):
+        """
+        Fire up to ``limit`` rows ``(id, recipient, sender, storedAt,
+        expiresAt, xml)`` of every recipient with id > afterId, in id order,
+        expired ones included: a queue handing its rows to another one.
+        """
+
+    def adopt(rows):
+        """
+        Append ``rows`` of ``(recipient, sender, storedAt, expiresAt, xml)``
+        in their order, without limits (they were accepted once already),
+        in one transaction; fire how many.
+        """
+
+
+def exceededLimit(pairLimit, userLimit, pairCount, userCount):
+    """
+    The limit that one more row would pass, or None: a limit of N allows N
+    rows, so 0 stores nothing; "pair" is named when both are reached.
+    """
+    if pairLimit is not None and pairCount >= pairLimit:
+        return "pair"
+    if userLimit is not None and userCount >= userLimit:
+        return "user"
+    return None
+
+
+def exceededBytes(limit, queueBytes, size):
+    """"bytes" if a stanza of ``size`` bytes would take the queue past ``limit``."""
+    if limit is not None and queueBytes + size > limit:
+        return "bytes"
+    return None

@@ -5,6 +5,8 @@ copies, the direction of a presence, and annotations (what modules note on
 a stanza while it is routed, each under a key of its own).
 """
 
+from datetime import datetime, timezone
+
 from twisted.words.protocols.jabber import error
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
@@ -34,6 +36,37 @@ def copyStanza(stanza):
     for child in stanza.children:
         copy.addChild(child)
     return copy
+
+
+def formatStamp(microseconds):
+    """XEP-0082 date-time in UTC, to the microsecond."""
+    moment = datetime.fromtimestamp(microseconds // 1_000_000, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + ".%06dZ" % (microseconds % 1_000_000)
+
+
+OFFLINE_STORAGE = "Offline Storage"
+
+
+def offlineCopy(stanzaXml, domain, storedAt):
+    """
+    A stored message as offline storage hands it out (SPEC §2): the stanza
+    as routed, serialised, with the server's XEP-0203 ``<delay/>`` of the
+    moment it was stored, last. Whoever keeps the queue builds it with this
+    one function, so that a queue which keeps only the stanza (or a
+    reference to an archived one) and adds the delay when it is read gives
+    back the very bytes the offline module stored.
+    """
+    element = domish.Element((NS_DELAY, "delay"))
+    element["from"] = domain
+    element["stamp"] = formatStamp(storedAt)
+    element.addContent(OFFLINE_STORAGE)
+    # Serialised alone it reads as it would inside the stanza: its own
+    # namespace declared, domish's quoting.
+    delay = element.toXml()
+    if stanzaXml.endswith("/>"):
+        name = stanzaXml[1:].split(None, 1)[0].split("/", 1)[0]
+        return "%s>%s</%s>" % (stanzaXml[:-2], delay, name)
+    return stanzaXml[:stanzaXml.rindex("</")] + delay + stanzaXml[stanzaXml.rindex("</"):]
 
 
 # Annotations ----------------------------------------------------------------

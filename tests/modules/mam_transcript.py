@@ -99,3 +99,25 @@ async def iq(client, payload, type="get", id=None, to=None):
 def stanzaIds(message, by=None):
     return [(e.get("by"), e.get("id")) for e in message.findall(q(NS_SID, "stanza-id"))
             if by is None or e.get("by") == by]
+
+
+async def tableRows(xmpp, sql, *args):
+    """Rows of a query on the server's database, as tuples."""
+    from tests.aio import wait
+    return [tuple(row) for row in await wait(xmpp.storage.database.runQuery(sql, args))]
+
+
+async def copiesFor(xmpp, owner):
+    """
+    Where the stanzas kept for ``owner`` are: rows of the archive, queue
+    rows referring to it, queue rows holding a copy, rows of the offline
+    module's own queue.
+    """
+    [(archived,)] = await tableRows(
+        xmpp, "SELECT COUNT(*) FROM mam_messages WHERE owner = ?", owner)
+    [(references, copies)] = await tableRows(
+        xmpp, "SELECT COUNT(archive_id), COUNT(xml) FROM mam_offline WHERE recipient = ?", owner)
+    [(own,)] = await tableRows(
+        xmpp, "SELECT COUNT(*) FROM offline_messages WHERE recipient = ?", owner)
+    return {"archive": int(archived), "references": int(references), "copies": int(copies),
+            "offline_messages": int(own)}

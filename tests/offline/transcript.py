@@ -114,13 +114,14 @@ async def storedCount(xmpp, user):
     delivery deletes its last batch when the client's answer to the ping
     after it arrives, which a client sends as it reads (``expect``). With
     the offline module off its store is not even open: nothing is stored.
+    The queue counted is the one in use (mam's with ``offline_in_archive``).
     """
     from tests.aio import wait
     account = "%s@localhost" % user
     await wait(xmpp.server.pipeline.run(account, lambda: None))
     if "offline" not in xmpp.storage:
         return 0
-    return await wait(xmpp.storage.offline.count(account))
+    return await wait(xmpp.offlineQueue().count(account))
 
 
 async def settle(xmpp, recipient, *senders):

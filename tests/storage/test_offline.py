@@ -1,7 +1,10 @@
 """
 The offline queue, one contract held on memory, SQLite and MariaDB: order,
 expiry, exact deletes, and limits -- the SQL ones also exactly under
-concurrent stores.
+concurrent stores. Both queues are held to it: the offline module's own,
+and the archive's (mam's ``offline_in_archive``; its rows here hold their
+copy, since nothing was archived: tests/storage/test_archive_queue.py has
+the references).
 """
 
 import time
@@ -10,6 +13,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
+from xmppd.api import IOfflineQueue
+from xmppd.mam.queue import ArchiveQueue
 from xmppd.offline.memory import MemoryOfflineStore
 from xmppd.offline.store import OfflineStore, exceededLimit
 from xmppd.storage import QuotaExceeded
@@ -24,9 +29,30 @@ def message(n):
     return "<message to='%s' id='m%d'><body>%d</body></message>" % (ALICE, n, n)
 
 
+QUEUES = ["own", "archive"]
+
+
+@pytest.fixture(params=QUEUES, ids=QUEUES)
+def queue_kind(request):
+    return request.param
+
+
+@pytest_twisted.async_yield_fixture
+async def stores(store_backend, make_database, queue_kind):
+    """The contract's registry (see conftest), with mam's tables for its queue."""
+    from xmppd.storage import openStores
+    from xmppd.tap import availableModules
+    installed = availableModules()
+    names = ["offline", "last"] + (["mam"] if queue_kind == "archive" else [])
+    database = await make_database(store_backend)
+    registry = openStores(database, [installed[name] for name in names])
+    await registry.start()
+    yield registry
+
+
 @pytest.fixture
-def offline(stores):
-    return stores.offline
+def offline(stores, queue_kind):
+    return stores.offline if queue_kind == "own" else stores.mam_offline
 
 
 async def storeSeveral(offline, count, recipient=ALICE, sender=BOB, **options):
@@ -37,9 +63,34 @@ async def storeSeveral(offline, count, recipient=ALICE, sender=BOB, **options):
 
 
 class TestOfflineStore:
-    def test_the_backend_has_its_own_offline_store(self, offline, store_backend):
+    def test_the_backend_has_its_own_offline_store(self, offline, store_backend, queue_kind):
         expected = MemoryOfflineStore if store_backend == "memory" else OfflineStore
+        if queue_kind == "archive":
+            # On an SQLite database in memory under "memory", like the archive.
+            expected = ArchiveQueue
         assert type(offline) is expected
+        assert IOfflineQueue.providedBy(offline)
+
+    @pytest_twisted.ensureDeferred
+    async def test_export_and_adopt_hand_every_row_over_in_order(self, offline):
+        first = await offline.store(ALICE, BOB, message(1), NOW, expiresAt=NOW + 5)
+        second = await offline.store(CAROL, BOB, message(2), NOW + 1)
+        third = await offline.store(ALICE, CAROL, message(3), NOW + 2, expiresAt=NOW - 1)
+        assert await offline.export() == [
+            (first, ALICE, BOB, NOW, NOW + 5, message(1)),
+            (second, CAROL, BOB, NOW + 1, None, message(2)),
+            (third, ALICE, CAROL, NOW + 2, NOW - 1, message(3))]
+        assert [row[0] for row in await offline.export(afterId=first, limit=1)] == [second]
+        assert await offline.adopt([(ALICE, "dave@example.org", NOW - 9, None, message(4)),
+                                    (ALICE, BOB, NOW - 8, NOW + 9, message(5))]) == 2
+        assert await offline.adopt([]) == 0
+        rows = await offline.listMessages(ALICE)
+        assert [(row[1], row[2], row[3], row[4]) for row in rows] == [
+            (BOB, NOW, NOW + 5, message(1)), (CAROL, NOW + 2, NOW - 1, message(3)),
+            ("dave@example.org", NOW - 9, None, message(4)), (BOB, NOW - 8, NOW + 9, message(5))]
+        # Adopted rows count against the limits like any other.
+        with pytest.raises(QuotaExceeded):
+            await offline.store(ALICE, BOB, message(6), NOW, userLimit=4)
 
     @pytest_twisted.ensureDeferred
     async def test_would_exceed_looks_ahead_with_the_rule_of_the_insert(self, offline):
@@ -314,6 +365,19 @@ class SlowCountingOfflineStore(OfflineStore):
         return overLimit
 
 
+class SlowCountingArchiveQueue(ArchiveQueue):
+    """The same for the archive's queue, which counts in ``_over``."""
+
+    def _over(self, *args):
+        over = ArchiveQueue._over(self, *args)
+        time.sleep(0.02)
+        return over
+
+
+SLOW_QUEUES = {"own": (SlowCountingOfflineStore, "xmppd.offline"),
+               "archive": (SlowCountingArchiveQueue, "xmppd.mam")}
+
+
 async def storeConcurrently(offline, senders, **limits):
     results = await defer.DeferredList(
         [offline.store(ALICE, sender, message(n), NOW + n, **limits)
@@ -324,24 +388,29 @@ async def storeConcurrently(offline, senders, **limits):
     return stored, refused
 
 
-@pytest_twisted.ensureDeferred
-async def test_concurrent_stores_never_overshoot_the_pair_limit(backend, make_database):
+async def slowQueue(kind, backend, make_database):
     # Seven connections race on MySQL; seven, not a divisor of the limit,
     # keeps a wave of unlocked counts from landing on it exactly by luck.
-    database = await make_database(backend, schema=["xmppd.offline"],
+    queue, package = SLOW_QUEUES[kind]
+    database = await make_database(backend, schema=[package],
                                    **({"pool_size": 7} if backend == "mysql" else {}))
-    offline = SlowCountingOfflineStore(database)
+    return queue(database)
+
+
+@pytest.mark.parametrize("kind", QUEUES)
+@pytest_twisted.ensureDeferred
+async def test_concurrent_stores_never_overshoot_the_pair_limit(kind, backend, make_database):
+    offline = await slowQueue(kind, backend, make_database)
     stored, refused = await storeConcurrently(offline, [BOB] * 50, pairLimit=10)
     assert len(stored) == 10 and len(set(stored)) == 10
     assert len(refused) == 40 and {error.limit for error in refused} == {"pair"}
     assert await offline.count(ALICE) == 10
 
 
+@pytest.mark.parametrize("kind", QUEUES)
 @pytest_twisted.ensureDeferred
-async def test_concurrent_stores_never_overshoot_the_user_limit(backend, make_database):
-    database = await make_database(backend, schema=["xmppd.offline"],
-                                   **({"pool_size": 7} if backend == "mysql" else {}))
-    offline = SlowCountingOfflineStore(database)
+async def test_concurrent_stores_never_overshoot_the_user_limit(kind, backend, make_database):
+    offline = await slowQueue(kind, backend, make_database)
     senders = ["sender%d@example.org" % (n % 7) for n in range(50)]
     stored, refused = await storeConcurrently(offline, senders, pairLimit=5, userLimit=13)
     assert len(stored) == 13 and await offline.count(ALICE) == 13

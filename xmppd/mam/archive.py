@@ -6,8 +6,11 @@ A message is archived for each local party to it:
 - for its **recipient**, at the moment routing acts on it: delivered now
   (``message/route``, before carbons copy it), or taken by offline storage
   (``message/offline`` above AMP, so that the id is in the stanza before
-  it is serialised; the row is written once ``offline/stored`` says it was
-  stored). A message that bounces, or that AMP drops, is not archived;
+  it is serialised). An offline message's row is written by the queue that
+  stores it when that is the archive's own (``xmppd.mam.queue``: one
+  transaction, and the queue keeps a reference, not a copy), or once
+  ``offline/stored`` says it was stored otherwise. A message that bounces,
+  or that AMP drops, is not archived;
 - for its **sender**, when the client sends it (``client/outbound``, after
   blocking refused what it refuses, before carbons copy it).
 
@@ -30,7 +33,7 @@ from twisted.internet import defer
 from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 
-from xmppd.api import DELIVER
+from xmppd.api import DELIVER, IOfflineService, annotate, annotation
 
 from xmppd.mam.stanzaids import (
     ArchiveClock,
@@ -46,6 +49,8 @@ NS_CLIENT = "jabber:client"
 # A writer this far behind for one owner stops archiving for it (and logs):
 # the messages themselves are delivered all the same.
 MAX_PENDING = 10_000
+# The annotation on a message offline storage is about to store.
+ARCHIVING = "mam/archiving"
 
 
 def archivable(message):
@@ -72,13 +77,49 @@ def _jid(text):
         return None
 
 
+class OfflineArchiving:
+    """
+    The archive row of a message that offline storage is about to store,
+    noted on the stanza (``ARCHIVING``). The archive's queue writes it in
+    the transaction that stores the message (``row``, ``track``,
+    ``stored``); when another queue stored it, the archiver writes it on
+    ``offline/stored``. Either way exactly once, and never for a message
+    that was not stored.
+    """
+
+    def __init__(self, archiver, owner, contact, stanzaId):
+        self.archiver = archiver
+        self.owner = owner
+        self.contact = contact
+        self.stanzaId = stanzaId
+        self.written = False
+
+    def row(self, stanza):
+        """The row, stamped now: in the archive's order from this moment on."""
+        return (self.owner, self.stanzaId, self.archiver.clock.next(),
+                self.contact.userhost(), self.contact.resource or "", stanza.toXml())
+
+    def track(self, d):
+        """A query of the owner's archive waits for the transaction ``d``."""
+        self.archiver.writer.track(self.owner, d)
+
+    def stored(self, result):
+        self.written = True
+        return result
+
+
 class ArchiveWriter:
-    """Each owner's rows in the order given, one transaction per batch."""
+    """
+    Each owner's rows in the order given, one transaction per batch; and
+    the owner's rows written elsewhere (the archive's offline queue) that
+    a query must wait for all the same.
+    """
 
     def __init__(self, store):
         self.store = store
         self.pending = {}
         self.writing = {}
+        self.elsewhere = {}
         self.waiters = {}
 
     def write(self, row):
@@ -103,12 +144,30 @@ class ArchiveWriter:
         if owner in self.pending:
             self._flush(owner)
             return
+        self._settle(owner)
+
+    def track(self, owner, d):
+        """``d`` writes a row of ``owner``'s in a transaction of its own."""
+        self.elsewhere[owner] = self.elsewhere.get(owner, 0) + 1
+        d.addBoth(self._writtenElsewhere, owner)
+
+    def _writtenElsewhere(self, result, owner):
+        self.elsewhere[owner] -= 1
+        if not self.elsewhere[owner]:
+            del self.elsewhere[owner]
+            self._settle(owner)
+        return result
+
+    def _settle(self, owner):
+        if owner in self.writing or owner in self.pending or owner in self.elsewhere:
+            return
         for waiter in self.waiters.pop(owner, []):
             waiter.callback(None)
 
     def settled(self, owner):
         """Fires once every row given for ``owner`` so far is written (or failed)."""
-        if owner not in self.writing and owner not in self.pending:
+        if (owner not in self.writing and owner not in self.pending
+                and owner not in self.elsewhere):
             return defer.succeed(None)
         waiter = defer.Deferred()
         self.waiters.setdefault(owner, []).append(waiter)
@@ -173,25 +232,26 @@ class Archiver:
         contact = _jid(message.getAttribute("from"))
         if not self._decide(owner, message, contact):
             return None
-        offline = getattr(self.host, "offline", None)
+        offline = self.host.optionalService(IOfflineService)
         if offline is not None and not offline.enabled:
             if getattr(offline, "stub", False):
                 # The stub drops what "an archive keeps" (SPEC §2 rule 2).
                 self._archive(owner, message, contact)
             return None
-        # The id goes into the stored copy now; the row once it is stored.
+        # The id goes into the stored copy now; the row when it is stored.
         stanzaId = newStanzaId()
         addStanzaId(message, owner, stanzaId)
-        message.mamPending = (owner, contact, stanzaId)
+        annotate(message, ARCHIVING, OfflineArchiving(self, owner, contact, stanzaId))
         return None
 
     def onOfflineStored(self, offlineMessage, rowId):
-        pending = getattr(offlineMessage.stanza, "mamPending", None)
-        if pending is None:
+        archiving = annotation(offlineMessage.stanza, ARCHIVING)
+        if archiving is None or archiving.written:
+            # Not archived, or written by the archive's queue with the message.
             return None
-        del offlineMessage.stanza.mamPending
-        owner, contact, stanzaId = pending
-        self._write(owner, offlineMessage.stanza, contact, stanzaId)
+        archiving.written = True
+        self._write(archiving.owner, offlineMessage.stanza, archiving.contact,
+                    archiving.stanzaId)
         return None
 
     # The sender's copy ----------------------------------------------------------------

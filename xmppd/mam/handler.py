@@ -7,11 +7,15 @@ user's devices pages through, whenever it likes.
    XEP-0359 stanza-id, where routing and offline storage act;
 2. this handler answers the user's queries, preferences and metadata
    requests, and advertises the features on the user's bare JID;
-3. a client that queries the archive before its initial presence syncs
-   through MAM: at that presence the offline messages it has in the archive
-   are taken off the offline queue instead of being sent again (Prosody's
-   and ejabberd's signal; see docs/operators.md);
-4. a periodic sweep deletes what is older than ``max_age``.
+3. with ``offline_in_archive`` the offline queue is the archive's own
+   (``xmppd.mam.queue``, provided as the host's IOfflineQueue): a message
+   to an offline user is archived and queued in one transaction, and the
+   queue row refers to the archive row instead of holding a copy;
+4. a client that queries the archive before its initial presence syncs
+   through MAM: at that presence the offline messages it could read in the
+   archive are taken off the offline queue instead of being sent again
+   (Prosody's and ejabberd's signal; see docs/operators.md);
+5. a periodic sweep deletes what is older than ``max_age``.
 """
 
 from twisted.internet import defer, task
@@ -26,8 +30,8 @@ from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from zope.interface import implementer
 
 from xmppd.api import (
-    ACCOUNT_DELETED, CLIENT_OUTBOUND, IOfflineService, MESSAGE_INBOUND, MESSAGE_OFFLINE, MESSAGE_ROUTE,
-    OFFLINE_STORED, RESOURCE_AVAILABLE, ROSTER_CHANGED)
+    ACCOUNT_DELETED, CLIENT_OUTBOUND, IOfflineQueue, IOfflineService, MESSAGE_INBOUND,
+    MESSAGE_OFFLINE, MESSAGE_ROUTE, OFFLINE_STORED, RESOURCE_AVAILABLE, ROSTER_CHANGED)
 
 from xmppd.mam.archive import Archiver
 from xmppd.mam.prefs import PrefsRegistry, parsePrefs
@@ -73,6 +77,10 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
         self.prefs = PrefsRegistry(host, options.default)
         self.archiver = Archiver(host, self.prefs)
         self.retention = None
+        # The offline service stores in this queue instead of its own.
+        self.queue = host.storage.mam_offline if options.offline_in_archive else None
+        if self.queue is not None:
+            host.provide(IOfflineQueue, self.queue)
 
     @property
     def store(self):
@@ -138,8 +146,12 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
         owner = self._owner(iq)
         session = self.host.sessions.get(JID(iq["from"]))
         if session is not None and not session.available:
-            # The client syncs through MAM: see onResourceAvailable.
+            # The client syncs through MAM: see onResourceAvailable. This
+            # query reads everything archived for the owner up to this
+            # stamp (it waits for those writes first), even if the client
+            # sends its presence before the answer.
             session.mamSyncing = True
+            session.mamSyncedTo = self.archiver.clock.watermark()
         request = parseQuery(iq.query, owner, self.options.page_size,
                              self.options.max_page_size, self.options.rsm_count)
         return defer.ensureDeferred(self._answer(iq, owner, session, request))
@@ -200,20 +212,31 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
         if offline is None or not offline.enabled:
             return None
         account = session.bareJID.userhost()
-        d = self.host.lanes.run(account, self._dropArchivedOffline, account)
+        upTo = getattr(session, "mamSyncedTo", None)
+        d = self.host.lanes.run(account, self._dropArchivedOffline, account, upTo)
         d.addErrback(log.err, "dropping %s's archived offline messages failed" % account)
         return None
 
-    def _dropArchivedOffline(self, account):
-        return defer.ensureDeferred(self._dropArchived(account))
+    def _dropArchivedOffline(self, account, upTo):
+        return defer.ensureDeferred(self._dropArchived(account, upTo))
 
-    async def _dropArchived(self, account):
+    async def _dropArchived(self, account, upTo):
         """
         Runs in the account's lane ahead of the offline delivery: what the
         client finds in the archive leaves the queue, the rest (receipts,
         ``no-permanent-store``, what preferences kept out) is delivered.
+
+        In the archive's own queue a row that refers to the archive is in
+        it, and the stamp of its archive row says whether the client's
+        query could see it: a message archived after the query (``upTo``)
+        is delivered. In the offline module's queue the stored copy's
+        stanza-id is all there is to go by.
         """
         offline = self.host.service(IOfflineService)
+        if self.queue is not None and offline.store is self.queue:
+            if upTo is not None:
+                await self.queue.dropArchived(account, upTo)
+            return
         afterId, archived = 0, []
         while True:
             rows = await offline.store.fetch(account, afterId, SYNC_BATCH, offline.now())

@@ -83,3 +83,12 @@ class ArchiveClock:
         now = int(self.seconds() * 1_000_000)
         self.last = max(now, self.last + 1)
         return self.last
+
+    def watermark(self):
+        """
+        A stamp that every stamp handed out after this call exceeds (even
+        if the clock steps back): what was archived up to now lies at or
+        below it.
+        """
+        self.last = max(int(self.seconds() * 1_000_000), self.last)
+        return self.last

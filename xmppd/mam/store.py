@@ -16,7 +16,7 @@ import hashlib
 
 from twisted.internet import defer
 
-from xmppd.api import SQLStore
+from xmppd.api import SQLStore, offlineCopy
 
 # XEP-0313 queries name at most this many ids; keeps ``IN (...)`` small.
 MAX_IDS = 250
@@ -73,7 +73,31 @@ def _hash(jid):
     return hashlib.sha256(jid.encode("utf-8")).hexdigest()
 
 
+def _releaseQueued(transaction, where, args):
+    """
+    The archive's queue rows that refer to the archive rows matching
+    ``where`` (columns of mam_messages) take their copy and let go of the
+    reference.
+    """
+    aliased = " AND ".join("m." + condition for condition in where.split(" AND "))
+    rows = transaction.execute(
+        "SELECT q.id, q.recipient, q.stored_at, m.xml FROM mam_offline q"
+        " JOIN mam_messages m ON m.id = q.archive_id WHERE q.xml IS NULL AND " + aliased
+        + transaction.engine.forUpdate(), args).fetchall()
+    if rows:
+        transaction.executemany(
+            "UPDATE mam_offline SET xml = ?, archive_id = NULL WHERE id = ?",
+            [(offlineCopy(xml, recipient.rsplit("@", 1)[-1], int(storedAt)), rowId)
+             for rowId, recipient, storedAt, xml in rows])
+    # Those that kept a copy of their own (it differed) only let go.
+    transaction.execute(
+        "UPDATE mam_offline SET archive_id = NULL WHERE archive_id IN"
+        " (SELECT id FROM mam_messages WHERE %s)" % where, args)
+
+
 class MamStore(SQLStore):
+    # An account's rows in the archive's offline queue refer only to its
+    # own archive, and go in the same transaction (ArchiveQueue).
     accountTables = [("mam_messages", "owner"), ("mam_prefs", "owner"),
                      ("mam_prefs_jids", "owner")]
 
@@ -185,18 +209,30 @@ class MamStore(SQLStore):
         return d
 
     # Deleting ------------------------------------------------------------------------
+    #
+    # An offline message waiting in the archive's queue (xmppd.mam.queue)
+    # may refer to a row a purge deletes: in the same transaction, such a
+    # queue row gets its copy back first -- the stored copy, delay and all,
+    # as the queue would have handed it out -- and no longer refers to the
+    # archive. The message then waits as long as the offline module's rules
+    # say (its expiry, its own max_age) and is delivered as it would have
+    # been, while the archive keeps its promise: the purged row is gone.
 
     def purge(self, owner):
         """Fire how many messages of ``owner``'s archive were deleted."""
-        return self.database.runOperation("DELETE FROM mam_messages WHERE owner = ?", (owner,))
+        return self.database.runInteraction(self._purge, "owner = ?", (owner,))
 
     def purgeOlderThan(self, cutoff, owner=None):
         """Delete what was archived before ``cutoff`` (µs); fire how many."""
         if owner is None:
-            return self.database.runOperation(
-                "DELETE FROM mam_messages WHERE stamp < ?", (cutoff,))
-        return self.database.runOperation(
-            "DELETE FROM mam_messages WHERE owner = ? AND stamp < ?", (owner, cutoff))
+            return self.database.runInteraction(self._purge, "stamp < ?", (cutoff,))
+        return self.database.runInteraction(
+            self._purge, "owner = ? AND stamp < ?", (owner, cutoff))
+
+    def _purge(self, transaction, where, args):
+        _releaseQueued(transaction, where, args)
+        transaction.execute("DELETE FROM mam_messages WHERE " + where, args)
+        return transaction.rowcount
 
     # Preferences (XEP-0313 §6) --------------------------------------------------------
 

@@ -5,13 +5,16 @@ older than N days, read and set a user's own limit.
 
 Each command works on the configured storage directly, so it runs with the
 server stopped or running (the server reads limits per message and the
-queue per delivery).
+queue per delivery). It works on every offline queue the configuration
+opens -- the offline module's own and the one a module provides (mam's
+with ``offline_in_archive``) -- since a message waits in one or the other
+until the server's next start hands it over to the queue in use.
 """
 
 import time
 from datetime import datetime, timezone
 
-from xmppd.api import CommandError, existingAccount
+from xmppd.api import CommandError, IOfflineQueue, existingAccount
 from xmppd.offline.service import LIMIT_KEY, LIMIT_NODE
 
 
@@ -26,31 +29,43 @@ def _stamp(microseconds):
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def queues(storage):
+    """The offline module's queue first, then any other IOfflineQueue store."""
+    own = storage.offline
+    return [own] + [getattr(storage, name) for name in storage.names()
+                    if getattr(storage, name) is not own
+                    and IOfflineQueue.providedBy(getattr(storage, name))]
+
+
 async def count(config, storage, args):
     jid = await existingAccount(config, storage, args.jid)
-    print(await storage.offline.count(jid))
+    print(sum([await queue.count(jid) for queue in queues(storage)]))
 
 
 async def listMessages(config, storage, args):
     jid = await existingAccount(config, storage, args.jid)
-    for rowId, sender, storedAt, expiresAt, xml in await storage.offline.listMessages(jid):
+    rows = [row for queue in queues(storage) for row in await queue.listMessages(jid)]
+    # Each queue in its order; together, oldest first.
+    rows.sort(key=lambda row: row[2])
+    for rowId, sender, storedAt, expiresAt, xml in rows:
         print("%s\t%s\t%s\texpires %s\t%s" % (rowId, _stamp(storedAt), sender,
                                                _stamp(expiresAt), xml))
 
 
 async def purge(config, storage, args):
     if args.expired:
-        rows = await storage.offline.purgeExpired(_nowMicroseconds())
-        print("purged %d expired messages" % len(rows))
+        now = _nowMicroseconds()
+        deleted = sum([len(await queue.purgeExpired(now)) for queue in queues(storage)])
+        print("purged %d expired messages" % deleted)
     elif args.older_than is not None:
         if args.older_than < 0:
             raise CommandError("--older-than takes a number of days of at least 0")
         cutoff = _nowMicroseconds() - int(args.older_than * 86400 * 1_000_000)
-        deleted = await storage.offline.purgeOlderThan(cutoff)
+        deleted = sum([await queue.purgeOlderThan(cutoff) for queue in queues(storage)])
         print("purged %d messages older than %s days" % (deleted, _days(args.older_than)))
     elif args.jid:
         jid = await existingAccount(config, storage, args.jid)
-        deleted = await storage.offline.purge(jid)
+        deleted = sum([await queue.purge(jid) for queue in queues(storage)])
         print("purged %d messages of %s" % (deleted, jid))
     else:
         raise CommandError("offline purge needs USER@HOST, --expired or --older-than DAYS")

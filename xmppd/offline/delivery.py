@@ -77,6 +77,7 @@ class Delivery:
         """Send every unexpired stored message past ``afterId`` to ``session``, in id order."""
         recipient = session.bareJID.userhost()
         batch = self.service.options.delivery_batch
+        await self.service.queueReady()
         rows = await self._fetch(recipient, afterId, batch)
         while rows and _isTarget(session):
             for rowId, _sender, xml in rows:

@@ -7,6 +7,10 @@ Offline storage on a host (XEP-0160), the story in the order it happens:
 2. a resource that becomes a delivery target gets the stored messages;
 3. a periodic sweep deletes what expired.
 
+The queue is this module's own store unless a module provides an
+IOfflineQueue (mam's, whose rows refer to the archive); at start-up the
+messages waiting in any other queue are handed over to the one in use.
+
 ``offline_stub`` is the other answer to step 1 while storage is off: drop
 silently instead of the router's "Bounce offline message". Either one
 provides the host's IOfflineService, the one AMP, msgoffline, XEP-0013 and
@@ -21,6 +25,7 @@ from xmppd.api import (
 
 from xmppd.offline.delivery import Delivery
 from xmppd.offline.expiry import sweeperFor
+from xmppd.offline.handover import handoverFor
 from xmppd.offline.metrics import metricsFor
 from xmppd.offline.service import DisabledOffline, OfflineService
 
@@ -34,6 +39,7 @@ class OfflineHandler(XMPPHandler):
         self.service = OfflineService(host, options, clock)
         self.service.delivery = Delivery(self.service)
         self.service.sweeper = sweeperFor(host, self.service)
+        self.service.handover = handoverFor(host, self.service)
         host.provide(IOfflineService, self.service)
         host.addDiscoFeature(FEATURE)
         delivery = self.service.delivery
@@ -46,6 +52,7 @@ class OfflineHandler(XMPPHandler):
     def connectionInitialized(self):
         for name, handler in self._hooks:
             self.host.events.hook(name, handler, 0)
+        self.service.handover.start()
         self.service.sweeper.acquire()
 
     def connectionLost(self, reason):

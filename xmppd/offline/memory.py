@@ -38,7 +38,7 @@ class MemoryOfflineStore:
         return exceededLimit(pairLimit, userLimit, pairCount, len(queue))
 
     def store(self, recipient, sender, xml, storedAt, expiresAt=None,
-              pairLimit=None, userLimit=None, userBytesLimit=None):
+              pairLimit=None, userLimit=None, userBytesLimit=None, stanza=None):
         over = self._over(recipient, sender, pairLimit, userLimit)
         if over is None and userBytesLimit is not None:
             queued = sum(_size(row[4]) for row in self._queue(recipient).values())
@@ -111,6 +111,23 @@ class MemoryOfflineStore:
         for rowId in old:
             self._remove(rowId)
         return defer.succeed(len(old))
+
+    def export(self, afterId=0, limit=500):
+        rows = sorted((rowId, recipient, sender, storedAt, expiresAt, xml)
+                      for recipient, queue in self.queues.items()
+                      for rowId, sender, storedAt, expiresAt, xml in queue.values()
+                      if rowId > afterId)
+        return defer.succeed(rows[:limit])
+
+    def adopt(self, rows):
+        count = 0
+        for recipient, sender, storedAt, expiresAt, xml in rows:
+            self.lastId += 1
+            self.queues.setdefault(recipient, {})[self.lastId] = (
+                self.lastId, sender, storedAt, expiresAt, xml)
+            self.recipientOf[self.lastId] = recipient
+            count += 1
+        return defer.succeed(count)
 
     def deleteAccount(self, transaction, recipient):
         self._purge(recipient)

@@ -17,7 +17,6 @@ pool of connections.
 
 import time
 import weakref
-from datetime import datetime, timezone
 
 from twisted.internet import defer
 from twisted.python import log
@@ -25,8 +24,8 @@ from twisted.words.protocols.jabber.jid import JID
 from zope.interface import implementer
 
 from xmppd.api import (
-    EXPIRES_AT, IOfflineService, NS_DELAY, OFFLINE_STORED, QuotaExceeded, annotation,
-    copyStanza)
+    EXPIRES_AT, IOfflineQueue, IOfflineService, OFFLINE_STORED, QuotaExceeded, annotation,
+    copyStanza, offlineCopy)
 
 from xmppd.offline import policy
 from xmppd.offline.matchers import parseMatchers
@@ -36,19 +35,9 @@ LIMIT_NODE = "offline-msgs"
 LIMIT_KEY = "store-limit"
 
 
-def formatStamp(microseconds):
-    moment = datetime.fromtimestamp(microseconds // 1_000_000, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + ".%06dZ" % (microseconds % 1_000_000)
-
-
 def storedCopy(stanza, domain, receivedAt):
     """The stanza as sent, plus the server's XEP-0203 delay (SPEC §2), as XML."""
-    copy = copyStanza(stanza)
-    delay = copy.addElement((NS_DELAY, "delay"))
-    delay["from"] = domain
-    delay["stamp"] = formatStamp(receivedAt)
-    delay.addContent("Offline Storage")
-    return copy.toXml()
+    return offlineCopy(copyStanza(stanza).toXml(), domain, receivedAt)
 
 
 @implementer(IOfflineService)
@@ -70,6 +59,7 @@ class OfflineService:
         self.matchers = parseMatchers(options.store_paths)
         self.metrics = metricsFor(host)
         self.delivery = None
+        self.handover = None
         self._noFlood = weakref.WeakSet()
 
     @property
@@ -78,7 +68,18 @@ class OfflineService:
 
     @property
     def store(self):
-        return self.host.storage.offline
+        """
+        The queue in use: the IOfflineQueue a module provides (mam's, whose
+        rows refer to the archive), else this module's own.
+        """
+        provided = self.host.optionalService(IOfflineQueue)
+        return provided if provided is not None else self.host.storage.offline
+
+    def queueReady(self):
+        """Fires once the rows of the queues not in use were moved into it (handover)."""
+        if self.handover is None:
+            return defer.succeed(None)
+        return self.handover.ready()
 
     @property
     def backend(self):
@@ -175,11 +176,15 @@ class OfflineService:
         xml = storedCopy(stanza, self.host.domain, receivedAt)
         started = time.perf_counter()
         try:
+            # Older rows of another queue go in first (a start-up's handover).
+            await self.queueReady()
             rowId = await self.store.store(
                 recipient, _bare(stanza["from"]), xml, receivedAt, decision.expiresAt,
                 decision.pairLimit, decision.userLimit,
                 # [modules.offline] max_user_bytes, enforced by the insert.
-                userBytesLimit=self.options.max_user_bytes or None)
+                userBytesLimit=self.options.max_user_bytes or None,
+                # A queue that keeps less than the copy reads the message's notes.
+                stanza=stanza)
         except QuotaExceeded as e:
             refused = policy.overQuota(e.limit, self.options.quota_exceeded)
             self.reject(offlineMessage, refused)

@@ -1,95 +1,27 @@
 """
-The offline message queue: one row per stored stanza, in arrival (id) order.
+The offline module's own queue (IOfflineQueue): one row per stored stanza,
+in arrival (id) order, with the stored copy in it.
 
 A store checks the per-pair and per-user limits and inserts in the same
 transaction while holding the recipient's lock, so a burst of concurrent
 senders stores exactly up to a limit and never past it (SPEC §4). Which
 limits apply to a message is the offline service's policy; what a limit
-means (``exceededLimit``) is this module's, for the atomic insert and the
-unlocked look ahead alike. Delivery reads with ``fetch`` and deletes by id
-only once the stanzas were sent, so a crash between the two redelivers
-rather than loses a message.
+means (``exceededLimit``) is the queue contract's, in xmppd.api, for the
+atomic insert and the unlocked look ahead alike, and for every queue.
+Delivery reads with ``fetch`` and deletes by id only once the stanzas were
+sent, so a crash between the two redelivers rather than loses a message.
 """
 
 import time
 
-from zope.interface import Interface, implementer
+from twisted.internet import defer
+from zope.interface import implementer
 
-from xmppd.api import QuotaExceeded
-from xmppd.api import SQLStore
+from xmppd.api import IOfflineQueue, QuotaExceeded, SQLStore, exceededBytes, exceededLimit
 
-class IOfflineStore(Interface):
-    """The offline message queue of every local account, in arrival order."""
-
-    def store(recipient, sender, xml, storedAt, expiresAt=None,
-              pairLimit=None, userLimit=None, userBytesLimit=None):
-        """
-        Append one stanza to ``recipient``'s queue and fire its id.
-
-        ``storedAt``/``expiresAt`` are microseconds since the epoch (UTC).
-        ``pairLimit`` caps the rows from ``sender`` to ``recipient``,
-        ``userLimit`` the recipient's whole queue, as ``exceededLimit``
-        reads them; None means no cap. The count and the insert are atomic:
-        concurrent stores never overshoot. Rows expired but not yet purged
-        still count. Fails with QuotaExceeded naming the limit.
-        ``userBytesLimit`` caps the bytes of the recipient's whole queue
-        (QuotaExceeded "bytes"), checked in the same transaction.
-        """
-
-    def wouldExceed(recipient, sender, pairLimit=None, userLimit=None):
-        """
-        Fire the limit (``exceededLimit``) that one more row from ``sender``
-        would pass now, or None: an unlocked look ahead (AMP must know
-        whether a message would be stored before it is), which ``store``
-        then decides for good.
-        """
-
-    def fetch(recipient, afterId=0, limit=100, now=None):
-        """
-        Fire up to ``limit`` rows ``(id, sender, xml)`` with id > afterId, in
-        id order, leaving out those expired at ``now`` (µs; None means the
-        current time), i.e. with expiresAt <= now. Nothing is deleted: the
-        caller deletes by id once the stanzas were sent.
-        """
-
-    def delete(ids):
-        """Delete exactly these rows; fire how many existed."""
-
-    def count(recipient):
-        """Fire the number of stored rows for ``recipient``."""
-
-    def listMessages(recipient):
-        """Fire all rows ``(id, sender, storedAt, expiresAt, xml)`` in order."""
-
-    def purge(recipient):
-        """Delete every row of ``recipient``; fire how many."""
-
-    def purgeExpired(now):
-        """Delete rows whose expiresAt <= now; fire the deleted rows
-        ``(id, recipient, sender, xml)`` in id order, so that AMP can tell
-        senders."""
-
-    def purgeOlderThan(cutoff):
-        """Delete rows stored before ``cutoff`` (µs); fire how many."""
-
-
-def exceededLimit(pairLimit, userLimit, pairCount, userCount):
-    """
-    The limit that one more row would pass, or None: a limit of N allows N
-    rows, so 0 stores nothing; "pair" is named when both are reached.
-    """
-    if pairLimit is not None and pairCount >= pairLimit:
-        return "pair"
-    if userLimit is not None and userCount >= userLimit:
-        return "user"
-    return None
-
-
-def exceededBytes(limit, queueBytes, size):
-    """"bytes" if a stanza of ``size`` bytes would take the queue past ``limit``."""
-    if limit is not None and queueBytes + size > limit:
-        return "bytes"
-    return None
+# The contract, and what a limit means, are the API's: a module may
+# provide the queue the offline service stores in (IOfflineQueue).
+IOfflineStore = IOfflineQueue
 
 
 def openOfflineStore(database):
@@ -154,7 +86,7 @@ class OfflineStore(SQLStore):
     accountTables = [("offline_messages", "recipient"), ("offline_locks", "recipient")]
 
     def store(self, recipient, sender, xml, storedAt, expiresAt=None,
-              pairLimit=None, userLimit=None, userBytesLimit=None):
+              pairLimit=None, userLimit=None, userBytesLimit=None, stanza=None):
         d = self.database.runInteraction(
             self._store, recipient, sender, xml, storedAt, expiresAt,
             pairLimit, userLimit, userBytesLimit)
@@ -269,3 +201,21 @@ class OfflineStore(SQLStore):
     def purgeOlderThan(self, cutoff):
         return self.database.runOperation(
             "DELETE FROM offline_messages WHERE stored_at < ?", (cutoff,))
+
+    def export(self, afterId=0, limit=500):
+        return self.database.runQuery(
+            "SELECT id, recipient, sender, stored_at, expires_at, xml FROM offline_messages"
+            " WHERE id > ? ORDER BY id LIMIT ?", (afterId, limit))
+
+    def adopt(self, rows):
+        rows = list(rows)
+        if not rows:
+            return defer.succeed(0)
+        return self.database.runInteraction(_adopt, rows)
+
+
+def _adopt(transaction, rows):
+    transaction.executemany(
+        "INSERT INTO offline_messages (recipient, sender, stored_at, expires_at, xml)"
+        " VALUES (?, ?, ?, ?, ?)", rows)
+    return len(rows)

@@ -3,6 +3,7 @@
 from xmppd.api import Module, Option, Schema
 from xmppd.mam import handler as mam
 from xmppd.modules import flexible_offline
+from xmppd.mam.queue import ArchiveQueue
 from xmppd.mam.store import MamStore
 
 mamModule = Module(
@@ -24,10 +25,13 @@ mamModule = Module(
         Option("sync_replaces_offline", "bool", True,
                "A client that queries the archive before its initial presence is not sent"
                " the archived offline messages again."),
+        Option("offline_in_archive", "bool", True,
+               "Keep the offline queue with the archive: a message to an offline user is"
+               " stored once, the queue referring to its archived copy."),
     ]),
     enabledByDefault=False,
     description="Message Archive Management (XEP-0313) with stanza ids (XEP-0359)",
-    stores={"mam": MamStore},
+    stores={"mam": MamStore, "mam_offline": ArchiveQueue},
     tables="xmppd.mam")
 
 flexibleOfflineModule = Module(

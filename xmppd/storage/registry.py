@@ -96,6 +96,25 @@ class StoreRegistry:
                 getattr(store, "deleteAccount", None) is not None:
             self._dormant.setdefault(package, []).append(store)
 
+    def openDormant(self):
+        """
+        Fire the dormant stores whose feature has tables in this database,
+        opened: what a module now off left behind (an offline queue that
+        must be handed over, say). None under the memory backend.
+        """
+        if self.database.backend == "memory" or not self._dormantFactories:
+            return defer.succeed([])
+        d = self.database.recordedFeatures()
+        d.addCallback(self._openRecorded)
+        return d
+
+    def _openRecorded(self, recorded):
+        from xmppd.storage.migrations import featureName
+        return [factory(self.database)
+                for package, factories in sorted(self._dormantFactories.items())
+                if featureName(package) in recorded
+                for factory in factories]
+
     def start(self):
         """Open the database and apply the deltas of the core and every enabled feature."""
         return self.database.start()
