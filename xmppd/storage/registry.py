@@ -102,7 +102,7 @@ class StoreRegistry:
         opened: what a module now off left behind (an offline queue that
         must be handed over, say). None under the memory backend.
         """
-        if self.database.backend == "memory" or not self._dormantFactories:
+        if self.database.backend == "memory" or not self._dormant:
             return defer.succeed([])
         d = self.database.recordedFeatures()
         d.addCallback(self._openRecorded)
@@ -110,10 +110,10 @@ class StoreRegistry:
 
     def _openRecorded(self, recorded):
         from xmppd.storage.migrations import featureName
-        return [factory(self.database)
-                for package, factories in sorted(self._dormantFactories.items())
+        return [store
+                for package, stores in sorted(self._dormant.items())
                 if featureName(package) in recorded
-                for factory in factories]
+                for store in stores]
 
     def start(self):
         """Open the database and apply the deltas of the core and every enabled feature."""
