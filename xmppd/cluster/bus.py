@@ -129,7 +129,7 @@ class Bus:
         self.cluster.metrics.unsent.inc()
         bare = remote.bareJID.userhost()
         if stanza.name == "message" and stanza.getAttribute("type") != "error":
-            stanza.clusterAttempts = getattr(stanza, "clusterAttempts", 0) + 1
+            stanza.clusterAttempts = (getattr(stanza, "clusterAttempts", 0) or 0) + 1
             self.rerouteLater(bare, [stanza])
         elif stanza.name == "iq" and stanza.getAttribute("type") in ("get", "set"):
             self.cluster.hostOf(bare).bounce(stanza, "service-unavailable", "cancel")
@@ -148,8 +148,8 @@ class Bus:
         """
         host = self.cluster.hostOf(bare)
         router = host.messageRouter
-        again = [s for s in stanzas if getattr(s, "clusterAttempts", 0) < MAX_ATTEMPTS]
-        stuck = [s for s in stanzas if getattr(s, "clusterAttempts", 0) >= MAX_ATTEMPTS]
+        again = [s for s in stanzas if (getattr(s, "clusterAttempts", 0) or 0) < MAX_ATTEMPTS]
+        stuck = [s for s in stanzas if (getattr(s, "clusterAttempts", 0) or 0) >= MAX_ATTEMPTS]
         self.cluster.metrics.rerouted.inc(len(stanzas))
         d = router.rerouteLeft(JID(bare), again) if again else defer.succeed(None)
         for stanza in stuck:

@@ -50,6 +50,8 @@ TENURE = 0.05
 POLL = 0.1
 # After letting go for fairness, wait this long before asking again.
 YIELD_PAUSE = 0.002
+# A job that waits for another node (a drain, a replaced session) asks again after this.
+RELINQUISH_PAUSE = 0.01
 
 
 class Tenure:
@@ -216,10 +218,37 @@ class ClusterLanes(Lanes):
         self._acquiring = set()
         self._pinned = {}
         self._pausing = set()
+        self._running = set()
 
     @property
     def locks(self):
         return self.cluster.locks
+
+    def runNext(self, key, job, *args):
+        """
+        As Lanes.runNext: ahead of every job still waiting -- also when no
+        job is running at that moment (called as one job settles, from its
+        callbacks, before the next one starts: then first of all).
+        """
+        def ahead(queue, item):
+            queue.insert(1 if key in self._running else 0, item)
+        return self._enqueue(key, (job, args, defer.Deferred()), ahead)
+
+    def relinquish(self, key):
+        """
+        From a running job of ``key``'s lane: let go of the account's lock
+        for a moment and fire once it is held again (with the registry
+        read anew). The lane keeps its place: nothing else of it runs
+        meanwhile on this node.
+        """
+        self.locks.release(key)
+        return defer.ensureDeferred(self._relinquished(key))
+
+    async def _relinquished(self, key):
+        d = defer.Deferred()
+        self.cluster.clock.callLater(RELINQUISH_PAUSE, d.callback, None)
+        await d
+        await self.locks.acquire(key)
 
     def pending(self):
         """How many accounts have jobs waiting or running."""
@@ -255,12 +284,14 @@ class ClusterLanes(Lanes):
             running = [True]
 
             def done(outcome, finishedNow=finishedNow, running=running):
+                self._running.discard(key)
                 if running[0]:
                     finishedNow.append(outcome)
                 else:
                     self._settle(key, outcome)
                     self._pump(key)
 
+            self._running.add(key)
             d = defer.maybeDeferred(job, *args)
             d.addBoth(self._flushed)
             d.addBoth(done)

@@ -37,24 +37,62 @@ return 0
 """
 
 # KEYS: sessions hash, node-sessions set. ARGV: node, registry channel,
-# bare JID, then pairs of full JID and JSON state ('' = gone). A node
-# removes only its own entry: the same full JID may be bound anew on
-# another node (which replaced this one's session, RFC 6120 §7.7.2.2).
+# bare JID, then triples of full JID, JSON state ('' = gone) and '1' if the
+# write makes the resource a new target for messages to the bare JID.
+# A node removes only its own entry, and writes none over another node's
+# (that resource is being replaced: its node must drop it first). No new
+# target is written while another node's resource of the account is
+# draining (xmppd.cluster.writer). Returns what was not written: pairs of
+# full JID and the node that holds it ('' when waiting for a drain).
 WRITE_SESSIONS = """
-for i = 4, #ARGV, 2 do
-  local full, value = ARGV[i], ARGV[i + 1]
+local me = ARGV[1]
+local draining = false
+local owners = {}
+local all = redis.call('hgetall', KEYS[1])
+for i = 1, #all, 2 do
+  local state = cjson.decode(all[i + 1])
+  owners[all[i]] = state['node']
+  if state['node'] ~= me and state['draining'] then
+    draining = true
+  end
+end
+local skipped = {}
+for i = 4, #ARGV, 3 do
+  local full, value, target = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local owner = owners[full]
   if value == '' then
-    local current = redis.call('hget', KEYS[1], full)
-    if current and cjson.decode(current)['node'] == ARGV[1] then
+    if owner == me then
       redis.call('hdel', KEYS[1], full)
     end
     redis.call('srem', KEYS[2], full)
+  elseif owner and owner ~= me then
+    table.insert(skipped, full)
+    table.insert(skipped, owner)
+  elseif target == '1' and draining then
+    table.insert(skipped, full)
+    table.insert(skipped, '')
   else
     redis.call('hset', KEYS[1], full, value)
     redis.call('sadd', KEYS[2], full)
   end
 end
 redis.call('publish', ARGV[2], ARGV[3])
+return skipped
+"""
+
+# KEYS: sessions hash. ARGV: node, full JID. The resource stopped being a
+# target on its node just now; until that node's locked write (and the
+# re-routing of what its inbox held for it) no other resource of the
+# account becomes a new target.
+MARK_DRAINING = """
+local current = redis.call('hget', KEYS[1], ARGV[2])
+if current then
+  local state = cjson.decode(current)
+  if state['node'] == ARGV[1] then
+    state['draining'] = true
+    redis.call('hset', KEYS[1], ARGV[2], cjson.encode(state))
+  end
+end
 return 1
 """
 

@@ -54,6 +54,10 @@ class ClusterSession(Session):
     """A local Session that tells the registry when its mirrored state changes."""
 
     _watching = False
+    # Written into the registry as a target for messages to the bare JID
+    # (xmppd.cluster.writer); marked draining there since it stopped being one.
+    clusterTarget = False
+    clusterDraining = False
 
     def __init__(self, manager, jid, stream):
         Session.__init__(self, manager, jid, stream)
@@ -63,6 +67,23 @@ class ClusterSession(Session):
         object.__setattr__(self, name, value)
         if name in _WATCHED and self._watching:
             self.manager.cluster.writer.changed(self)
+
+    def release(self):
+        """
+        The offline delivery that held this session's messages ended. If it
+        ended because the resource stopped being a target (unavailable, or
+        below priority 0) half way, stored messages older than the held ones
+        are still stored: writing the held ones now would put them before
+        those. They go back to routing instead -- to another resource or to
+        storage, behind the stored ones -- so that each sender's order holds.
+        """
+        if self._holds == 1 and self._held and not self.closed and \
+                not (self.available and self.priority >= 0):
+            self._holds = 0
+            held, self._held = self._held, []
+            self.manager.leftBehind(self, held)
+            return
+        Session.release(self)
 
 
 class ClusterSessionManager(SessionManager):
@@ -97,6 +118,16 @@ class ClusterSessionManager(SessionManager):
             return local
         here = {s.jid.full() for s in local}
         return local + [s for s in remote if s.jid.full() not in here]
+
+    def availableResources(self, bareJID):
+        """
+        As SessionManager's, but a local session counts only once the
+        registry has it as a target (xmppd.cluster.writer): before that,
+        other nodes still store the account's messages, and this one must
+        not deliver a later message of the same sender live meanwhile.
+        """
+        return [s for s in self.resources(bareJID)
+                if s.available and s.priority >= 0 and getattr(s, "clusterTarget", True)]
 
     def localGet(self, fullJID):
         return SessionManager.get(self, fullJID)
