@@ -129,7 +129,9 @@ class Bus:
         self.cluster.metrics.unsent.inc()
         bare = remote.bareJID.userhost()
         if stanza.name == "message" and stanza.getAttribute("type") != "error":
-            stanza.clusterAttempts = (getattr(stanza, "clusterAttempts", 0) or 0) + 1
+            if reason is None:
+                # Counted: an inbox that stays missing must not keep it going round.
+                stanza.clusterAttempts = (getattr(stanza, "clusterAttempts", 0) or 0) + 1
             self.rerouteLater(bare, [stanza])
         elif stanza.name == "iq" and stanza.getAttribute("type") in ("get", "set"):
             self.cluster.hostOf(bare).bounce(stanza, "service-unavailable", "cancel")
@@ -153,8 +155,8 @@ class Bus:
         self.cluster.metrics.rerouted.inc(len(stanzas))
         d = router.rerouteLeft(JID(bare), again) if again else defer.succeed(None)
         for stanza in stuck:
-            d.addCallback(lambda _, s=stanza: router.toStorage(
-                OfflineMessage(s, JID(bare), rerouted=True)))
+            d.addCallback(lambda _, s=stanza: defer.ensureDeferred(router.toStorage(
+                OfflineMessage(s, JID(bare), rerouted=True))))
         return d
 
     def kick(self, node, full, condition, text=None):

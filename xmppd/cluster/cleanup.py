@@ -26,6 +26,7 @@ same for its predecessor before it takes clients, as ``predecessor``.
 """
 
 import collections
+import json
 
 from twisted.internet import defer
 from twisted.python import log
@@ -40,10 +41,10 @@ FENCE_TTL_MS = 24 * 3600 * 1000
 PAGE = 1000
 
 
-async def readInbox(link, node):
-    """Every entry still in ``node``'s inbox, in order: [(id, fields)]."""
+async def readInbox(link, node, after=None):
+    """Every entry still in ``node``'s inbox (after the id ``after``), in order."""
     entries = []
-    start = b"-"
+    start = b"(" + after if after is not None else b"-"
     while True:
         page = await link.execute(b"XRANGE", keys.inbox(node), start, b"+", b"COUNT", PAGE)
         if not page:
@@ -72,26 +73,25 @@ async def cleanUpAfter(cluster, dead, predecessor=False):
         plan = collections.OrderedDict()
         for full in sorted(f.decode("utf-8") for f in fulls):
             plan.setdefault(full.split("/", 1)[0], ([], []))[0].append(full)
-        for entryId, fields in await readInbox(link, dead):
-            full = fieldOf(fields, b"t", b"").decode("utf-8")
-            plan.setdefault(full.split("/", 1)[0], ([], []))[1].append((entryId, fields))
-        removedSessions = await _cleanAccounts(cluster, dead, plan)
+        entries = await readInbox(link, dead)
+        for entryId, fields in entries:
+            plan.setdefault(_account(fields), ([], []))[1].append((entryId, fields))
+        # Each account's job reads again what came after this read: other
+        # nodes' routing added it under the account's lock, before the job.
+        seen = entries[-1][0] if entries else None
+        removedSessions = await _cleanAccounts(cluster, dead, plan, seen)
         # What came in while we worked (presence and IQs sent from stale
         # caches; messages cannot: their routing saw the entries gone).
         late = collections.OrderedDict()
         for entryId, fields in await readInbox(link, dead):
-            full = fieldOf(fields, b"t", b"").decode("utf-8")
-            late.setdefault(full.split("/", 1)[0], ([], []))[1].append((entryId, fields))
-        await _cleanAccounts(cluster, dead, late)
+            late.setdefault(_account(fields), ([], []))[1].append((entryId, fields))
+        await _cleanAccounts(cluster, dead, late, None)
         await link.execute(b"DEL", keys.inbox(dead), keys.nodeSessions(dead))
         if not predecessor:
             await link.execute(b"SET", keys.fenced(dead), cluster.nodeName, b"PX", FENCE_TTL_MS)
             await link.execute(b"SREM", keys.NODES, dead)
         cluster.directory.forgetNode(dead)
         cluster.metrics.cleanups.inc()
-        for bare, full, state in removedSessions:
-            if state.get("available"):
-                await tellUnavailable(cluster, bare, full)
         log.msg("cluster: cleaned up after %s%s: %d resources, %d inbox entries"
                 % ("the previous run of " if predecessor else "", dead, len(removedSessions),
                    sum(len(p[1]) for p in plan.values()) + sum(len(p[1]) for p in late.values())))
@@ -114,20 +114,23 @@ def _keepCleanupLock(cluster, dead, ttl):
     return loop
 
 
-async def _cleanAccounts(cluster, dead, plan):
-    jobs = [cluster.lanes.run(bare, _cleanAccount, cluster, dead, bare, fulls, entries)
+def _account(fields):
+    return fieldOf(fields, b"t", b"").decode("utf-8").split("/", 1)[0]
+
+
+async def _cleanAccounts(cluster, dead, plan, seen):
+    jobs = [cluster.lanes.run(bare, _cleanAccount, cluster, dead, bare, fulls, entries, seen)
             for bare, (fulls, entries) in plan.items()]
     results = await defer.gatherResults(jobs, consumeErrors=True)
     return [removed for result in results for removed in result]
 
 
-def _cleanAccount(cluster, dead, bare, fulls, entries):
-    return defer.ensureDeferred(_cleanAccountNow(cluster, dead, bare, fulls, entries))
+def _cleanAccount(cluster, dead, bare, fulls, entries, seen):
+    return defer.ensureDeferred(_cleanAccountNow(cluster, dead, bare, fulls, entries, seen))
 
 
-async def _cleanAccountNow(cluster, dead, bare, fulls, entries):
+async def _cleanAccountNow(cluster, dead, bare, fulls, entries, seen):
     """In the account's lane: the dead node's resources out, its inbox entries routed again."""
-    import json
     link = cluster.link
     removed = []
     if fulls:
@@ -135,6 +138,15 @@ async def _cleanAccountNow(cluster, dead, bare, fulls, entries):
                                    dead, keys.REGISTRY_CHANNEL, bare, *fulls)
         for i in range(0, len(reply or ()) - 1, 2):
             removed.append((bare, reply[i].decode("utf-8"), json.loads(reply[i + 1])))
+    for _, full, state in removed:
+        if state.get("available"):
+            # Before the messages are routed again (each may wait on the
+            # database): contacts learn at once that the resource is gone.
+            told = defer.ensureDeferred(tellUnavailable(cluster, bare, full))
+            told.addErrback(log.err, "cluster: telling that %s is gone failed" % (full,))
+    if seen is not None:
+        entries = entries + [(entryId, fields) for entryId, fields
+                             in await readInbox(link, dead, seen) if _account(fields) == bare]
     known = cluster.directory.accounts.get(bare, {})
     for full in [f for f, s in known.items() if s.node == dead]:
         del known[full]

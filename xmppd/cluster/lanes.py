@@ -88,7 +88,8 @@ class AccountLocks:
 
     def isHeld(self, bare):
         tenure = self.held.get(bare)
-        return tenure is not None and self.clock.seconds() < tenure.validUntil
+        return tenure is not None and self.clock.seconds() < tenure.validUntil and \
+            self.cluster.link.ready
 
     def tenureAge(self, bare):
         tenure = self.held.get(bare)

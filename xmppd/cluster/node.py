@@ -3,8 +3,8 @@ This node in the cluster: its lease, its connections to Redis, and what it
 does when Redis or another node fails.
 
 - **Lease**: ``xmppd:node:<name>`` (JSON: incarnation, pid, start and
-  renewal times, sessions) with a PX expiry of ``[cluster] lease``,
-  renewed every lease/4, and the name in ``xmppd:nodes``. A member whose
+  renewal times, sessions) with a PX expiry of 0.7 × ``[cluster] lease``,
+  renewed every lease/10, and the name in ``xmppd:nodes``. A member whose
   lease key is gone is dead: the first survivor to see it cleans up after
   it (xmppd.cluster.cleanup). A node judges others only after it has been
   connected for a whole lease itself, so that nodes coming back after a
@@ -48,6 +48,13 @@ from xmppd.cluster.writer import RegistryWriter
 from xmppd.events import MESSAGE_ROUTE
 
 LEAVE_TIMEOUT = 10
+# ``[cluster] lease`` is the time within which a dead node's users are
+# offline for the others: its key lives LEASE_KEY of it after the last
+# renewal, renewals and the check of the others' keys come every
+# LEASE_TICK of it, and the cleanup takes the rest. A node stalled longer
+# than LEASE_KEY - LEASE_TICK of the lease is taken for dead (and fenced).
+LEASE_KEY = 0.7
+LEASE_TICK = 0.1
 
 
 class Cluster(service.Service):
@@ -56,6 +63,7 @@ class Cluster(service.Service):
         self.options = options
         self.nodeName = nodeName
         self.lease = options.lease
+        self.leaseKeyMs = int(self.lease * LEASE_KEY * 1000)
         self.address = parseAddress(options.redis)
         self.incarnation = uuid.uuid4().hex[:12]
         self.startedAt = time.time()
@@ -119,7 +127,7 @@ class Cluster(service.Service):
         self.bus.start()
         self._leaseLoop = task.LoopingCall(self._leaseTick)
         self._leaseLoop.clock = self.clock
-        self._leaseLoop.start(self.lease / 4.0, now=False)
+        self._leaseLoop.start(self.lease * LEASE_TICK, now=False)
         log.msg("cluster: node %s joined" % (self.nodeName,))
 
     def _leaseValue(self):
@@ -133,12 +141,12 @@ class Cluster(service.Service):
         execute = conn.execute if conn is not None else self.link.execute
         if first:
             await execute(b"SET", keys.lease(self.nodeName), self._leaseValue(),
-                          b"PX", int(self.lease * 1000))
+                          b"PX", self.leaseKeyMs)
             await execute(b"SADD", keys.NODES, self.nodeName)
             return b"ok"
         return await execute(b"EVAL", scripts.RENEW_LEASE, 3, keys.lease(self.nodeName),
                              keys.fenced(self.nodeName), keys.NODES, self.nodeName,
-                             self._leaseValue(), int(self.lease * 1000), self.incarnation)
+                             self._leaseValue(), self.leaseKeyMs, self.incarnation)
 
     # Connections ---------------------------------------------------------------------------
 

@@ -150,9 +150,11 @@ class RedisProtocol(protocol.Protocol):
     def connectionLost(self, reason):
         self.connected = False
         pending, self.pending = self.pending, []
+        # The owner learns first (and drops what it held under this
+        # connection, the account locks), then the commands fail.
+        self.lost.callback(None)
         for d in pending:
             d.errback(RedisConnectionLost(reason.getErrorMessage()))
-        self.lost.callback(None)
 
     def execute(self, *args):
         """The reply to one command, as a Deferred; commands are answered in order."""
