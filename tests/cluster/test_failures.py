@@ -6,6 +6,10 @@ recover without a restart and lose nothing they acknowledged.
 """
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 
 from tests.aio import asyncioTest
@@ -16,6 +20,15 @@ from tests.reliability.common import Tally, connect, online, relogin
 from tests.rawclient import NS_CLIENT, q
 
 LEASE = 2.0
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+async def xmppctl(node, *args):
+    """``xmppctl -c NODE-CONFIG ARGS`` as an operator runs it, in a subprocess."""
+    argv = [sys.executable, "-c", "from xmppd.ctl import main; main()",
+            "-c", node.process.configPath] + list(args)
+    return await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True,
+                                   env=dict(os.environ, PYTHONPATH=REPO), timeout=60)
 
 
 def message(tally, recipient="bob"):
@@ -64,6 +77,15 @@ async def test_a_killed_nodes_users_go_offline_within_the_lease_and_lose_nothing
             pass
     assert sum(tally.arrivals.values()) >= 40
 
+    status = await xmppctl(nodes[2], "cluster", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    rows = {row["node"]: row for row in json.loads(status.stdout)}
+    assert sorted(rows) == ["node1", "node2", "node3"]
+    assert [rows[n]["state"] for n in sorted(rows)] == ["alive"] * 3
+    # alice's desk, bob's phone, carol's desk.
+    assert [rows[n]["sessions"] for n in sorted(rows)] == [1, 1, 1]
+    assert all(0 <= rows[n]["leaseAge"] < LEASE for n in rows), rows
+
     await nodes[1].kill()
     killed = time.monotonic()
     gone = asyncio.Event()
@@ -86,6 +108,13 @@ async def test_a_killed_nodes_users_go_offline_within_the_lease_and_lose_nothing
     while nodes.redis.command("SISMEMBER", "xmppd:nodes", "node2"):
         assert time.monotonic() < deadline, nodes.logs()
         await asyncio.sleep(0.05)
+
+    status = await xmppctl(nodes[0], "cluster", "status")
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0].split() == ["NODE", "STATE", "PID", "SESSIONS", "INBOX", "LEASE", "AGE",
+                                "UPTIME"]
+    assert [line.split()[:2] for line in lines[1:]] == [["node1", "alive"], ["node3", "alive"]]
 
     await sendSome(alice, tally, 20)
     await sendSome(carol, tally, 20)
