@@ -48,8 +48,9 @@ from xmppd.lanes import Lanes
 
 TENURE = 0.05
 POLL = 0.1
-# After letting go for fairness, wait this long before asking again.
-YIELD_PAUSE = 0.002
+# After letting go for fairness of a lock another node waited for, wait
+# this long before asking again: time for that node to take its turn.
+YIELD_PAUSE = 0.01
 # A job that waits for another node (a drain, a replaced session) asks again after this.
 RELINQUISH_PAUSE = 0.01
 
@@ -196,13 +197,15 @@ class AccountLocks:
         return tenure
 
     def release(self, bare):
+        """Fires True if another node was waiting for the lock."""
         tenure = self._drop(bare)
         if tenure is None or not self.cluster.link.ready:
-            return
+            return defer.succeed(False)
         d = self.cluster.link.execute(
             b"EVAL", scripts.RELEASE, 2, keys.lock(bare), keys.wanted(bare),
             tenure.token, keys.UNLOCK_CHANNEL, bare)
-        d.addErrback(lambda _: None)
+        d.addCallbacks(lambda released: released == 2, lambda _: False)
+        return d
 
     def dropAll(self):
         """The connection to Redis is gone: no lock can be counted on any more."""
@@ -277,8 +280,7 @@ class ClusterLanes(Lanes):
                 return
             if locks.tenureAge(key) > TENURE and not self._pinned.get(key):
                 # Other nodes' lanes for this account get their turn.
-                locks.release(key)
-                self._pause(key)
+                self._pause(key, locks.release(key))
                 return
             job, args, _ = queue[0]
             finishedNow = []
@@ -332,7 +334,8 @@ class ClusterLanes(Lanes):
 
         d.addCallbacks(acquired, failed)
 
-    def _pause(self, key):
+    def _pause(self, key, released):
+        """Ask again for the lock just let go: at once, or after a pause if it was wanted."""
         self._pausing.add(key)
 
         def again():
@@ -340,4 +343,7 @@ class ClusterLanes(Lanes):
             if key in self._queues:
                 self._pump(key)
 
-        self.cluster.clock.callLater(YIELD_PAUSE, again)
+        def wait(wanted):
+            self.cluster.clock.callLater(YIELD_PAUSE if wanted else 0, again)
+
+        released.addCallback(wait)

@@ -17,11 +17,13 @@ return {0, redis.call('pttl', KEYS[1])}
 """
 
 # KEYS: lock, wanted flag. ARGV: token, unlock channel, bare JID.
+# 2: released, and someone waited for it (told on the unlock channel).
 RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('del', KEYS[1])
   if redis.call('del', KEYS[2]) == 1 then
     redis.call('publish', ARGV[2], ARGV[3])
+    return 2
   end
   return 1
 end
