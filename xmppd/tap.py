@@ -109,8 +109,9 @@ class XMPPDService(service.MultiService):
     def __init__(self, storage):
         service.MultiService.__init__(self)
         self.storage = storage
-        # Run after the database is up and before the listeners, and when
-        # stopping before anything else ([cluster]: join and leave).
+        # Run after the database and the hosts are up and before the
+        # listeners, and when stopping before anything else ([cluster]:
+        # join and leave).
         self.beforeListening = []
         self.beforeStopping = []
 
@@ -131,9 +132,13 @@ class XMPPDService(service.MultiService):
     def startService(self):
         service.Service.startService(self)
         d = self.storage.database.start()
-        for first in self.beforeListening:
-            d.addCallback(lambda _, first=first: first())
-        d.addCallback(lambda _: [s.startService() for s in self])
+        if self.beforeListening:
+            # The hosts first (what runs first needs their modules), then
+            # the listeners.
+            d.addCallback(lambda _: [s.startService() for s in self if isinstance(s, Host)])
+            for first in self.beforeListening:
+                d.addCallback(lambda _, first=first: first())
+        d.addCallback(lambda _: [s.startService() for s in self if not s.running])
         d.addErrback(self._failed)
         return d
 

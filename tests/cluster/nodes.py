@@ -77,7 +77,8 @@ class Cluster:
 
 
 async def startCluster(redis, databaseOptions, directory, count, config=None, accounts=None,
-                       lease="2s"):
+                       lease="2s", each=None):
+    """``config``: tables for every node; ``each(index)``: more tables for node ``index``."""
     from xmppd.storage import Database, UserStore
     options = databaseOptions("mysql")
     database = Database("mysql", **options)
@@ -89,8 +90,9 @@ async def startCluster(redis, databaseOptions, directory, count, config=None, ac
     for index in range(count):
         tables = {"cluster": {"redis": redis.url, "node": "node%d" % (index + 1),
                               "lease": lease}}
-        for name, values in (config or {}).items():
-            tables[name] = dict(tables.get(name, {}), **values)
+        for extra in (config or {}), (each(index) if each else {}):
+            for name, values in extra.items():
+                tables[name] = dict(tables.get(name, {}), **values)
         process = XmppdProcess(directory / ("node%d" % (index + 1)), "mysql", options, tables)
         running.nodes.append(NodeTarget(running, index, process))
     await asyncio.gather(*(node.process.start() for node in running.nodes))

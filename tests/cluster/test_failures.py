@@ -16,7 +16,7 @@ from tests.aio import asyncioTest
 from tests.cluster.scenarios import OrderedTally, leaveCleanly, password, receiveFor
 from tests.cluster.test_routing import untilRegistered
 from tests.modules.test_roster import online as onlineWithRoster, subscribeBothWays
-from tests.reliability.common import Tally, connect, online, relogin
+from tests.reliability.common import Tally, connect, online, relogin, waitStored
 from tests.rawclient import NS_CLIENT, q
 
 LEASE = 2.0
@@ -195,3 +195,76 @@ async def test_redis_restarted_under_load_loses_nothing_acknowledged(cluster):
     figures = tally.result(acked=len(ackedKeys), recoveredIn=round(recoveredIn, 2))
     assert len(ackedKeys) > 100, figures
     assert missing == [], (len(missing), sorted(missing)[:10], figures, nodes.logs())
+
+
+@asyncioTest
+async def test_a_node_frozen_past_its_lease_ends_its_sessions_when_it_wakes(cluster):
+    import signal
+    nodes = await cluster(2, lease="%gs" % LEASE)
+    alice = await onlineWithRoster(nodes[0], "alice", "desk")
+    bob = await onlineWithRoster(nodes[1], "bob", "phone")
+    await untilRegistered(nodes, "alice@localhost/desk")
+    await untilRegistered(nodes, "bob@localhost/phone")
+    await subscribeBothWays(alice, bob)
+
+    nodes[1].process.signal(signal.SIGSTOP)
+    try:
+        # Taken for dead: bob is offline for alice, and node 2 is fenced.
+        await expectUnavailable(alice, "bob@localhost/phone", LEASE + 1)
+        deadline = time.monotonic() + 5
+        while not nodes.redis.command("EXISTS", "xmppd:fenced:node2"):
+            assert time.monotonic() < deadline, nodes.logs()
+            await asyncio.sleep(0.05)
+        alice.sendRaw("<message to='bob@localhost' type='chat' id='f1'><body>while frozen"
+                      "</body></message>")
+        assert await waitStored(nodes[0], "bob", 1, timeout=5) == 1
+    finally:
+        nodes[1].process.signal(signal.SIGCONT)
+    # Awake, it does not serve a session the others wrote off: bob's client
+    # is told, and logs in again (here on node 1) to what was stored.
+    await bob.expectStreamError("system-shutdown")
+    again = await onlineWithRoster(nodes[0], "bob", "phone")
+    stored = await again.expect()
+    while stored.tag == q(NS_CLIENT, "presence"):
+        stored = await again.expect()
+    assert stored.findtext(q(NS_CLIENT, "body")) == "while frozen"
+    # And node 2 is a node again, empty.
+    deadline = time.monotonic() + 5
+    while not nodes.redis.command("SISMEMBER", "xmppd:nodes", "node2"):
+        assert time.monotonic() < deadline, nodes.logs()
+        await asyncio.sleep(0.05)
+    assert nodes.redis.command("EXISTS", "xmppd:fenced:node2") == 0
+
+
+async def expectUnavailable(client, full, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, "%s never went unavailable" % full
+        if isUnavailableFrom(await client.expect(left), full):
+            return
+
+
+@asyncioTest
+async def test_a_node_restarted_at_once_routes_what_its_previous_run_left_in_its_inbox(cluster):
+    nodes = await cluster(2, lease="30s")
+    alice = await connect(nodes[0], password("alice"), "desk")
+    bob = await online(nodes[1], password("bob"), "phone")
+    await untilRegistered(nodes, "bob@localhost/phone")
+    bob.answerPings = False
+    tally = Tally("restart")
+    await sendSome(alice, tally, 20)
+    deadline = time.monotonic() + 10
+    while sum(tally.arrivals.values()) < 20 and time.monotonic() < deadline:
+        try:
+            tally.record(await bob.expect(1))
+        except asyncio.TimeoutError:
+            pass
+    await nodes[1].kill()
+    await sendSome(alice, tally, 10)
+    # Long before its 30 s lease ran out: the new run cleans up the old.
+    await nodes[1].restart()
+    assert await waitStored(nodes[0], "bob", 30, timeout=10) == 30
+    assert nodes.redis.command("HGETALL", "xmppd:sessions:bob@localhost") == []
+    await relogin(nodes[1], password("bob"), tally)
+    assert tally.result()["lost"] == 0, tally.result()
