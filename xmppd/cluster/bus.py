@@ -281,7 +281,7 @@ class Consumer:
             except RedisConnectionLost:
                 continue
             except RedisError as e:
-                if b"NOGROUP" in str(e).encode() or "NOGROUP" in str(e):
+                if "NOGROUP" in str(e):
                     yield self.createGroup(self.link)
                 else:
                     log.msg("cluster: reading the inbox failed: %s" % (e,))

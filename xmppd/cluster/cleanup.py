@@ -28,7 +28,7 @@ same for its predecessor before it takes clients, as ``predecessor``.
 import collections
 import json
 
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.python import log
 from twisted.words.xish import domish
 
@@ -55,8 +55,12 @@ async def readInbox(link, node, after=None):
         start = b"(" + page[-1][0]
 
 
-async def cleanUpAfter(cluster, dead, predecessor=False):
-    """Clean up after ``dead``; False if another survivor does (or it is alive)."""
+async def cleanUpAfter(cluster, dead, predecessor=False, leaving=False):
+    """
+    Clean up after ``dead``; False if another survivor does (or it is
+    alive). ``predecessor``: ``dead`` is this node's own name, of a
+    previous run (or, ``leaving``, of this run, which is stopping).
+    """
     link = cluster.link
     ttl = int(cluster.lease * 5000)
     if not predecessor:
@@ -92,9 +96,14 @@ async def cleanUpAfter(cluster, dead, predecessor=False):
             await link.execute(b"SREM", keys.NODES, dead)
         cluster.directory.forgetNode(dead)
         cluster.metrics.cleanups.inc()
-        log.msg("cluster: cleaned up after %s%s: %d resources, %d inbox entries"
-                % ("the previous run of " if predecessor else "", dead, len(removedSessions),
-                   sum(len(p[1]) for p in plan.values()) + sum(len(p[1]) for p in late.values())))
+        handled = sum(len(p[1]) for p in plan.values()) + sum(len(p[1]) for p in late.values())
+        if leaving:
+            log.msg("cluster: routed again the %d entries left in the inbox of %s"
+                    % (handled, dead))
+        else:
+            log.msg("cluster: cleaned up after %s%s: %d resources, %d inbox entries"
+                    % ("the previous run of " if predecessor else "", dead,
+                       len(removedSessions), handled))
         return True
     finally:
         if renewal is not None:
@@ -105,7 +114,6 @@ async def cleanUpAfter(cluster, dead, predecessor=False):
 
 
 def _keepCleanupLock(cluster, dead, ttl):
-    from twisted.internet import task
     loop = task.LoopingCall(lambda: cluster.link.execute(
         b"EVAL", scripts.RENEW_CLEANUP, 1, keys.cleanup(dead), cluster.nodeName, ttl
     ).addErrback(lambda _: None))

@@ -294,7 +294,7 @@ class Cluster(service.Service):
                 await self._lanesIdle(deadline)
                 if self._leaseLoop is not None and self._leaseLoop.running:
                     self._leaseLoop.stop()
-                await cleanUpAfter(self, self.nodeName, predecessor=True)
+                await cleanUpAfter(self, self.nodeName, predecessor=True, leaving=True)
                 await self.link.execute(b"DEL", keys.lease(self.nodeName))
                 await self.link.execute(b"SREM", keys.NODES, self.nodeName)
                 log.msg("cluster: node %s left the cluster" % (self.nodeName,))
