@@ -2,8 +2,9 @@
 Fixtures of the cluster tests (issue 17).
 
 ``redis``
-    The session's throwaway ``redis-server`` (a free port on 127.0.0.1,
-    ``--save ''``, its directory in /tmp): ``redis.url`` for
+    The session's throwaway ``redis-server`` (a free port on 127.0.0.1 and
+    a unix socket, ``--save ''``, its directory in /tmp): ``redis.url`` and
+    ``redis.socketPath`` for
     ``[cluster] redis``, ``redis.restart()`` (SIGKILL and start again on
     the same port: with nothing saved, Redis comes back empty, as after a
     crash), ``redis.flush()`` between tests, ``redis.command(...)`` for a
@@ -63,6 +64,10 @@ class ThrowawayRedis:
         return "redis://127.0.0.1:%d/0" % self.port
 
     @property
+    def socketPath(self):
+        return os.path.join(self.directory, "redis.sock")
+
+    @property
     def running(self):
         return self.process is not None and self.process.poll() is None
 
@@ -70,7 +75,7 @@ class ThrowawayRedis:
         self.process = subprocess.Popen(
             [self.program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", self.directory, "--logfile", self.logFile,
-             "--daemonize", "no"],
+             "--daemonize", "no", "--unixsocket", self.socketPath, "--unixsocketperm", "700"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
         deadline = time.monotonic() + STARTUP_TIMEOUT

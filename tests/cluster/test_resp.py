@@ -61,6 +61,23 @@ async def test_pipelined_commands_are_answered_in_order(redis):
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_unix_socket_and_a_database_number(redis):
+    for text in (redis.socketPath, "unix://%s?db=3" % redis.socketPath):
+        conn = await connect(reactor, parseAddress(text))
+        try:
+            await conn.execute(b"SET", b"where", text)
+        finally:
+            conn.close()
+    assert redis.command("GET", "where") == redis.socketPath.encode()
+    conn = await connect(reactor, parseAddress("unix://%s?db=3" % redis.socketPath))
+    try:
+        assert await conn.execute(b"GET", b"where") == b"unix://%s?db=3" % (
+            redis.socketPath.encode())
+    finally:
+        conn.close()
+
+
+@pytest_twisted.ensureDeferred
 async def test_a_lost_connection_fails_every_pending_command_and_tells_its_owner(redis):
     conn = await connect(reactor, parseAddress(redis.url))
     order = []

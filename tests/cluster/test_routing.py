@@ -29,15 +29,17 @@ async def expectMessage(client, sender, body, timeout=10):
     return message
 
 
-async def untilRegistered(cluster, full, available=True, timeout=5):
-    """Wait until the registry in Redis has ``full`` (available, if asked)."""
+async def untilRegistered(cluster, full, available=True, timeout=5, node=None):
+    """Wait until the registry in Redis has ``full`` (available, on ``node``, if asked)."""
     import json
     bare = full.split("/")[0]
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         raw = cluster.redis.command("HGET", "xmppd:sessions:" + bare, full)
-        if raw is not None and (not available or json.loads(raw)["available"]):
-            return json.loads(raw)
+        state = json.loads(raw) if raw is not None else None
+        if state is not None and (not available or state["available"]) and \
+                node in (None, state["node"]):
+            return state
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("%s never registered" % full)
         await asyncio.sleep(0.02)
@@ -157,8 +159,10 @@ async def test_the_same_full_jid_bound_on_another_node_replaces_the_first(cluste
     second = await login(nodes[1], "bob", "phone")
     # RFC 6120 §7.7.2.2: the old session is closed with <conflict/>.
     await first.expectStreamError("conflict")
-    state = await untilRegistered(nodes, "bob@localhost/phone", available=False)
-    assert state["node"] == "node2"
+    # Node 2 writes its session once node 1 has let go of the full JID.
+    state = await untilRegistered(nodes, "bob@localhost/phone", available=False,
+                                  node="node2")
+    assert not state.get("draining")
     second.sendRaw("<presence/>")
     await expectPresence(second, "bob@localhost/phone")
     assert await second.roundTrip() == []
