@@ -111,6 +111,10 @@ class Cluster(service.Service):
         log.msg("cluster: node %s joining through redis at %s" % (self.nodeName, self.address))
         await self.link.whenReady()
         link = self.link
+        # A survivor may be cleaning up after this node's previous run: it
+        # finishes first (its cleanup lock lives at most 5 leases).
+        while await link.execute(b"EXISTS", keys.cleanup(self.nodeName)):
+            await task.deferLater(self.clock, 0.1, lambda: None)
         await link.execute(b"DEL", keys.fenced(self.nodeName))
         leftovers = await link.execute(b"EXISTS", keys.nodeSessions(self.nodeName),
                                        keys.inbox(self.nodeName))
