@@ -30,6 +30,9 @@ from bench import driver
 from bench.servers import REPO, makeServer, newWorkDir
 
 ALL_SERVERS = ["xmppd-sqlite", "xmppd-mysql", "prosody", "ejabberd"]
+# Not in the default run: xmppd as a cluster of N nodes on one port
+# (``--servers xmppd-mysql,xmppd-cluster1,xmppd-cluster2``).
+CLUSTER_SERVERS = ["xmppd-cluster1", "xmppd-cluster2", "xmppd-cluster3"]
 ALL_SCENARIOS = ["store", "drain", "login", "route", "idle"]
 DRAIN_SIZES = [100, 1000, 10000]
 # --quick: what a default run does at a fraction of its size (options given
@@ -187,11 +190,14 @@ def runScenario(server, scenario, rep, plan, profile):
 def table(results, servers):
     xmppds = [s for s in servers if s.startswith("xmppd")]
     peers = [s for s in servers if not s.startswith("xmppd")]
+    pairs = [(x, p) for x in xmppds for p in peers]
+    if "xmppd-mysql" in servers:
+        # A cluster against one node on the same MariaDB.
+        pairs += [(c, "xmppd-mysql") for c in servers if c in CLUSTER_SERVERS]
     header = ["metric (median)"] + servers
     ratioHeads = []
-    for x in xmppds:
-        for p in peers:
-            ratioHeads.append("%s / %s" % (x.replace("xmppd-", "x-"), p))
+    for x, p in pairs:
+        ratioHeads.append("%s / %s" % (x.replace("xmppd-", "x-"), p.replace("xmppd-", "x-")))
     header += ratioHeads
     rows = []
     for key, label, higher in METRICS:
@@ -203,13 +209,12 @@ def table(results, servers):
         if not medians:
             continue
         row = [label] + [_fmt(medians.get(s)) for s in servers]
-        for x in xmppds:
-            for p in peers:
-                if x in medians and p in medians and medians[x] and medians[p]:
-                    ratio = medians[x] / medians[p] if higher else medians[p] / medians[x]
-                    row.append("%.2f×" % ratio)
-                else:
-                    row.append("–")
+        for x, p in pairs:
+            if x in medians and p in medians and medians[x] and medians[p]:
+                ratio = medians[x] / medians[p] if higher else medians[p] / medians[x]
+                row.append("%.2f×" % ratio)
+            else:
+                row.append("–")
         rows.append(row)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -265,7 +270,7 @@ def parseArgs(argv):
     args.servers = [s for s in args.servers.split(",") if s]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     for s in args.servers:
-        if s not in ALL_SERVERS:
+        if s not in ALL_SERVERS + CLUSTER_SERVERS:
             p.error("unknown server %s" % s)
     for s in args.scenarios:
         if s not in ALL_SCENARIOS:

@@ -129,7 +129,7 @@ max_connections_per_ip = 0
 auth_timeout = "300s"
 rate_limit_bytes_per_second = 0
 ip_rate_limit_bytes_per_second = 0
-
+{c2sExtra}
 [storage]
 backend = "{backend}"
 {storageExtra}
@@ -144,7 +144,7 @@ max_user_bytes = 0
 [modules.register]
 enabled = true
 min_seconds_between_registrations = 0
-"""
+{extra}"""
 
 
 class MariaDB:
@@ -227,7 +227,7 @@ class Xmppd(Server):
         with open(self.config, "w") as f:
             f.write(BENCH_CONFIG.format(dataDir=os.path.join(self.dir, "data"),
                                         port=self.port, backend=self.backend,
-                                        storageExtra=extra))
+                                        storageExtra=extra, c2sExtra="", extra=""))
         self._spawn()
 
     def _spawn(self):
@@ -286,6 +286,17 @@ class Xmppd(Server):
             cur.execute("SELECT COUNT(*) FROM offline_messages")
             return cur.fetchone()[0]
 
+    def storedFor(self, user):
+        """The offline messages stored for ``user`` (a localpart of localhost)."""
+        self.storedCount()
+        bare = "%s@localhost" % user
+        if self.backend == "sqlite":
+            return self._sqlite.execute("SELECT COUNT(*) FROM offline_messages WHERE recipient = ?",
+                                        (bare,)).fetchone()[0]
+        with self._mysql.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM offline_messages WHERE recipient = %s", (bare,))
+            return cur.fetchone()[0]
+
     def stop(self):
         self.stopProfile()
         for conn in (self._sqlite, self._mysql):
@@ -303,6 +314,129 @@ class Xmppd(Server):
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class Redis:
+    """A private redis-server that saves nothing (as tests/cluster/conftest.py starts one)."""
+
+    def __init__(self, workDir):
+        self.dir = os.path.join(workDir, "redis")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = _freePort()
+        self.process = None
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def start(self):
+        program = _findProgram("redis-server")
+        if not program:
+            raise RuntimeError("redis-server not installed (apt-get install redis-server)")
+        self.process = subprocess.Popen(
+            [program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--logfile",
+             os.path.join(self.dir, "redis.log")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        waitPort(self.port)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(30)
+
+
+class XmppdCluster(Xmppd):
+    """
+    xmppd as ``nodes`` cluster nodes on one MariaDB and one Redis, all
+    listening on one port with ``[c2s] reuse_port`` (docs/operators.md,
+    "Two nodes on one machine"): the load spreads over them as Linux
+    spreads the connections. ``xmppd-cluster1`` is the same with one node,
+    to weigh what the cluster machinery costs.
+    """
+
+    def __init__(self, workDir, nodes):
+        Xmppd.__init__(self, workDir, "mysql")
+        self.nodes = nodes
+        self.name = "xmppd-cluster%d" % nodes
+        self.dir = os.path.join(workDir, self.name)
+        self.redis = None
+        self.processes = []
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = _freePort()
+        self.mariadb = MariaDB(self.dir)
+        self.mariadb.start()
+        self.redis = Redis(self.dir)
+        self.redis.start()
+        storage = ('[storage.mysql]\nhost = "127.0.0.1"\nport = %d\nuser = "xmppd"\n'
+                   'password = "bench"\ndatabase = "xmppd"\n' % self.mariadb.port)
+        self.configs = []
+        for n in range(1, self.nodes + 1):
+            config = os.path.join(self.dir, "node%d.toml" % n)
+            with open(config, "w") as f:
+                f.write(BENCH_CONFIG.format(
+                    dataDir=os.path.join(self.dir, "data%d" % n), port=self.port,
+                    backend="mysql", storageExtra=storage, c2sExtra="reuse_port = true\n",
+                    extra='\n[cluster]\nredis = "%s"\nnode = "node%d"\n' % (self.redis.url, n)))
+            self.configs.append(config)
+        self._spawn()
+
+    def _spawn(self):
+        self.processes = []
+        for n, config in enumerate(self.configs, 1):
+            logFile = os.path.join(self.dir, "xmppd-node%d.log" % n)
+            cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+                   "-n", "--pidfile=", "--logfile", logFile, "xmppd", "--config", config]
+            source = os.environ.get("XMPPD_BENCH_SOURCE") or REPO
+            self.processes.append(subprocess.Popen(
+                cmd, cwd=source, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True))
+            # One at a time: a node cleans up after nothing and joins, then the next.
+            self._waitListening(logFile)
+        self.pid = self.processes[0].pid
+        self._sqlite = None
+        self._mysql = None
+
+    def _waitListening(self, logFile, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(logFile, encoding="utf-8", errors="replace") as f:
+                    if "ClientStreamFactory starting on" in f.read():
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("a cluster node did not listen within %d s (%s)" % (timeout, logFile))
+
+    def serverPids(self):
+        return [p.pid for p in self.processes]
+
+    def restart(self):
+        for conn in (self._sqlite, self._mysql):
+            if conn is not None:
+                conn.close()
+        self._stopProcess()
+        self._spawn()
+
+    def _stopProcess(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def stop(self):
+        Xmppd.stop(self)
+        if self.redis is not None:
+            self.redis.stop()
 
 
 # Peers ------------------------------------------------------------------------------
@@ -425,6 +559,8 @@ def makeServer(name, workDir, peersDir):
         return Xmppd(workDir, "sqlite")
     if name == "xmppd-mysql":
         return Xmppd(workDir, "mysql")
+    if name.startswith("xmppd-cluster") and name[len("xmppd-cluster"):].isdigit():
+        return XmppdCluster(workDir, int(name[len("xmppd-cluster"):]))
     if name == "prosody":
         return Prosody(workDir, peersDir)
     if name == "ejabberd":

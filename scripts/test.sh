@@ -40,6 +40,22 @@ if ! PATH="$PATH:/usr/sbin:/usr/local/sbin" command -v mariadbd >/dev/null; then
              "the MySQL tests will be skipped, or fail under CI=true" >&2
     fi
 fi
+# The cluster tests (tests/cluster) start a throwaway redis-server of their
+# own on a free port; the system's service, if the package starts one, is
+# stopped and disabled again (nothing here may listen on 6379).
+if ! command -v redis-server >/dev/null; then
+    if isRoot; then
+        aptInstall redis-server
+        if command -v systemctl >/dev/null && systemctl disable --now redis-server 2>/dev/null; then
+            :
+        elif command -v service >/dev/null; then
+            service redis-server stop >/dev/null 2>&1 || true
+        fi
+    else
+        echo "test.sh: redis-server is missing (apt-get install redis-server);" \
+             "the cluster tests will be skipped, or fail under CI=true" >&2
+    fi
+fi
 # Federation tests (tests/s2s) run Debian's ejabberd as the remote server.
 if [ ! -x /usr/sbin/ejabberdctl ]; then
     if isRoot; then

@@ -374,7 +374,7 @@ def test_etc_config_shows_every_key_of_every_table():
          'tls.certificate = "": expected the certificate file that goes with'
          ' tls.private_key = "key.pem"'),
         ("[c2s]\nprot = 5222\n",
-         "unknown key c2s.prot (known: interface, port, direct_tls_port,"
+         "unknown key c2s.prot (known: interface, port, direct_tls_port, reuse_port,"
          " require_encryption, stanza_size_limit, preauth_stanza_size_limit,"
          " max_stanza_depth, output_buffer_limit, rate_limit_bytes_per_second,"
          " rate_limit_burst, ip_rate_limit_bytes_per_second, ip_rate_limit_burst,"
@@ -384,8 +384,8 @@ def test_etc_config_shows_every_key_of_every_table():
          " login_failure_max_delay, idle_timeout,"
          " ping_timeout, max_unacknowledged)"),
         ('hosts = ["example.com"]\n',
-         "unknown key hosts (known: server, c2s, tls, storage, metrics, acl, access,"
-         " modules)"),
+         "unknown key hosts (known: server, c2s, tls, storage, metrics, cluster, acl,"
+         " access, modules)"),
         ("c2s = 5\n", "c2s = 5: expected a table"),
         ('[storage.mysql]\nusr = "x"\n',
          "unknown key storage.mysql.usr (known: host, port, unix_socket, user,"

@@ -406,6 +406,10 @@ class Session:
 class SessionManager:
     """All bound resources of this process, by account."""
 
+    # What ``bind`` creates; a cluster node's manager (xmppd.cluster.sessions)
+    # binds a Session that mirrors its state into the cluster's registry.
+    sessionClass = Session
+
     def __init__(self, server, clock=None):
         if clock is None:
             from twisted.internet import reactor as clock
@@ -419,14 +423,16 @@ class SessionManager:
         is replaced and its stream closed with ``<conflict/>`` (RFC 6120
         §7.7.2.2, the policy every major server uses).
         """
-        old = self.get(jid)
+        # This process's own session; one on another node of a cluster is
+        # replaced through the registry (xmppd.cluster.writer).
+        old = SessionManager.get(self, jid)
         if old is not None:
             self.unbind(old)
             if old.stream is not None:
                 old.stream.authenticator.session = None
                 old.stream.sendStreamError(error.StreamError(
                     "conflict", text="replaced by a new session"))
-        session = Session(self, jid, stream)
+        session = self.sessionClass(self, jid, stream)
         self.accounts.setdefault(jid.userhost(), {})[jid.resource] = session
         return session
 

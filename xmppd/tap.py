@@ -102,6 +102,11 @@ class XMPPDService(service.MultiService):
     def __init__(self, storage):
         service.MultiService.__init__(self)
         self.storage = storage
+        # Run after the database and the hosts are up and before the
+        # listeners, and when stopping before anything else ([cluster]:
+        # join and leave).
+        self.beforeListening = []
+        self.beforeStopping = []
 
     def setServiceParent(self, parent):
         service.MultiService.setServiceParent(self, parent)
@@ -120,7 +125,13 @@ class XMPPDService(service.MultiService):
     def startService(self):
         service.Service.startService(self)
         d = self.storage.start()
-        d.addCallback(lambda _: [s.startService() for s in self])
+        if self.beforeListening:
+            # The hosts first (what runs first needs their modules), then
+            # the listeners.
+            d.addCallback(lambda _: [s.startService() for s in self if isinstance(s, Host)])
+            for first in self.beforeListening:
+                d.addCallback(lambda _, first=first: first())
+        d.addCallback(lambda _: [s.startService() for s in self if not s.running])
         d.addErrback(self._failed)
         return d
 
@@ -132,6 +143,8 @@ class XMPPDService(service.MultiService):
 
     @defer.inlineCallbacks
     def stopService(self):
+        for first in self.beforeStopping:
+            yield first()
         yield service.MultiService.stopService(self)
         yield self.storage.stop()
 
@@ -197,6 +210,10 @@ def buildServer(config, modules, storage=None, clock=None):
     server = XMPPServer(config, storage, AccessRules(config),
                         serverContextFactory(certificate, key), hostTLSContexts(config),
                         loadInstallSecret(config.data_dir), clock=clock)
+    if config.cluster is not None and config.cluster.enabled:
+        # [cluster]: sessions and lanes that span the nodes (xmppd.cluster).
+        from xmppd.cluster import install
+        install(server, config.cluster)
     for domain in config.hosts:
         host = Host(server, domain)
         for name in loadOrder(config, modules):
@@ -234,6 +251,10 @@ def makeService(options):
     server = buildServer(config, options["modules"])
     top = XMPPDService(server.storage)
     top.server = server
+    cluster = getattr(server, "cluster", None)
+    if cluster is not None:
+        top.beforeListening.append(cluster.join)
+        top.beforeStopping.append(cluster.leave)
     # twistd's own options (--logfile …), the parent of ours.
     top.twistdOptions = getattr(options, "parent", None)
     for host in server.hosts.values():
@@ -241,10 +262,18 @@ def makeService(options):
     factory = ClientStreamFactory(server)
     server.c2sFactory = factory
     c2s = config.c2s
-    internet.TCPServer(c2s.port, factory, interface=c2s.interface).setServiceParent(top)
-    if c2s.direct_tls_port:
-        internet.SSLServer(c2s.direct_tls_port, DirectTLSFactory(factory),
-                           server.tlsContext, interface=c2s.interface).setServiceParent(top)
+    if c2s.reuse_port:
+        # Several nodes on one host behind one port (docs/operators.md).
+        from xmppd.cluster.reuseport import ReusePortServer
+        ReusePortServer(c2s.port, factory, c2s.interface).setServiceParent(top)
+        if c2s.direct_tls_port:
+            ReusePortServer(c2s.direct_tls_port, DirectTLSFactory(factory), c2s.interface,
+                            server.tlsContext).setServiceParent(top)
+    else:
+        internet.TCPServer(c2s.port, factory, interface=c2s.interface).setServiceParent(top)
+        if c2s.direct_tls_port:
+            internet.SSLServer(c2s.direct_tls_port, DirectTLSFactory(factory),
+                               server.tlsContext, interface=c2s.interface).setServiceParent(top)
     for name, moduleOptions in sorted(config.modules.items()):
         servicesFor = getattr(options["modules"][name], "servicesFor", None)
         if moduleOptions.enabled and servicesFor is not None:

@@ -253,6 +253,9 @@ C2S = Schema(
         Option("direct_tls_port", "int", 0,
                "Client port with direct TLS, XEP-0368 (0 = off).",
                minimum=0, maximum=65535),
+        Option("reuse_port", "bool", False,
+               "Open the client ports with SO_REUSEPORT: several nodes on one host share"
+               " them and the kernel spreads new connections over the nodes."),
         Option("require_encryption", "bool", True,
                "Refuse authentication before STARTTLS."),
         Option("stanza_size_limit", "size", "256KiB",
@@ -399,6 +402,40 @@ METRICS = Schema(
     doc="Prometheus metrics.",
 )
 
+def _checkRedis(value):
+    from xmppd.cluster.resp import parseAddress
+    try:
+        parseAddress(value)
+    except ValueError:
+        return ('expected "redis://HOST:PORT/DB", "unix:///PATH?db=N" or the path of'
+                ' a unix socket')
+    return None
+
+
+def _checkNodeName(value):
+    if value and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", value):
+        return "expected letters, digits, '.', '_' or '-' (at most 64), or empty"
+    return None
+
+
+CLUSTER = Schema(
+    [
+        Option("enabled", "bool", False,
+               "Run as a node of a cluster (a [cluster] table alone enables it)."),
+        Option("redis", "str", "redis://127.0.0.1:6379/0",
+               "The Redis server of the cluster: redis://HOST:PORT/DB or a unix socket path.",
+               check=_checkRedis),
+        Option("node", "str", "",
+               "This node's name, unique in the cluster; empty = the host name and an id"
+               " of data_dir.", check=_checkNodeName),
+        Option("lease", "duration", "3s",
+               "A node silent this long is dead: its users go offline, what was on its way"
+               " to them is routed again.", minimum="0.5s", maximum="60s"),
+    ],
+    doc="Several nodes behind one domain, on Redis and a shared MySQL/MariaDB"
+        " (docs/cluster.md). Needs storage.backend = \"mysql\".",
+)
+
 DEFAULT_ACCESS = {
     "max_user_offline_messages": [
         {"acl": "admin", "value": 5000},
@@ -413,6 +450,7 @@ ROOT = Schema(
         Table("tls", TLS, TLS.doc),
         Table("storage", STORAGE, STORAGE.doc),
         Table("metrics", METRICS, METRICS.doc),
+        Table("cluster", CLUSTER, CLUSTER.doc),
         Entries("acl",
                 "Named lists of bare JIDs and domains; 'all' and 'admin' are built in.",
                 _parseAcl),
@@ -441,6 +479,7 @@ class ServerConfig:
     tls: Section
     storage: Section
     metrics: Section
+    cluster: Optional[Section] = None
     acl: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))
     access: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))
     modules: Mapping[str, Section] = field(
@@ -586,7 +625,14 @@ def _crossCheck(root):
                     f"{key} = {formatValue(item.acl)}: no such acl (defined: {known})",
                     key,
                 )
-    return server, c2s, tls, storage
+    cluster = root.cluster
+    if cluster.enabled and storage.backend != "mysql":
+        raise ConfigError(
+            f"storage.backend = {formatValue(storage.backend)}: [cluster] needs \"mysql\""
+            " (every node shares one MySQL/MariaDB database)",
+            "storage.backend",
+        )
+    return server, c2s, tls, storage, cluster
 
 
 def parseConfig(data, modules=None, source=None):
@@ -599,15 +645,19 @@ def parseConfig(data, modules=None, source=None):
     """
     data = dict(data)
     moduleTables = data.pop("modules", {})
+    if isinstance(data.get("cluster"), dict) and "enabled" not in data["cluster"]:
+        # As with [modules.NAME]: the table alone enables it.
+        data["cluster"] = dict(data["cluster"], enabled=True)
     root = ROOT.validate(data, "", alsoKnown=("modules",))
     moduleOptions = _validateModules(moduleTables, dict(modules or {}))
-    server, c2s, tls, storage = _crossCheck(root)
+    server, c2s, tls, storage, cluster = _crossCheck(root)
     return ServerConfig(
         server=server,
         c2s=c2s,
         tls=tls,
         storage=storage,
         metrics=root.metrics,
+        cluster=cluster,
         acl=root.acl,
         access=root.access,
         modules=moduleOptions,
