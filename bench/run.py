@@ -42,6 +42,8 @@ from bench.servers import REPO, makeServer, newWorkDir
 
 ALL_SERVERS = ["xmppd-sqlite", "xmppd-mysql", "prosody", "ejabberd"]
 XMPPDS = ["xmppd-sqlite", "xmppd-mysql"]
+# Not in the default run: xmppd on MariaDB with one driver named, to compare them.
+DRIVER_SERVERS = ["xmppd-pymysql", "xmppd-mysqlclient"]
 PEERS = ["prosody", "ejabberd"]
 ALL_SCENARIOS = ["store", "drain", "login", "route", "idle", "grow-rows", "grow-sessions"]
 DRAIN_SIZES = [100, 1000, 10000]
@@ -535,7 +537,7 @@ def parseArgs(argv):
     args.servers = [s for s in args.servers.split(",") if s]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     for s in args.servers:
-        if s not in ALL_SERVERS:
+        if s not in ALL_SERVERS + DRIVER_SERVERS:
             p.error("unknown server %s" % s)
     for s in args.scenarios:
         if s not in ALL_SCENARIOS:

@@ -238,9 +238,10 @@ class MariaDB:
 
 
 class Xmppd(Server):
-    def __init__(self, workDir, backend="sqlite", profile=None):
+    def __init__(self, workDir, backend="sqlite", profile=None, driver=None, name=None):
         self.backend = backend
-        self.name = "xmppd-" + backend
+        self.driver = driver
+        self.name = name or "xmppd-" + backend
         self.dir = os.path.join(workDir, self.name)
         self.profile = profile
         self.mariadb = None
@@ -256,6 +257,8 @@ class Xmppd(Server):
             self.mariadb.start()
             extra = ('[storage.mysql]\nhost = "127.0.0.1"\nport = %d\nuser = "xmppd"\n'
                      'password = "bench"\ndatabase = "xmppd"\n' % self.mariadb.port)
+            if self.driver:
+                extra += 'driver = "%s"\n' % self.driver
         self.config = os.path.join(self.dir, "bench.toml")
         with open(self.config, "w") as f:
             f.write(BENCH_CONFIG.format(dataDir=os.path.join(self.dir, "data"),
@@ -593,6 +596,9 @@ def makeServer(name, workDir, peersDir):
         return Xmppd(workDir, "sqlite")
     if name == "xmppd-mysql":
         return Xmppd(workDir, "mysql")
+    if name in ("xmppd-pymysql", "xmppd-mysqlclient"):
+        # The MySQL drivers side by side (xmppd-mysql takes the default).
+        return Xmppd(workDir, "mysql", driver=name[6:], name=name)
     if name == "prosody":
         return Prosody(workDir, peersDir)
     if name == "ejabberd":
