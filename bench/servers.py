@@ -293,9 +293,13 @@ class Xmppd(Server):
         spy = shutil.which("py-spy")
         if spy is None:
             raise RuntimeError("py-spy is not installed (pip install py-spy)")
-        cmd = [spy, "record", "--pid", str(self.pid), "--rate", "200", "--nonblocking",
+        # XMPPD_BENCH_PYSPY_ARGS: other py-spy options, e.g. "--native" to
+        # see C frames (OpenSSL, the GC); py-spy then has to pause the process
+        # for each sample, so --nonblocking is left out.
+        extra = os.environ.get("XMPPD_BENCH_PYSPY_ARGS", "").split()
+        cmd = [spy, "record", "--pid", str(self.pid), "--rate", "200",
                "--format", "speedscope" if outFile.endswith(".json") else "raw",
-               "--output", outFile]
+               "--output", outFile] + (extra or ["--nonblocking"])
         self.profiler = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
 
