@@ -13,11 +13,12 @@ import multiprocessing
 import time
 import traceback
 
-from bench.client import Client
+from bench.client import Client, XMPPError
 
 PASSWORD = "benchpass"
 CONCURRENCY = 40          # logins in flight per process
 PHASE_TIMEOUT = 600       # no phase of a scenario may take longer
+REGISTER_ATTEMPTS = 5
 
 
 def now():
@@ -93,11 +94,20 @@ async def _register(port, args, index, procs, sync):
     names = shard(args["users"], index, procs)
 
     async def one(name):
-        client = await Client.connect(port)
-        try:
-            await client.register(name, PASSWORD)
-        finally:
-            await client.close()
+        # A server just restarted on a loaded machine may still close a
+        # stream or two (ejabberd did): try again, a few times.
+        for attempt in range(REGISTER_ATTEMPTS):
+            try:
+                client = await Client.connect(port)
+                try:
+                    await client.register(name, PASSWORD)
+                finally:
+                    await client.close()
+                return
+            except (XMPPError, OSError, asyncio.TimeoutError):
+                if attempt == REGISTER_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
     await _bounded([one(n) for n in names], 16)
     return {"registered": len(names)}
 
