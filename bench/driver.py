@@ -13,11 +13,12 @@ import multiprocessing
 import time
 import traceback
 
-from bench.client import Client
+from bench.client import Client, XMPPError
 
 PASSWORD = "benchpass"
 CONCURRENCY = 40          # logins in flight per process
 PHASE_TIMEOUT = 600       # no phase of a scenario may take longer
+REGISTER_ATTEMPTS = 5
 
 
 def now():
@@ -93,11 +94,20 @@ async def _register(port, args, index, procs, sync):
     names = shard(args["users"], index, procs)
 
     async def one(name):
-        client = await Client.connect(port)
-        try:
-            await client.register(name, PASSWORD)
-        finally:
-            await client.close()
+        # A server just restarted on a loaded machine may still close a
+        # stream or two (ejabberd did): try again, a few times.
+        for attempt in range(REGISTER_ATTEMPTS):
+            try:
+                client = await Client.connect(port)
+                try:
+                    await client.register(name, PASSWORD)
+                finally:
+                    await client.close()
+                return
+            except (XMPPError, OSError, asyncio.TimeoutError):
+                if attempt == REGISTER_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
     await _bounded([one(n) for n in names], 16)
     return {"registered": len(names)}
 
@@ -196,9 +206,10 @@ WORKERS = {"register": _register, "store": _store, "drain": _drain,
 class _Sync:
     """The child's side of the two barriers: all ready, measurement over."""
 
-    def __init__(self, start, finish):
+    def __init__(self, start, finish, hold=PHASE_TIMEOUT):
         self.start = start
         self.finish = finish
+        self.hold = hold
         self.wasReady = self.wasFinished = False
 
     async def ready(self):
@@ -209,17 +220,19 @@ class _Sync:
     async def finished(self):
         self.wasFinished = True
         await asyncio.get_running_loop().run_in_executor(
-            None, self.finish.wait, PHASE_TIMEOUT)
+            None, self.finish.wait, self.hold)
 
 
 def _child(kind, port, args, index, procs, start, finish, results):
     try:
-        sync = _Sync(start, finish)
+        # How long a worker may wait for the measurement to end: the growth
+        # scenario holds its idle sessions through several store and drain runs.
+        sync = _Sync(start, finish, args.get("hold", PHASE_TIMEOUT))
         result = asyncio.run(WORKERS[kind](port, args, index, procs, sync))
         if not sync.wasReady:
             start.wait(PHASE_TIMEOUT)
         if not sync.wasFinished:
-            finish.wait(PHASE_TIMEOUT)
+            finish.wait(sync.hold)
         results.put((index, result, None))
     except BaseException:
         results.put((index, None, traceback.format_exc()))
@@ -292,12 +305,11 @@ def runOnly(kind, port, args, procs):
 
 # The scenarios, as the parent sees them -------------------------------------------------------
 
-def waitStored(server, target, timeout, interval=0.05, count=None):
-    """Poll the server's storage until it holds ``target`` rows; fire the time."""
+def waitStored(server, recipients, target, timeout, interval=0.05):
+    """Poll the server's storage until ``recipients`` hold ``target`` rows; fire the time."""
     deadline = now() + timeout
-    counter = count or server.storedCount
     while True:
-        count = counter()
+        count = server.storedCount(recipients)
         if count >= target:
             return now(), count
         if now() > deadline:
@@ -307,13 +319,13 @@ def waitStored(server, target, timeout, interval=0.05, count=None):
 
 
 def scenarioStore(server, senders, recipients, messages, procs):
-    baseline = server.storedCount()
+    baseline = server.storedCount(recipients)
     total = len(senders) * messages
     run = Run("store", server.port, dict(senders=senders, recipients=recipients,
                                          messages=messages), procs)
     cpu = server.cpu()
     started = run.ready()
-    finished, count = waitStored(server, baseline + total, PHASE_TIMEOUT)
+    finished, count = waitStored(server, recipients, baseline + total, PHASE_TIMEOUT)
     cpu = server.cpu() - cpu
     run.finish()
     sentAt = max(r["sent"] for r in run.results())
@@ -322,16 +334,12 @@ def scenarioStore(server, senders, recipients, messages, procs):
 
 
 def fillBacklog(server, recipient, count, senders, procs):
-    # The recipient's own count where the server can tell it: the total
-    # also moves as an earlier drain's acknowledged rows are deleted.
-    counter = getattr(server, "storedFor", None)
-    counter = (lambda: server.storedFor(recipient)) if counter else server.storedCount
-    baseline = counter()
+    baseline = server.storedCount([recipient])
     per = count // len(senders)
     run = Run("store", server.port, dict(senders=senders, recipients=[recipient],
                                          messages=per), procs)
     run.ready()
-    waitStored(server, baseline + per * len(senders), PHASE_TIMEOUT, 0.2, counter)
+    waitStored(server, [recipient], baseline + per * len(senders), PHASE_TIMEOUT, 0.2)
     run.finish()
     run.results()
     return per * len(senders)
@@ -365,6 +373,27 @@ def scenarioIdle(server, sessions, procs, settle=3.0):
     run.results()
     return {"kib_per_session": (after - before) / len(sessions) / 1024,
             "rss_before_mib": before / 2**20, "rss_after_mib": after / 2**20}
+
+
+class IdleSessions:
+    """
+    ``sessions`` authenticated sessions held open (initial presence sent,
+    pings answered) from the time ``open`` returns until ``close``: the
+    growth scenario runs its store and drain while they are connected.
+    """
+
+    def __init__(self, server, sessions, procs):
+        self.server = server
+        self.sessions = sessions
+        self.run = Run("idle", server.port, dict(sessions=sessions, hold=4 * PHASE_TIMEOUT),
+                       procs)
+
+    def open(self):
+        self.run.ready()
+
+    def close(self):
+        self.run.finish()
+        self.run.results()
 
 
 def scenarioRoute(server, pairs, messages, procs):

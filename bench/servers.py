@@ -7,18 +7,28 @@ Each server object knows how to start and stop itself, its PID (for RSS)
 and how to count the offline messages it has stored -- from its storage,
 never by logging a recipient in:
 
-- xmppd/SQLite: ``SELECT COUNT(*) FROM offline_messages`` on its WAL
-  database (WAL readers never block its writer);
+- xmppd/SQLite: ``SELECT COUNT(*) FROM offline_messages WHERE recipient
+  IN (...)`` on its WAL database (WAL readers never block its writer);
 - xmppd/MariaDB: the same query over PyMySQL;
 - Prosody (default ``internal`` storage): the ``item(`` records in the
-  ``offline/*.list`` archive files, which it appends to per message;
-- ejabberd (``EJABBERD_DB=sqlite``): ``SELECT COUNT(*) FROM spool`` on its
-  SQLite file, opened ``immutable`` so that the poll takes no lock that
-  could make ejabberd's writer fail; a count read mid-commit may lag, never
-  lead, and the final value is read again once writes stop.
+  recipients' ``offline/USER.list`` archive files, which it appends to per
+  message;
+- ejabberd (``EJABBERD_DB=sqlite``): ``SELECT COUNT(*) FROM spool WHERE
+  username IN (...)`` on its SQLite file, opened ``immutable`` so that the
+  poll takes no lock that could make ejabberd's writer fail; a count read
+  mid-commit may lag, never lead, and the final value is read again once
+  writes stop.
+
+Only the scenario's recipients are counted, through each store's index on
+the recipient: a count of the whole store would scan the growth scenario's
+million rows twenty times a second, on the machine under test.
+
+``prefill(rows, accounts)`` is the growth scenario's set-up: ``rows``
+offline messages for ``accounts`` other users, written straight into the
+server's storage in bulk (SQL for xmppd and ejabberd, archive files for
+Prosody), not through XMPP.
 """
 
-import glob
 import os
 import shutil
 import signal
@@ -93,6 +103,20 @@ def _findProgram(name):
     return shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/local/sbin")
 
 
+# The growth scenario's stored rows: what xmppd stores for one chat message
+# of the benchmark, delay included (about 300 bytes).
+# Attributes in double quotes: the text goes into SQL string literals.
+FILLER_XML = ('<message to="{to}" type="chat" id="fill{n}" from="filler@localhost/bench">'
+              '<body>bench message {n} from filler, stored before the run</body>'
+              '<delay xmlns="urn:xmpp:delay" from="localhost" stamp="2026-01-01T00:00:00.000000Z">'
+              'Offline Storage</delay></message>')
+FILLER_PREFIX = "grow"
+
+
+def fillerAccount(k):
+    return "%s%d" % (FILLER_PREFIX, k)
+
+
 class Server:
     keepsDataOnRestart = True
     name = None
@@ -100,7 +124,16 @@ class Server:
     pid = None
     domain = "localhost"
 
-    def storedCount(self):
+    def storedCount(self, recipients):
+        """Offline messages stored for ``recipients`` (local parts)."""
+        raise NotImplementedError
+
+    def prefill(self, rows, accounts, template):
+        """
+        ``rows`` offline messages spread over ``accounts`` accounts that no
+        scenario uses, straight into storage; ``template`` is a registered
+        user whose credentials the new accounts copy where that is cheap.
+        """
         raise NotImplementedError
 
     def serverPids(self):
@@ -205,9 +238,10 @@ class MariaDB:
 
 
 class Xmppd(Server):
-    def __init__(self, workDir, backend="sqlite", profile=None):
+    def __init__(self, workDir, backend="sqlite", profile=None, driver=None, name=None):
         self.backend = backend
-        self.name = "xmppd-" + backend
+        self.driver = driver
+        self.name = name or "xmppd-" + backend
         self.dir = os.path.join(workDir, self.name)
         self.profile = profile
         self.mariadb = None
@@ -223,6 +257,8 @@ class Xmppd(Server):
             self.mariadb.start()
             extra = ('[storage.mysql]\nhost = "127.0.0.1"\nport = %d\nuser = "xmppd"\n'
                      'password = "bench"\ndatabase = "xmppd"\n' % self.mariadb.port)
+            if self.driver:
+                extra += 'driver = "%s"\n' % self.driver
         self.config = os.path.join(self.dir, "bench.toml")
         with open(self.config, "w") as f:
             f.write(BENCH_CONFIG.format(dataDir=os.path.join(self.dir, "data"),
@@ -257,9 +293,13 @@ class Xmppd(Server):
         spy = shutil.which("py-spy")
         if spy is None:
             raise RuntimeError("py-spy is not installed (pip install py-spy)")
-        cmd = [spy, "record", "--pid", str(self.pid), "--rate", "200", "--nonblocking",
+        # XMPPD_BENCH_PYSPY_ARGS: other py-spy options, e.g. "--native" to
+        # see C frames (OpenSSL, the GC); py-spy then has to pause the process
+        # for each sample, so --nonblocking is left out.
+        extra = os.environ.get("XMPPD_BENCH_PYSPY_ARGS", "").split()
+        cmd = [spy, "record", "--pid", str(self.pid), "--rate", "200",
                "--format", "speedscope" if outFile.endswith(".json") else "raw",
-               "--output", outFile]
+               "--output", outFile] + (extra or ["--nonblocking"])
         self.profiler = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
 
@@ -272,30 +312,83 @@ class Xmppd(Server):
                 self.profiler.kill()
             self.profiler = None
 
-    def storedCount(self):
-        if self.backend == "sqlite":
-            if self._sqlite is None:
-                path = os.path.join(self.dir, "data", "xmppd.sqlite")
-                self._sqlite = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
-            return self._sqlite.execute("SELECT COUNT(*) FROM offline_messages").fetchone()[0]
+    @property
+    def sqlitePath(self):
+        return os.path.join(self.dir, "data", "xmppd.sqlite")
+
+    def _mysqlConnection(self):
         import pymysql
         if self._mysql is None:
             self._mysql = pymysql.connect(unix_socket=self.mariadb.socket, user="root",
                                           password="", database="xmppd", autocommit=True)
-        with self._mysql.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM offline_messages")
+        return self._mysql
+
+    def storedCount(self, recipients):
+        jids = ["%s@%s" % (r, self.domain) for r in recipients]
+        sql = ("SELECT COUNT(*) FROM offline_messages WHERE recipient IN (%s)"
+               % ", ".join(["?"] * len(jids)))
+        if self.backend == "sqlite":
+            if self._sqlite is None:
+                self._sqlite = sqlite3.connect("file:%s?mode=ro" % self.sqlitePath, uri=True,
+                                               timeout=30)
+            return self._sqlite.execute(sql, jids).fetchone()[0]
+        with self._mysqlConnection().cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), jids)
             return cur.fetchone()[0]
 
-    def storedFor(self, user):
-        """The offline messages stored for ``user`` (a localpart of localhost)."""
-        self.storedCount()
-        bare = "%s@localhost" % user
+    def prefill(self, rows, accounts, template):
+        """One INSERT ... SELECT over a generated series per table, in C."""
+        users = [fillerAccount(k) for k in range(accounts)]
+        xml = FILLER_XML.format(to="'||recipient||'", n="'||n||'")
         if self.backend == "sqlite":
-            return self._sqlite.execute("SELECT COUNT(*) FROM offline_messages WHERE recipient = ?",
-                                        (bare,)).fetchone()[0]
-        with self._mysql.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM offline_messages WHERE recipient = %s", (bare,))
-            return cur.fetchone()[0]
+            conn = sqlite3.connect(self.sqlitePath, timeout=60)
+            try:
+                series = ("WITH RECURSIVE series(n) AS (SELECT 0 UNION ALL"
+                          " SELECT n + 1 FROM series WHERE n < ?)")
+                columns = [c[1] for c in conn.execute("PRAGMA table_info(users)")]
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(
+                    series + " INSERT INTO users (%s) SELECT %s FROM users, series"
+                    " WHERE users.jid = ?" % (
+                        ", ".join(columns),
+                        ", ".join("'%s' || series.n || '@%s'" % (FILLER_PREFIX, self.domain)
+                                  if c == "jid" else "users." + c for c in columns)),
+                    (accounts - 1, "%s@%s" % (template, self.domain)))
+                conn.execute(
+                    series + " INSERT INTO offline_messages"
+                    " (recipient, sender, stored_at, expires_at, xml)"
+                    " SELECT recipient, 'filler@localhost', 1767225600000000 + n, NULL,"
+                    " '%s' FROM (SELECT n, '%s' || (n %% ?) || '@%s' AS recipient FROM series)"
+                    % (xml, FILLER_PREFIX, self.domain), (rows - 1, accounts))
+                conn.execute("COMMIT")
+                # Fold the WAL into the database now, or the server's next
+                # commit would pay for checkpointing a million rows.
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+        else:
+            xmlSql = FILLER_XML.format(to="', recipient, '", n="', n, '")
+            conn = self._mysqlConnection()
+            with conn.cursor() as cur:
+                cur.execute("SHOW COLUMNS FROM users")
+                columns = [row[0] for row in cur.fetchall()]
+                cur.execute("BEGIN")
+                cur.execute(
+                    "INSERT INTO users (%s) SELECT %s FROM users, seq_0_to_%d AS series"
+                    " WHERE users.jid = %%s" % (
+                        ", ".join(columns),
+                        ", ".join("CONCAT('%s', series.seq, '@%s')" % (FILLER_PREFIX, self.domain)
+                                  if c == "jid" else "users." + c for c in columns),
+                        accounts - 1),
+                    ("%s@%s" % (template, self.domain),))
+                cur.execute(
+                    "INSERT INTO offline_messages (recipient, sender, stored_at, expires_at, xml)"
+                    " SELECT recipient, 'filler@localhost', 1767225600000000 + n, NULL,"
+                    " CONCAT('%s') FROM (SELECT seq AS n, CONCAT('%s', seq %% %d, '@%s')"
+                    " AS recipient FROM seq_0_to_%d) AS series"
+                    % (xmlSql, FILLER_PREFIX, accounts, self.domain, rows - 1))
+                cur.execute("COMMIT")
+        return users
 
     def stop(self):
         self.stopProfile()
@@ -492,17 +585,49 @@ class Prosody(Peer):
         return {"PROSODY_PORT": str(self.port), "PROSODY_STORAGE": "internal",
                 "PROSODY_LOGLEVEL": "warn"}
 
-    def storedCount(self):
+    def _offlineFile(self, user):
+        return os.path.join(self.runBase, "prosody", "data", _prosodyEncode(self.domain),
+                            "offline", _prosodyEncode(user) + ".list")
+
+    def storedCount(self, recipients):
         total = 0
-        pattern = os.path.join(self.runBase, "prosody", "data", "*", "offline", "*.list")
-        for path in glob.glob(pattern):
+        for user in recipients:
             try:
-                with open(path, "rb") as f:
+                with open(self._offlineFile(user), "rb") as f:
                     data = f.read()
             except OSError:
                 continue
             total += data.count(b"\nitem(") + (1 if data.startswith(b"item(") else 0)
         return total
+
+    def prefill(self, rows, accounts, template):
+        """
+        Archive files as mod_storage_internal writes them: ``template``'s own
+        stored item (it must hold at least one) repeated under each new name.
+        No account files: Prosody never opens another user's files to store
+        or deliver, and the archives are what grows.
+        """
+        with open(self._offlineFile(template), "rb") as f:
+            data = f.read()
+        start = data.index(b"item(")
+        end = data.index(b"\nitem(", start + 1) + 1 if b"\nitem(" in data[start + 1:] \
+            else len(data)
+        item = data[start:end]
+        if not item.endswith(b"\n"):
+            item += b"\n"
+        users = [fillerAccount(k) for k in range(accounts)]
+        perUser, extra = divmod(rows, accounts)
+        owner = None
+        if os.geteuid() == 0:
+            import pwd
+            owner = pwd.getpwnam("prosody")
+        for k, user in enumerate(users):
+            path = self._offlineFile(user)
+            with open(path, "wb") as f:
+                f.write(item * (perUser + (1 if k < extra else 0)))
+            if owner is not None:
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        return users
 
 
 class Ejabberd(Peer):
@@ -542,16 +667,55 @@ class Ejabberd(Peer):
                 "EJABBERD_LOGLEVEL": "warning",
                 "EJABBERD_DIST_PORT": str(self.distPort)}
 
-    def storedCount(self):
-        path = os.path.join(self.runBase, "ejabberd", "spool", "ejabberd.db")
+    @property
+    def sqlitePath(self):
+        return os.path.join(self.runBase, "ejabberd", "spool", "ejabberd.db")
+
+    def storedCount(self, recipients):
         try:
-            conn = sqlite3.connect("file:%s?immutable=1" % path, uri=True)
+            conn = sqlite3.connect("file:%s?immutable=1" % self.sqlitePath, uri=True)
             try:
-                return conn.execute("SELECT COUNT(*) FROM spool").fetchone()[0]
+                return conn.execute(
+                    "SELECT COUNT(*) FROM spool WHERE username IN (%s)"
+                    % ", ".join(["?"] * len(recipients)), list(recipients)).fetchone()[0]
             finally:
                 conn.close()
         except sqlite3.DatabaseError:
             return 0
+
+    def prefill(self, rows, accounts, template):
+        """The spool rows in one INSERT ... SELECT, and the accounts from ``template``'s."""
+        users = [fillerAccount(k) for k in range(accounts)]
+        conn = sqlite3.connect(self.sqlitePath, timeout=60)
+        try:
+            series = ("WITH RECURSIVE series(n) AS (SELECT 0 UNION ALL"
+                      " SELECT n + 1 FROM series WHERE n < ?)")
+            columns = [c[1] for c in conn.execute("PRAGMA table_info(users)")]
+            spool = [c[1] for c in conn.execute("PRAGMA table_info(spool)")]
+            xml = FILLER_XML.format(to="'||username||'@%s" % self.domain, n="'||n||'")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                series + " INSERT INTO users (%s) SELECT %s FROM users, series"
+                " WHERE users.username = ?" % (
+                    ", ".join(columns),
+                    ", ".join("'%s' || series.n" % FILLER_PREFIX if c == "username"
+                              else "users." + c for c in columns)),
+                (accounts - 1, template))
+            extra = ", server_host" if "server_host" in spool else ""
+            conn.execute(
+                series + " INSERT INTO spool (username, xml%s) SELECT username, '%s'%s"
+                " FROM (SELECT n, '%s' || (n %% ?) AS username FROM series)"
+                % (extra, xml, ", '%s'" % self.domain if extra else "", FILLER_PREFIX),
+                (rows - 1, accounts))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return users
+
+
+def _prosodyEncode(name):
+    """Prosody's datamanager file names: every non-alphanumeric byte as %xx."""
+    return "".join(c if c.isascii() and c.isalnum() else "%%%02x" % ord(c) for c in name)
 
 
 def makeServer(name, workDir, peersDir):
@@ -561,6 +725,9 @@ def makeServer(name, workDir, peersDir):
         return Xmppd(workDir, "mysql")
     if name.startswith("xmppd-cluster") and name[len("xmppd-cluster"):].isdigit():
         return XmppdCluster(workDir, int(name[len("xmppd-cluster"):]))
+    if name in ("xmppd-pymysql", "xmppd-mysqlclient"):
+        # The MySQL drivers side by side (xmppd-mysql takes the default).
+        return Xmppd(workDir, "mysql", driver=name[6:], name=name)
     if name == "prosody":
         return Prosody(workDir, peersDir)
     if name == "ejabberd":

@@ -35,6 +35,10 @@ Fixtures for other tests to use:
     False on an external server given by XMPPD_TEST_MYSQL_HOST, _PORT,
     _USER and _PASSWORD, and stop() then skips the test.
 
+The MySQL tests run on the engine's default driver (mysqlclient when it is
+installed, else PyMySQL); ``XMPPD_TEST_MYSQL_DRIVER=pymysql`` (or
+``mysqlclient``) runs them on the one named, so that both are proven.
+
 Without ``mariadbd`` the MySQL tests are skipped, unless CI=true, where they
 fail: a CI run that silently tested one backend would prove nothing.
 """
@@ -99,8 +103,12 @@ class MariaDBServer:
                                autocommit=True, **options)
 
     def databaseOptions(self, database):
-        return dict(host=self.host, port=self.port, user=self.user,
-                    password=self.password, database=database)
+        options = dict(host=self.host, port=self.port, user=self.user,
+                       password=self.password, database=database)
+        driver = os.environ.get("XMPPD_TEST_MYSQL_DRIVER")
+        if driver:
+            options["driver"] = driver
+        return options
 
     def createDatabase(self):
         name = "xmppd_test_%d_%d" % (os.getpid(), next(_databaseNumbers))

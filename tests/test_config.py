@@ -145,6 +145,7 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
     assert config.storage.sqlite.path == str(tmp_path / "xmppd-data" / "xmppd.sqlite")
     assert config.storage.mysql.port == 3306
     assert config.storage.mysql.pool_size == 5
+    assert config.storage.mysql.driver == "auto"
     assert config.metrics.enabled is False
     assert config.metrics.listen == "127.0.0.1:9105"
     assert dict(config.acl) == {}
@@ -389,7 +390,7 @@ def test_etc_config_shows_every_key_of_every_table():
         ("c2s = 5\n", "c2s = 5: expected a table"),
         ('[storage.mysql]\nusr = "x"\n',
          "unknown key storage.mysql.usr (known: host, port, unix_socket, user,"
-         " password, database, pool_size)"),
+         " password, database, pool_size, driver)"),
         ('[acl]\nadmin = ["a@example.com"]\n',
          'acl.admin = ["a@example.com"]: the acl "admin" is built in (all = everyone,'
          " admin = server.admins) and cannot be redefined"),

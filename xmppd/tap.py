@@ -168,7 +168,7 @@ def openStorage(config, modules=None):
         database = Database("mysql", host=mysql.host, port=mysql.port, user=mysql.user,
                             password=mysql.password, database=mysql.database,
                             unix_socket=mysql.unix_socket or None,
-                            pool_size=mysql.pool_size)
+                            pool_size=mysql.pool_size, driver=mysql.driver)
     return storesFor(database, config, modules)
 
 

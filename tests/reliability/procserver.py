@@ -88,7 +88,8 @@ def storageTables(backend, options):
     """The [storage] tables for ``database_options(backend)``'s keyword arguments."""
     if backend == "sqlite":
         return {"storage": {"backend": "sqlite"}, "storage.sqlite": {"path": options["path"]}}
-    mysql = {key: options[key] for key in ("host", "port", "user", "password", "database")}
+    mysql = {key: options[key] for key in ("host", "port", "user", "password", "database",
+                                           "driver") if key in options}
     return {"storage": {"backend": "mysql"}, "storage.mysql": mysql}
 
 

@@ -9,7 +9,7 @@ from twisted.internet import defer
 
 from xmppd.offline.store import OfflineStore
 from xmppd.storage import Database, StorageError
-from xmppd.storage.engines import _formatParamstyle
+from xmppd.storage.engines import MYSQL_DRIVERS, _formatParamstyle, mysqlDriver
 
 
 def test_question_marks_become_pymysql_placeholders_and_percent_is_kept():
@@ -77,6 +77,47 @@ async def test_unreachable_mysql_server_fails_storage_error():
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="postgres"):
         Database("postgres")
+
+
+def test_the_mysql_driver_is_mysqlclient_when_installed_else_pymysql():
+    pytest.importorskip("MySQLdb")
+    assert mysqlDriver("auto")[0] == "mysqlclient"
+    assert mysqlDriver("pymysql")[1].__name__ == "pymysql"
+
+
+def test_an_unknown_mysql_driver_is_refused():
+    with pytest.raises(ValueError, match="mysql-connector"):
+        mysqlDriver("mysql-connector")
+
+
+@pytest.mark.parametrize("driver", sorted(MYSQL_DRIVERS))
+@pytest_twisted.ensureDeferred
+async def test_both_mysql_drivers_run_one_query_text_and_name_duplicate_keys(
+        driver, make_database):
+    pytest.importorskip(MYSQL_DRIVERS[driver])
+    database = await make_database("mysql", driver=driver)
+    assert database.engine.driverName == driver
+    assert await database.runQuery("SELECT ?, '100%', ?, ?", ("a?", 7, b"\x00\xff")) == [
+        ("a?", "100%", 7, b"\x00\xff")]
+    insert = ("INSERT INTO settings (jid, node, name, value) VALUES (?, ?, ?, ?)",
+              ("a@b", "n", "k", "v"))
+    await database.runOperation(*insert)
+    with pytest.raises(StorageError) as raised:
+        await database.runOperation(*insert)
+    assert database.engine.isDuplicateKey(raised.value.__cause__)
+
+
+@pytest.mark.parametrize("driver", sorted(MYSQL_DRIVERS))
+@pytest_twisted.ensureDeferred
+async def test_both_mysql_drivers_connect_over_the_unix_socket_when_one_is_set(
+        driver, mariadb, make_database):
+    pytest.importorskip(MYSQL_DRIVERS[driver])
+    if not mariadb.unixSocket:
+        pytest.skip("the MariaDB server is external")
+    # A host nothing answers on (TEST-NET-1): only the socket can work.
+    database = await make_database("mysql", driver=driver, unix_socket=mariadb.unixSocket,
+                                   host="192.0.2.1", connect_timeout=3)
+    assert await database.runQuery("SELECT 1") == [(1,)]
 
 
 def openConnections(mariadb, databaseName):

@@ -377,6 +377,10 @@ MYSQL = Schema(
         Option("database", "str", "xmppd", "Database (schema) name.",
                check=_checkNotEmpty),
         Option("pool_size", "int", 5, "Connections in the pool.", minimum=1),
+        Option("driver", "str", "auto",
+               "Python driver: mysqlclient (C, faster), pymysql (pure Python);"
+               " auto = mysqlclient when installed, else pymysql.",
+               choices=["auto", "mysqlclient", "pymysql"]),
     ],
     doc="MySQL 8 / MariaDB 10.6+ (InnoDB, utf8mb4).",
 )

@@ -10,6 +10,7 @@ is answered here.
 """
 
 import functools
+import importlib
 import sqlite3
 
 from twisted.enterprise import adbapi
@@ -20,8 +21,8 @@ from xmppd.storage.interfaces import IEngine
 
 @functools.lru_cache(maxsize=512)
 def _formatParamstyle(sql):
-    # PyMySQL interpolates with ``%`` even for literal percent signs, so those
-    # are doubled before the placeholders become ``%s``.
+    # Both MySQL drivers interpolate with ``%`` even for literal percent
+    # signs, so those are doubled before the placeholders become ``%s``.
     return sql.replace("%", "%%").replace("?", "%s")
 
 
@@ -114,6 +115,32 @@ class SqliteEngine:
         return sorted(row[0] for row in cursor.fetchall())
 
 
+# The MySQL drivers, by config name: (DB-API module, the package that brings
+# it). mysqlclient speaks the protocol in the C client library and lets go of
+# the GIL while it waits on the server; PyMySQL is pure Python and always
+# installed. Both take the
+# same ``%s`` paramstyle, connect() keywords and error classes at the
+# module's top level (MySQLError, IntegrityError, OperationalError,
+# InterfaceError).
+MYSQL_DRIVERS = {"mysqlclient": "MySQLdb", "pymysql": "pymysql"}
+MYSQL_DRIVER_PREFERENCE = ("mysqlclient", "pymysql")
+
+
+def mysqlDriver(name="auto"):
+    """(config name, DB-API module) of ``name``, or of the first importable for "auto"."""
+    if name != "auto":
+        if name not in MYSQL_DRIVERS:
+            raise ValueError("unknown MySQL driver %r (expected one of: auto, %s)"
+                             % (name, ", ".join(MYSQL_DRIVERS)))
+        return name, importlib.import_module(MYSQL_DRIVERS[name])
+    for candidate in MYSQL_DRIVER_PREFERENCE:
+        try:
+            return candidate, importlib.import_module(MYSQL_DRIVERS[candidate])
+        except ImportError:
+            continue
+    raise ImportError("no MySQL driver installed (pip install mysqlclient or PyMySQL)")
+
+
 # MySQL error numbers (include/mysqld_error.h, errmsg.h).
 ER_DUP_ENTRY = 1062
 ER_LOCK_WAIT_TIMEOUT = 1205
@@ -129,8 +156,9 @@ ER_SERVER_SHUTDOWN = 1053
 @implementer(IEngine)
 class MysqlEngine:
     """
-    MySQL 8 / MariaDB 10.6+ over PyMySQL: InnoDB, utf8mb4, a pool of
-    connections that reconnects after the server went away.
+    MySQL 8 / MariaDB 10.6+ over mysqlclient, or PyMySQL where mysqlclient
+    is not installed (``driver``): InnoDB, utf8mb4, a pool of connections
+    that reconnects after the server went away.
 
     Connections run at READ COMMITTED so that a count made after taking a
     row lock sees every row committed before the lock was granted, and
@@ -142,7 +170,7 @@ class MysqlEngine:
 
     def __init__(self, host="127.0.0.1", port=3306, user="xmppd", password="",
                  database="xmppd", unix_socket=None, pool_size=5,
-                 connect_timeout=10):
+                 connect_timeout=10, driver="auto"):
         self.host = host
         self.port = int(port)
         self.user = user
@@ -151,11 +179,11 @@ class MysqlEngine:
         self.unixSocket = unix_socket
         self.poolSize = int(pool_size)
         self.connectTimeout = connect_timeout
+        self.driverName, self.driver = mysqlDriver(driver)
 
     @property
     def driverErrors(self):
-        import pymysql
-        return (pymysql.err.MySQLError,)
+        return (self.driver.MySQLError,)
 
     def makePool(self):
         options = dict(
@@ -168,8 +196,11 @@ class MysqlEngine:
             init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         if self.unixSocket:
             options["unix_socket"] = self.unixSocket
+            # The C client library takes the socket only for "localhost"
+            # and would otherwise still connect over TCP.
+            options["host"] = "localhost"
         return adbapi.ConnectionPool(
-            "pymysql", cp_min=1, cp_max=self.poolSize, cp_noisy=False,
+            self.driver.__name__, cp_min=1, cp_max=self.poolSize, cp_noisy=False,
             # A connection that failed is dropped and replaced on its next
             # use, so the pool outlives a restart of the server.
             cp_reconnect=True, **options)
@@ -178,7 +209,7 @@ class MysqlEngine:
         return _formatParamstyle(sql)
 
     def beginTransaction(self, cursor):
-        """PyMySQL with autocommit off opens one with the first statement."""
+        """With autocommit off the first statement opens one."""
 
     def lockKey(self, transaction, table, column, value):
         # An INSERT that meets a duplicate key under ON DUPLICATE KEY UPDATE
@@ -218,21 +249,18 @@ class MysqlEngine:
         return args[0] if args and isinstance(args[0], int) else None
 
     def isDuplicateKey(self, error):
-        import pymysql
-        return (isinstance(error, pymysql.err.IntegrityError)
+        return (isinstance(error, self.driver.IntegrityError)
                 and self._code(error) == ER_DUP_ENTRY)
 
     def isTransient(self, error):
         """InnoDB rolled the transaction back to break a lock cycle."""
-        import pymysql
-        return (isinstance(error, pymysql.err.OperationalError)
+        return (isinstance(error, self.driver.OperationalError)
                 and self._code(error) in (ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT))
 
     def isConnectionLost(self, error):
-        import pymysql
-        if isinstance(error, pymysql.err.InterfaceError):
+        if isinstance(error, self.driver.InterfaceError):
             return True
-        return (isinstance(error, pymysql.err.OperationalError)
+        return (isinstance(error, self.driver.OperationalError)
                 and self._code(error) in (CR_SERVER_GONE_ERROR, CR_SERVER_LOST,
                                           CR_SERVER_LOST_EXTENDED,
                                           ER_CONNECTION_KILLED, ER_SERVER_SHUTDOWN))
