@@ -1,7 +1,9 @@
 """
 xmpp.js (@xmpp/client from npm, on Node.js) against xmppd: login over
 STARTTLS and direct TLS with the certificate verified, chat, roster, and
-offline delivery with its XEP-0203 delay.
+offline delivery with its XEP-0203 delay; roster management as an xmpp.js
+app does it (iqCaller sets, an iqCallee handler for the pushes), seen by the
+account's other resource and in the server's storage.
 """
 
 import os
@@ -11,6 +13,9 @@ import pytest
 from tests.aio import asyncioTest, wait
 from tests.clients.conftest import HERE, clientEnvironment, requireProgram
 from tests.clients.driver import ScriptedClient
+from tests.clients.test_profanity import nextPush, storedRoster
+from tests.modules.test_roster import item
+from tests.modules.test_roster import online as rosterOnline
 from tests.offline.transcript import STAMP
 
 NODE_DIR = os.path.join(HERE, "node")
@@ -74,3 +79,48 @@ async def test_xmppjs_receives_messages_stored_offline_with_their_delay(trusted_
     assert first["from"] == "alice@localhost/laptop"
     assert STAMP.match(first["delay"]) and STAMP.match(second["delay"])
     assert first["delay"] <= second["delay"]
+
+
+def jsItem(jid, name=None, subscription=None, ask=None, groups=()):
+    """A roster item as client.mjs prints it."""
+    return {"jid": jid, "name": name, "subscription": subscription, "ask": ask,
+            "groups": list(groups)}
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@asyncioTest
+async def test_xmppjs_adds_and_removes_a_contact_seeing_the_pushes_the_other_resource_sees(
+        trusted_xmpp, transport, tmp_path):
+    tablet = await rosterOnline(trusted_xmpp, "alice", "tablet")
+    alice = await xmppjs(trusted_xmpp, transport, "alice", "laptop", tmp_path / "alice")
+    try:
+        await alice.expect("online")
+        alice.command(roster=True)
+        assert (await alice.expect("roster"))["items"] == []
+
+        alice.command(rosterSet={"jid": "bob@localhost", "name": "Bob", "groups": ["Friends"]})
+        added = await alice.expect("roster-set")
+        # The item as set, with no subscription yet: Wokkel leaves out
+        # subscription="none", its default (RFC 6121 §2.1.2.5).
+        assert added["push"] == jsItem("bob@localhost", "Bob", groups=["Friends"])
+        assert await nextPush(tablet) == item("bob@localhost", "Bob", groups=["Friends"])
+        assert await storedRoster(trusted_xmpp, "alice@localhost") == [
+            ("bob@localhost", "Bob", "none", False)]
+        alice.command(roster=True)
+        assert (await alice.expect("roster"))["items"] == [
+            jsItem("bob@localhost", "Bob", groups=["Friends"])]
+
+        alice.command(rosterRemove={"jid": "bob@localhost"})
+        removed = await alice.expect("roster-removed")
+        assert removed["push"] == jsItem("bob@localhost", subscription="remove")
+        assert await nextPush(tablet) == item("bob@localhost", subscription="remove")
+        assert await storedRoster(trusted_xmpp, "alice@localhost") == []
+        alice.command(roster=True)
+        assert (await alice.expect("roster"))["items"] == []
+    finally:
+        await alice.quit()
+        await tablet.close()
+    # Both pushes came from the account's bare JID, which the iqCallee
+    # handler checks before accepting a push (RFC 6121 §2.1.6).
+    pushes = [event for event in alice.seen if event["event"] == "push"]
+    assert [push["from"] for push in pushes] == ["alice@localhost", "alice@localhost"]

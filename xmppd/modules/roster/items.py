@@ -124,9 +124,9 @@ class RosterHandler(XMPPHandler):
         if len(elements) != 1:
             raise StanzaError("bad-request", text="A roster set carries exactly one item")
         element = elements[0]
-        if element.getAttribute("subscription") not in (None, "remove"):
-            raise StanzaError("bad-request",
-                              text="A roster set may only set subscription='remove'")
+        # Only the server sets a subscription: any value but 'remove' is
+        # ignored (RFC 6121 §2.1.2.5), as slixmpp's update_roster sends
+        # the item's current one.
         try:
             item = RosterRequest.fromElement(iq).item
         except Exception:
