@@ -247,13 +247,30 @@ def freshProcess(server, users, procs):
 def growthRound(server, plan, phase, rep):
     """The empty server's store 5×1,000 and largest drain, on a grown server."""
     args = plan.args
+
+    def profiled(name, fn, *a):
+        profile = None
+        if args.profile and hasattr(server, "startProfile"):
+            os.makedirs(args.profile, exist_ok=True)
+            profile = os.path.join(args.profile, "%s-grow-%s-%s-%d.txt"
+                                   % (server.name, phase, name, rep))
+            server.startProfile(profile)
+        try:
+            return fn(*a)
+        finally:
+            if profile:
+                server.stopProfile()
+
     for key, (_s, _r, messages) in plan.growthShapes().items():
-        r = driver.scenarioStore(server, plan.storeSenders[phase, rep, key],
-                                 plan.storeRecipients[phase, rep, key], messages, args.procs)
+        r = profiled(key[5:], driver.scenarioStore, server, plan.storeSenders[phase, rep, key],
+                     plan.storeRecipients[phase, rep, key], messages, args.procs)
+        log("%s %s.%s: server CPU %.0f%% of one core, %.0f µs CPU per message"
+            % (server.name, phase, key, 100 * r["server_cpu"],
+               1e6 * r["server_cpu"] / r["stored_per_s"]))
         yield "%s.%s" % (phase, key), r["stored_per_s"]
     n = plan.growthDrain()
     driver.fillBacklog(server, plan.drainUsers[phase, rep, n], n, plan.fillSenders, args.procs)
-    r = driver.scenarioDrain(server, plan.drainUsers[phase, rep, n], n)
+    r = profiled("drain%d" % n, driver.scenarioDrain, server, plan.drainUsers[phase, rep, n], n)
     yield "%s.drain%d" % (phase, n), r["seconds"]
 
 
