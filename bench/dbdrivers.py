@@ -25,7 +25,8 @@ import time
 from twisted.internet import defer, task
 
 from bench.servers import MariaDB, newWorkDir
-from xmppd.storage import Database, OfflineStore
+from xmppd.offline.store import OfflineStore
+from xmppd.storage import Database
 from xmppd.storage.engines import MYSQL_DRIVERS
 
 XML = ("<message to='o@localhost' type='chat' id='m1' from='s@localhost/bench'><body>bench"

@@ -55,7 +55,7 @@ class NodeTarget:
 
 class Cluster:
     def __init__(self, redis, database):
-        from xmppd.storage import OfflineStore
+        from xmppd.offline.store import OfflineStore
         self.redis = redis
         self.database = database
         self.offline = OfflineStore(database)
@@ -79,13 +79,15 @@ class Cluster:
 async def startCluster(redis, databaseOptions, directory, count, config=None, accounts=None,
                        lease="2s", each=None):
     """``config``: tables for every node; ``each(index)``: more tables for node ``index``."""
+    from xmppd.accounts import deriveKeys
     from xmppd.storage import Database, UserStore
     options = databaseOptions("mysql")
     database = Database("mysql", **options)
     await wait(database.start())
     users = UserStore(database)
     for name in accounts or ACCOUNTS:
-        await wait(users.create("%s@%s" % (name, DOMAIN), "secret-" + name))
+        # The auth layer derives the SCRAM keys; the store keeps them.
+        await wait(users.create("%s@%s" % (name, DOMAIN), deriveKeys("secret-" + name)))
     running = Cluster(redis, database)
     for index in range(count):
         tables = {"cluster": {"redis": redis.url, "node": "node%d" % (index + 1),
