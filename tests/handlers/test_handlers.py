@@ -162,7 +162,6 @@ async def test_roster_set_is_pushed_then_answered_and_the_get_lists_it(pipes):
 
 @pytest.mark.parametrize("items, error", [
     ("<item jid='bob@localhost'/><item jid='carol@localhost'/>", "bad-request"),
-    ("<item jid='bob@localhost' subscription='both'/>", "bad-request"),
     ("<item jid='bob@localhost' subscription='remove'/>", "item-not-found"),
 ])
 @pytest_twisted.ensureDeferred
