@@ -110,7 +110,7 @@ from xmppd.services import MissingService
 from xmppd.stanzas import (
     EXPIRES_AT, NS_CHATSTATES, NS_CLIENT, NS_DELAY, NS_SESSION, NS_STANZAS, STANZA_NAMES,
     SUBSCRIPTION_TYPES, annotate, annotation, canWait, copyStanza, formatStamp, isMessage,
-    jidFromAttribute, offlineCopy, outboundSession, routeAsServer, stanzaError)
+    jidFromAttribute, offlineCopy, parsePriority, outboundSession, routeAsServer, stanzaError)
 from xmppd.storage.interfaces import (
     NodeExists, NoSuchNode, PrivateStorageFull, QuotaExceeded, RosterFull, StorageError,
     TooManyNodes, UnknownUser, UserExists)
@@ -150,7 +150,7 @@ __all__ = [
     # Stanzas
     "EXPIRES_AT", "JID", "NS_CHATSTATES", "NS_CLIENT", "NS_DELAY", "NS_SESSION", "NS_STANZAS",
     "STANZA_NAMES", "StanzaError", "accountTarget", "annotate", "annotation",
-    "answerOnBehalf", "canWait", "copyStanza", "formatStamp", "isForAccount", "isMessage",
+    "answerOnBehalf", "canWait", "copyStanza", "formatStamp", "isForAccount", "isMessage", "parsePriority",
     "jidFromAttribute", "offlineCopy", "stanzaError", "toResponse",
     # Entity capabilities (XEP-0115)
     "CAPS_HASHES", "NS_CAPS", "capsElement", "capsOf", "capsVer", "infoQuery",

@@ -171,3 +171,14 @@ def checkStanza(stanza):
     elif kind is not None and kind not in PRESENCE_TYPES:
         return ("bad-request", "modify", "unknown presence type")
     return None
+
+
+def parsePriority(presence):
+    """The priority of a presence, clamped to RFC 6121 §4.7.2.3's range."""
+    for child in presence.elements():
+        if child.name == "priority":
+            try:
+                return max(-128, min(127, int(str(child).strip())))
+            except ValueError:
+                return 0
+    return 0

@@ -28,6 +28,8 @@ from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 
+from xmppd.stanzas import parsePriority
+
 # Session attributes other nodes' modules read, mirrored in the registry.
 MIRRORED_FLAGS = ("rosterRequested", "carbons", "wantsBlocklistPushes")
 # Changes to these are written to the registry (``closed`` removes the entry).
@@ -48,15 +50,6 @@ def parseStanza(xml):
         raise ValueError("no stanza in %r" % (xml[:80],))
     return found[0]
 
-
-def _priorityOf(presence):
-    for child in presence.elements():
-        if child.name == "priority":
-            try:
-                return max(-128, min(127, int(str(child).strip())))
-            except ValueError:
-                return 0
-    return 0
 
 
 def isTargetState(available, priority):
@@ -194,7 +187,7 @@ class Directory:
         if kind is None:
             session._presence = presence
             session._presenceXML = presence.toXml()
-            session.priority = _priorityOf(presence)
+            session.priority = parsePriority(presence)
 
     def forget(self, bare):
         self.accounts.pop(bare, None)

@@ -55,18 +55,8 @@ from xmppd.api import (
     AVAILABLE_BROADCAST, PRESENCE_CONTACTS, PRESENCE_DIRECTED, PRESENCE_INBOUND,
     PRESENCE_UPDATED, PRIORITY_CHANGED, RESOURCE_AVAILABLE, RESOURCE_UNAVAILABLE,
     RESOURCE_UNBOUND, SUBSCRIPTION_TYPES, Contacts, copyStanza, outboundSession,
-    routeAsServer, unavailablePresence)
+    parsePriority, routeAsServer, unavailablePresence)
 
-
-def parsePriority(presence):
-    """The priority of a presence, clamped to RFC 6121 §4.7.2.3's range."""
-    for child in presence.elements():
-        if child.name == "priority":
-            try:
-                return max(-128, min(127, int(str(child).strip())))
-            except ValueError:
-                return 0
-    return 0
 
 
 class PresenceHandler(XMPPHandler):
