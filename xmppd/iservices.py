@@ -142,3 +142,32 @@ def exceededBytes(limit, queueBytes, size):
     if limit is not None and queueBytes + size > limit:
         return "bytes"
     return None
+
+
+# A count limit above this is no limit in practice, and a larger one (a
+# user's msgoffline value from before it was bounded) would overflow the
+# drivers' integers in LIMIT ?, breaking every store for that user.
+MAX_COUNT_LIMIT = 2 ** 31 - 1
+
+
+class OverQuota:
+    """
+    What an offline queue's store interaction returns, not raises, over a
+    limit: the transaction then commits (it wrote nothing but its lock)
+    instead of paying for a rollback on every bounced message.
+    """
+
+    def __init__(self, limit):
+        self.limit = limit
+
+
+def raiseOverQuota(result):
+    """The Deferred callback that turns an OverQuota into QuotaExceeded."""
+    from xmppd.storage.interfaces import QuotaExceeded
+    if isinstance(result, OverQuota):
+        raise QuotaExceeded(result.limit)
+    return result
+
+
+def boundedLimit(limit):
+    return None if limit is None else min(limit, MAX_COUNT_LIMIT)

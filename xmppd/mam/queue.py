@@ -30,8 +30,9 @@ from twisted.python import log
 from wokkel.generic import parseXml
 from zope.interface import implementer
 
+from xmppd.api import OverQuota, boundedLimit, raiseOverQuota
 from xmppd.api import (
-    IOfflineQueue, QuotaExceeded, SQLStore, annotation, exceededBytes, exceededLimit,
+    IOfflineQueue, SQLStore, annotation, exceededBytes, exceededLimit,
     offlineCopy)
 
 from xmppd.mam.archive import ARCHIVING
@@ -39,9 +40,6 @@ from xmppd.mam.stanzaids import NS_SID, stanzaIdBy
 
 # Keeps ``IN (...)`` lists well under every driver's and server's limits.
 DELETE_CHUNK = 500
-# A count limit above this is no limit in practice (and LIMIT ? must fit
-# the drivers' integers).
-MAX_COUNT_LIMIT = 2 ** 31 - 1
 
 _ROW = ("SELECT q.id, q.recipient, q.sender, q.stored_at, q.expires_at, q.xml, m.xml"
         " FROM mam_offline q LEFT JOIN mam_messages m"
@@ -68,21 +66,6 @@ def _copies(rows):
     return [copy for copy in (_copy(row) for row in rows) if copy[5] is not None]
 
 
-class _OverQuota:
-    """Returned, not raised, from the interaction: it commits, having written nothing."""
-
-    def __init__(self, limit):
-        self.limit = limit
-
-
-def _raiseOverQuota(result):
-    if isinstance(result, _OverQuota):
-        raise QuotaExceeded(result.limit)
-    return result
-
-
-def _bounded(limit):
-    return None if limit is None else min(limit, MAX_COUNT_LIMIT)
 
 
 def _deleteIds(transaction, ids):
@@ -125,8 +108,8 @@ class ArchiveQueue(SQLStore):
             archivedId = stanzaIdBy(stanza, recipient)
         d = self.database.runInteraction(
             self._store, recipient, sender, xml, storedAt, expiresAt,
-            _bounded(pairLimit), _bounded(userLimit), userBytesLimit, archiveRow, archivedId)
-        d.addCallback(_raiseOverQuota)
+            boundedLimit(pairLimit), boundedLimit(userLimit), userBytesLimit, archiveRow, archivedId)
+        d.addCallback(raiseOverQuota)
         if archiveRow is not None:
             d.addCallback(archiving.stored)
             archiving.track(d)
@@ -140,7 +123,7 @@ class ArchiveQueue(SQLStore):
             over = self._over(transaction, recipient, sender, pairLimit, userLimit,
                               userBytesLimit, size)
             if over is not None:
-                return _OverQuota(over)
+                return OverQuota(over)
         archiveId = archivedXml = None
         if archiveRow is not None:
             archiveId = transaction.engine.insertReturningId(
@@ -171,7 +154,7 @@ class ArchiveQueue(SQLStore):
 
     def wouldExceed(self, recipient, sender, pairLimit=None, userLimit=None):
         return self.database.runInteraction(
-            self._over, recipient, sender, _bounded(pairLimit), _bounded(userLimit))
+            self._over, recipient, sender, boundedLimit(pairLimit), boundedLimit(userLimit))
 
     def _over(self, transaction, recipient, sender, pairLimit, userLimit,
               bytesLimit=None, size=0):

@@ -17,7 +17,8 @@ import time
 from twisted.internet import defer
 from zope.interface import implementer
 
-from xmppd.api import IOfflineQueue, QuotaExceeded, SQLStore, exceededBytes, exceededLimit
+from xmppd.api import OverQuota, boundedLimit, raiseOverQuota
+from xmppd.api import IOfflineQueue, SQLStore, exceededBytes, exceededLimit
 
 # The contract, and what a limit means, are the API's: a module may
 # provide the queue the offline service stores in (IOfflineQueue).
@@ -34,35 +35,12 @@ def openOfflineStore(database):
 
 # Keeps ``IN (...)`` lists well under every driver's and server's limits.
 DELETE_CHUNK = 500
-# A count limit above this is no limit in practice, and a larger one (a
-# user's msgoffline value from before it was bounded) would overflow the
-# drivers' integers in LIMIT ?, breaking every store for that user.
-MAX_COUNT_LIMIT = 2 ** 31 - 1
 
 
 def nowMicroseconds():
     return int(time.time() * 1_000_000)
 
 
-class _OverQuota:
-    """
-    Returned, not raised, from the store interaction: the transaction then
-    commits (it wrote nothing but the lock row) instead of paying for a
-    rollback and adbapi's reconnect check on every bounced message.
-    """
-
-    def __init__(self, limit):
-        self.limit = limit
-
-
-def _raiseOverQuota(result):
-    if isinstance(result, _OverQuota):
-        raise QuotaExceeded(result.limit)
-    return result
-
-
-def _bounded(limit):
-    return None if limit is None else min(limit, MAX_COUNT_LIMIT)
 
 
 def _chunks(ids):
@@ -90,7 +68,7 @@ class OfflineStore(SQLStore):
         d = self.database.runInteraction(
             self._store, recipient, sender, xml, storedAt, expiresAt,
             pairLimit, userLimit, userBytesLimit)
-        d.addCallback(_raiseOverQuota)
+        d.addCallback(raiseOverQuota)
         return d
 
     def _store(self, transaction, recipient, sender, xml, storedAt, expiresAt,
@@ -98,11 +76,11 @@ class OfflineStore(SQLStore):
         if pairLimit is not None or userLimit is not None or userBytesLimit is not None:
             transaction.engine.lockKey(transaction, "offline_locks", "recipient", recipient)
             overLimit = self._overLimit(transaction, recipient, sender,
-                                        _bounded(pairLimit), _bounded(userLimit))
+                                        boundedLimit(pairLimit), boundedLimit(userLimit))
             if overLimit is None and userBytesLimit is not None:
                 overLimit = self._overBytes(transaction, recipient, xml, userBytesLimit)
             if overLimit is not None:
-                return _OverQuota(overLimit)
+                return OverQuota(overLimit)
         return transaction.engine.insertReturningId(
             transaction,
             "INSERT INTO offline_messages (recipient, sender, stored_at, expires_at, xml)"
@@ -111,7 +89,7 @@ class OfflineStore(SQLStore):
 
     def wouldExceed(self, recipient, sender, pairLimit=None, userLimit=None):
         return self.database.runInteraction(
-            self._overLimit, recipient, sender, _bounded(pairLimit), _bounded(userLimit))
+            self._overLimit, recipient, sender, boundedLimit(pairLimit), boundedLimit(userLimit))
 
     def _overLimit(self, transaction, recipient, sender, pairLimit, userLimit):
         """
