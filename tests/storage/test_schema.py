@@ -184,8 +184,10 @@ def connect(backend, options):
     """A plain driver connection, as the old release's pool would have made."""
     if backend == "sqlite":
         return sqlite3.connect(options["path"], isolation_level=None), "?"
+    # The old release spoke PyMySQL whatever driver the pool of this run uses.
+    connectArguments = {key: value for key, value in options.items() if key != "driver"}
     return pymysql.connect(charset="utf8mb4", autocommit=True, binary_prefix=True,
-                           **options), "%s"
+                           **connectArguments), "%s"
 
 
 def buildLegacyDatabase(backend, options, versions=None, rows=True):
