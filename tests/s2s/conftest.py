@@ -77,12 +77,12 @@ async def federate_ejabberd(tmp_path, test_ca, database_options):
                          test_ca.issue("a.test"), test_ca.path)
         names = startSRVServer({"_xmpp-server._tcp.a.test": ("localhost", a.s2sPort)})
         started.append(names)
-        e = ejabberd.Ejabberd("e.test", test_ca.issue("e.test"), test_ca.path,
-                              [freePort(), freePort(), freePort()], names.getHost().port)
+        e = startEjabberd(lambda: ejabberd.Ejabberd(
+            "e.test", test_ca.issue("e.test"), test_ca.path,
+            [freePort(), freePort(), freePort()], names.getHost().port))
+        started.append(e)
         a.routeTo("e.test", e.s2sPort)
         await a.addUsers(*users)
-        started.append(e)
-        e.start()
         started.append(a)
         await a.start()
         return a, e
@@ -100,3 +100,20 @@ async def federate_ejabberd(tmp_path, test_ca, database_options):
         else:
             print("---- log of %s ----\n%s" % (server.domain, server.logText()))
             server.stop()
+
+
+def startEjabberd(makeEjabberd, attempts=3):
+    """
+    A started ejabberd on free ports. A port found free can be taken by
+    another process before ejabberd binds it (the listener then fails with
+    eaddrinuse): such a start is tried again on new ports, any other failure
+    is the test's.
+    """
+    for attempt in range(attempts):
+        server = makeEjabberd()
+        try:
+            return server.start()
+        except RuntimeError as e:
+            server.stop()
+            if "eaddrinuse" not in str(e) or attempt == attempts - 1:
+                raise
