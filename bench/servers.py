@@ -146,6 +146,19 @@ class Server:
         return sum(cpuSeconds(p) for p in self.serverPids())
 
 
+def terminate(processes, timeout):
+    """SIGTERM to every process still running, then SIGKILL to any that outlives ``timeout``."""
+    running = [p for p in processes if p is not None and p.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    for process in running:
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 # xmppd ---------------------------------------------------------------------------
 
 BENCH_CONFIG = """\
@@ -228,13 +241,7 @@ class MariaDB:
         conn.close()
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate([self.process], 60)
 
 
 class Xmppd(Server):
@@ -400,13 +407,7 @@ class Xmppd(Server):
             self.mariadb.stop()
 
     def _stopProcess(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate([self.process], 30)
 
 
 class Redis:
@@ -435,9 +436,7 @@ class Redis:
         waitPort(self.port)
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
+        terminate([self.process], 30)
 
 
 class XmppdCluster(Xmppd):
@@ -516,15 +515,7 @@ class XmppdCluster(Xmppd):
         self._spawn()
 
     def _stopProcess(self):
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(self.processes, 30)
 
     def stop(self):
         Xmppd.stop(self)
