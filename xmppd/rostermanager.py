@@ -158,18 +158,19 @@ class RosterManager:
     @defer.inlineCallbacks
     def contacts(self, owner, initial):
         """Fire the Contacts of ``owner``; with ``initial``, its pending requests too."""
-        _, rows = yield self.store.getRoster(owner)
+        if not initial:
+            _, rows = yield self.store.getRoster(owner)
+            return Contacts([row.contact for row in rows if row.subscriptionFrom],
+                            [row.contact for row in rows if row.subscriptionTo])
+        # One database interaction for all an initial presence asks.
+        rows, pending, agreeing = yield self.store.initialPresenceView(owner)
         subscribers = [row.contact for row in rows if row.subscriptionFrom]
         publishers = [row.contact for row in rows if row.subscriptionTo]
-        if not initial:
-            return Contacts(subscribers, publishers)
         isLocal = self.host.isLocalDomain
-        if any(isLocal(JID(c).host) for c in publishers):
+        if agreeing is not None:
             # A local contact's own roster has the last word on its presence.
-            agreeing = yield self.store.subscribedTo(owner)
             publishers = [c for c in publishers
                           if not isLocal(JID(c).host) or JID(c).userhost() in agreeing]
-        pending = yield self.store.pendingRequests(owner)
         return Contacts(subscribers, publishers, [parseXml(xml.encode("utf-8"))
                                                   for _, xml in pending])
 

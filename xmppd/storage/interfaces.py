@@ -238,6 +238,14 @@ class IRosterStore(IAccountRows):
     def pendingRequests(owner):
         """Fire ``[(contact, xml)]``: the requests waiting for an answer."""
 
+    def initialPresenceView(owner):
+        """
+        Fire ``(rows, requests, agreeing)`` at once: ``getRoster``'s rows,
+        ``pendingRequests``, and ``subscribedTo(owner)`` when a row has a
+        ``to`` subscription (None otherwise) -- what an initial presence
+        needs, in one database interaction instead of three.
+        """
+
 
 class PrivateStorageFull(Exception):
     """Storing one more namespace would pass the per-account limit."""
