@@ -19,8 +19,15 @@ Prosody's ``core/rostermanager.lua``), reached by modules as ``host.rosters``.
   follows it reach the client in the order they were sent. These lanes are
   apart from the message lanes (``host.lanes``), where an offline delivery
   waits for the client's acknowledgement: a roster get never waits for it.
+
+A login asks for the roster and then sends its initial presence, which
+needs the roster again: on a single server the roster get reads what the
+presence will need too, and the presence takes it if no roster changed
+in between (every change goes through ``_transition``). Cluster nodes read
+again, since another node may change the roster in between.
 """
 
+import collections
 import dataclasses
 
 from twisted.internet import defer
@@ -29,6 +36,7 @@ from twisted.words.xish import domish
 from wokkel.generic import parseXml
 from wokkel.xmppim import RosterItem
 
+from xmppd.events import ACCOUNT_DELETED
 from xmppd.stanzas import copyStanza, routeAsServer
 from xmppd.storage.roster import RosterRow, RosterState
 
@@ -95,9 +103,26 @@ def _stateOf(state):
     return ContactState(item, state.pendingIn)
 
 
+# Roster gets whose initial presence has not come yet, kept for it.
+AWAITED_PRESENCES = 1_000
+
+
 class RosterManager:
     def __init__(self, host):
         self.host = host
+        cluster = getattr(host.config, "cluster", None)
+        self.sharesReads = cluster is None or not cluster.enabled
+        # Counts roster changes begun and ended: a view read while one was
+        # under way is not used.
+        self.changes = 0
+        # Owner -> (changes when read, rows, requests, agreeing).
+        self.presenceViews = collections.OrderedDict()
+        # A deleted account's rows go with it, not through _transition.
+        host.events.hook(ACCOUNT_DELETED, self._forgetViews)
+
+    def _forgetViews(self, *_):
+        self.changes += 1
+        self.presenceViews.clear()
 
     @property
     def store(self):
@@ -112,7 +137,16 @@ class RosterManager:
     @defer.inlineCallbacks
     def getRoster(self, owner):
         """Fire ``(version, [RosterItem])`` of ``owner``'s roster, in contact order."""
-        version, rows = yield self.store.getRoster(owner)
+        if not self.sharesReads:
+            version, rows = yield self.store.getRoster(owner)
+            return version, [rosterItemOf(row) for row in rows]
+        changes = self.changes
+        version, rows, requests, agreeing = yield self.store.initialPresenceView(owner)
+        if changes == self.changes:
+            self.presenceViews[owner] = (changes, rows, requests, agreeing)
+            self.presenceViews.move_to_end(owner)
+            while len(self.presenceViews) > AWAITED_PRESENCES:
+                self.presenceViews.popitem(last=False)
         return version, [rosterItemOf(row) for row in rows]
 
     def contactState(self, owner, contact):
@@ -150,7 +184,13 @@ class RosterManager:
         return self._transition(owner, contact, inboundChange(kind, xml))
 
     def _transition(self, owner, contact, change, maxItems=None):
+        self._forgetViews()
         d = self.store.transition(owner, contact, change, maxItems)
+
+        def ended(result):
+            self._forgetViews()
+            return result
+        d.addBoth(ended)
         return d.addCallback(lambda result: RosterChange(*result))
 
     # The contacts question ------------------------------------------------------------
@@ -162,8 +202,12 @@ class RosterManager:
             _, rows = yield self.store.getRoster(owner)
             return Contacts([row.contact for row in rows if row.subscriptionFrom],
                             [row.contact for row in rows if row.subscriptionTo])
-        # One database interaction for all an initial presence asks.
-        rows, pending, agreeing = yield self.store.initialPresenceView(owner)
+        view = self.presenceViews.pop(owner, None)
+        if view is not None and view[0] == self.changes:
+            _, rows, pending, agreeing = view
+        else:
+            # One database interaction for all an initial presence asks.
+            _, rows, pending, agreeing = yield self.store.initialPresenceView(owner)
         subscribers = [row.contact for row in rows if row.subscriptionFrom]
         publishers = [row.contact for row in rows if row.subscriptionTo]
         isLocal = self.host.isLocalDomain

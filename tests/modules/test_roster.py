@@ -156,3 +156,44 @@ async def subscribeBothWays(alice, bob):
 
 def assertStreamOpen(client):
     assert not client.streamEnded and client.header.tag == q(NS_STREAMS, "stream")
+
+
+# A login's roster get and initial presence share one read ---------------------------------
+
+def countRosterReads(xmpp, monkeypatch):
+    store = xmpp.host().storage.roster
+    reads = []
+    for name in ("getRoster", "initialPresenceView", "pendingRequests", "subscribedTo"):
+        def counted(*args, _name=name, _method=getattr(store, name)):
+            reads.append(_name)
+            return _method(*args)
+        monkeypatch.setattr(store, name, counted)
+    return reads
+
+
+@asyncioTest
+async def test_a_login_reads_the_roster_once_for_its_roster_get_and_initial_presence(
+        xmpp, monkeypatch):
+    reads = countRosterReads(xmpp, monkeypatch)
+    alice = await online(xmpp, "alice")
+    assert reads == ["initialPresenceView"]
+    await alice.close()
+
+
+@asyncioTest
+async def test_a_request_arriving_between_roster_get_and_initial_presence_is_in_it(xmpp):
+    from tests.aio import wait
+    alice = await login(xmpp, "alice")
+    query = await rosterGet(alice)
+    assert query is None or items(query) == []
+    bob = await online(xmpp, "bob")
+    bob.sendRaw("<presence to='alice@localhost' type='subscribe' id='sub1'/>")
+    await bob.roundTrip()
+    # Alice's roster lane has stored the request once the job queued after it ran.
+    await wait(xmpp.server.rosterLanes.run("alice@localhost", lambda: None))
+    alice.sendRaw("<presence/>")
+    received = [await alice.expect(), await alice.expect()]
+    kinds = sorted((p.get("from"), p.get("type")) for p in received)
+    assert kinds == [("alice@localhost/pc", None), ("bob@localhost", "subscribe")], kinds
+    await alice.close()
+    await bob.close()

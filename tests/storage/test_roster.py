@@ -134,17 +134,17 @@ class TestRosterStore:
             self, stores):
         roster = stores.roster
         xml = "<presence type='subscribe' from='bob@example.org'/>"
-        assert await roster.initialPresenceView(ALICE) == ([], [], None)
+        assert await roster.initialPresenceView(ALICE) == (0, [], [], None)
         await roster.transition(ALICE, BOB, lambda old: dataclasses.replace(old, pendingIn=xml))
         await roster.transition(ALICE, CAROL, put(RosterRow(CAROL, subscriptionFrom=True)))
-        rows, requests, agreeing = await roster.initialPresenceView(ALICE)
-        assert rows == (await roster.getRoster(ALICE))[1]
+        version, rows, requests, agreeing = await roster.initialPresenceView(ALICE)
+        assert (version, rows) == await roster.getRoster(ALICE)
         assert requests == [(BOB, xml)] and agreeing is None
         # With a "to" subscription, whose rosters agree to show it their presence.
         await roster.transition(ALICE, CAROL, put(RosterRow(CAROL, subscriptionTo=True)))
         await roster.transition(CAROL, ALICE, put(RosterRow(ALICE, subscriptionFrom=True)))
         await roster.transition(BOB, ALICE, put(RosterRow(ALICE, subscriptionTo=True)))
-        rows, requests, agreeing = await roster.initialPresenceView(ALICE)
+        _, rows, requests, agreeing = await roster.initialPresenceView(ALICE)
         assert [row.contact for row in rows] == [CAROL] and agreeing == {CAROL}
 
 

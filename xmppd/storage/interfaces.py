@@ -240,10 +240,10 @@ class IRosterStore(IAccountRows):
 
     def initialPresenceView(owner):
         """
-        Fire ``(rows, requests, agreeing)`` at once: ``getRoster``'s rows,
+        Fire ``(version, rows, requests, agreeing)`` at once: ``getRoster``,
         ``pendingRequests``, and ``subscribedTo(owner)`` when a row has a
-        ``to`` subscription (None otherwise) -- what an initial presence
-        needs, in one database interaction instead of three.
+        ``to`` subscription (None otherwise) -- what a login's roster get and
+        initial presence need, in one database interaction instead of four.
         """
 
 

@@ -200,7 +200,7 @@ class MemoryRosterStore(MemoryStore):
         if any(row.subscriptionTo for row in rows):
             agreeing = {other for other, theirs in self.items.items()
                         if owner in theirs and theirs[owner].subscriptionFrom}
-        return rows, requests, agreeing
+        return self.versions.get(owner, 0), rows, requests, agreeing
 
     def deleteAccount(self, transaction, owner):
         for table in (self.items, self.pending, self.versions):

@@ -126,7 +126,7 @@ class RosterStore(SQLStore):
             agreeing = {r[0] for r in transaction.execute(
                 "SELECT owner FROM roster_items WHERE contact = ?"
                 " AND subscription IN ('from', 'both')", (owner,)).fetchall()}
-        return rows, requests, agreeing
+        return self._version(transaction, owner), rows, requests, agreeing
 
     # Changing ------------------------------------------------------------------
 
