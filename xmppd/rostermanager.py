@@ -23,7 +23,10 @@ Prosody's ``core/rostermanager.lua``), reached by modules as ``host.rosters``.
 A login asks for the roster and then sends its initial presence, which
 needs the roster again: on a single server the roster get reads what the
 presence will need too, and the presence takes it if no roster changed
-in between (every change goes through ``_transition``). Cluster nodes read
+in between (every change goes through ``_transition``). The rows read for
+it then answer the later questions about the same roster -- whom the
+logout's unavailable presence goes to, who may probe -- until a change
+of that roster (or the account's deletion) drops them. Cluster nodes read
 again, since another node may change the roster in between.
 """
 
@@ -105,6 +108,9 @@ def _stateOf(state):
 
 # Roster gets whose initial presence has not come yet, kept for it.
 AWAITED_PRESENCES = 1_000
+# Rosters whose rows are kept for the presence questions (LRU): a roster
+# may hold hundreds of items, so a thousand of them, tens of MB at most.
+KEPT_ROSTERS = 1_000
 
 
 class RosterManager:
@@ -117,12 +123,25 @@ class RosterManager:
         self.changes = 0
         # Owner -> (changes when read, rows, requests, agreeing).
         self.presenceViews = collections.OrderedDict()
+        # Owner -> its roster rows, dropped by any change of that roster.
+        self.keptRows = collections.OrderedDict()
         # A deleted account's rows go with it, not through _transition.
         host.events.hook(ACCOUNT_DELETED, self._forgetViews)
 
-    def _forgetViews(self, *_):
+    def _forgetViews(self, owner=None):
         self.changes += 1
         self.presenceViews.clear()
+        if owner is not None:
+            self.keptRows.pop(owner, None)
+
+    def _keepRows(self, changes, owner, rows):
+        """Keep what a read begun at ``changes`` found, unless a roster changed since."""
+        if not self.sharesReads or changes != self.changes:
+            return
+        self.keptRows[owner] = rows
+        self.keptRows.move_to_end(owner)
+        while len(self.keptRows) > KEPT_ROSTERS:
+            self.keptRows.popitem(last=False)
 
     @property
     def store(self):
@@ -142,6 +161,7 @@ class RosterManager:
             return version, [rosterItemOf(row) for row in rows]
         changes = self.changes
         version, rows, requests, agreeing = yield self.store.initialPresenceView(owner)
+        self._keepRows(changes, owner, rows)
         if changes == self.changes:
             self.presenceViews[owner] = (changes, rows, requests, agreeing)
             self.presenceViews.move_to_end(owner)
@@ -184,11 +204,11 @@ class RosterManager:
         return self._transition(owner, contact, inboundChange(kind, xml))
 
     def _transition(self, owner, contact, change, maxItems=None):
-        self._forgetViews()
+        self._forgetViews(owner)
         d = self.store.transition(owner, contact, change, maxItems)
 
         def ended(result):
-            self._forgetViews()
+            self._forgetViews(owner)
             return result
         d.addBoth(ended)
         return d.addCallback(lambda result: RosterChange(*result))
@@ -199,7 +219,13 @@ class RosterManager:
     def contacts(self, owner, initial):
         """Fire the Contacts of ``owner``; with ``initial``, its pending requests too."""
         if not initial:
-            _, rows = yield self.store.getRoster(owner)
+            rows = self.keptRows.get(owner)
+            if rows is None:
+                changes = self.changes
+                _, rows = yield self.store.getRoster(owner)
+                self._keepRows(changes, owner, rows)
+            else:
+                self.keptRows.move_to_end(owner)
             return Contacts([row.contact for row in rows if row.subscriptionFrom],
                             [row.contact for row in rows if row.subscriptionTo])
         view = self.presenceViews.pop(owner, None)
@@ -207,7 +233,9 @@ class RosterManager:
             _, rows, pending, agreeing = view
         else:
             # One database interaction for all an initial presence asks.
+            changes = self.changes
             _, rows, pending, agreeing = yield self.store.initialPresenceView(owner)
+            self._keepRows(changes, owner, rows)
         subscribers = [row.contact for row in rows if row.subscriptionFrom]
         publishers = [row.contact for row in rows if row.subscriptionTo]
         isLocal = self.host.isLocalDomain

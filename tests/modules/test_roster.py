@@ -172,12 +172,45 @@ def countRosterReads(xmpp, monkeypatch):
 
 
 @asyncioTest
-async def test_a_login_reads_the_roster_once_for_its_roster_get_and_initial_presence(
+async def test_a_login_reads_the_roster_once_for_its_roster_get_presence_and_logout(
         xmpp, monkeypatch):
     reads = countRosterReads(xmpp, monkeypatch)
     alice = await online(xmpp, "alice")
     assert reads == ["initialPresenceView"]
+    alice.sendRaw("<presence type='unavailable'/>")
+    await alice.roundTrip()
     await alice.close()
+    assert reads == ["initialPresenceView"]
+
+
+@asyncioTest
+async def test_a_contact_added_during_the_session_hears_of_the_logout(xmpp):
+    alice = await online(xmpp, "alice")
+    bob = await online(xmpp, "bob")
+    # The subscription handshake both ways, each step a roster change.
+    for asker, answerer, askerJID, answererJID in (
+            (alice, bob, "alice@localhost", "bob@localhost"),
+            (bob, alice, "bob@localhost", "alice@localhost")):
+        asker.sendRaw("<presence to='%s' type='subscribe'/>" % answererJID)
+        while True:
+            stanza = await answerer.expect()
+            if stanza.get("type") == "subscribe":
+                break
+            if stanza.get("type") == "set":
+                answerer.sendRaw("<iq type='result' id='%s'/>" % stanza.get("id"))
+        answerer.sendRaw("<presence to='%s' type='subscribed'/>" % askerJID)
+        await asker.roundTrip()
+        await answerer.roundTrip()
+    alice.sendRaw("<presence type='unavailable'/>")
+    while True:
+        stanza = await bob.expect()
+        if stanza.get("type") == "set":
+            bob.sendRaw("<iq type='result' id='%s'/>" % stanza.get("id"))
+        elif stanza.tag == q(NS_CLIENT, "presence") and stanza.get("type") == "unavailable":
+            assert stanza.get("from") == "alice@localhost/pc", ET.tostring(stanza)
+            break
+    await alice.close()
+    await bob.close()
 
 
 @asyncioTest
