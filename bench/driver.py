@@ -354,13 +354,16 @@ def scenarioDrain(server, recipient, backlog):
 
 
 def scenarioLogin(server, users, seconds, procs):
+    cpu = server.cpu()
     results = runOnly("login", server.port, dict(users=users, seconds=seconds), procs)
+    cpu = server.cpu() - cpu
     logins = sum(r["logins"] for r in results)
     elapsed = max(r["seconds"] for r in results)
     errors = sum(r["errors"] for r in results)
     first = next((r["firstError"] for r in results if r["firstError"]), None)
     return {"logins_per_s": logins / elapsed, "logins": logins, "errors": errors,
-            "firstError": first}
+            "firstError": first, "server_cpu": cpu / elapsed,
+            "cpu_per_login": cpu / logins if logins else None}
 
 
 def scenarioIdle(server, sessions, procs, settle=3.0):

@@ -351,6 +351,9 @@ def runScenario(server, scenario, rep, plan, profile):
                      args.procs)
         if r["errors"]:
             log("%s login: %d errors, first: %s" % (server.name, r["errors"], r["firstError"]))
+        if r["cpu_per_login"] is not None:
+            log("%s login: %d logins, server CPU %.0f%% of one core, %.0f µs CPU per login"
+                % (server.name, r["logins"], 100 * r["server_cpu"], 1e6 * r["cpu_per_login"]))
         yield "login", r["logins_per_s"]
     elif scenario == "route":
         r = profiled(driver.scenarioRoute, server, plan.routePairs, args.route_messages,

@@ -10,7 +10,21 @@ Deleting an account deletes what every store holds for it, in one
 transaction on SQL backends (``StoreRegistry.deleteAccount``), and then
 tells the listeners -- the running server fires ``ACCOUNT_DELETED`` on the
 account's host so that modules drop what they keep in memory.
+
+SASL asks for an account's keys at every login; the server's manager keeps
+them (``CredentialsCache``) so that a login costs no database round trip
+for them. What changes keys must reach that cache before the next login:
+the server's own password changes and deletions drop the account's entry;
+``xmppctl`` (another process, on the same config and data directory)
+bumps the data directory's ``accounts.stamp`` after its write has
+committed, and the server empties its cache whenever it finds the stamp
+changed (one ``stat`` per login). Cluster nodes keep no cache (see
+``xmppd.cluster.install``): a password changed on one node would not reach
+the others' caches.
 """
+
+import collections
+import os
 
 from twisted.internet import defer, threads
 
@@ -30,10 +44,144 @@ def deriveKeys(password):
     return keys
 
 
+# Accounts whose keys the server keeps; a login of an account past them
+# reads its keys from the database again.
+CACHED_ACCOUNTS = 10_000
+STAMP_FILE = "accounts.stamp"
+
+
+class AccountsStamp:
+    """
+    The data directory's ``accounts.stamp``: appended to (one byte) by
+    every process that changes or deletes an account's keys, after the
+    change committed. Its size only grows, so ``read`` tells any change
+    since an earlier ``read`` apart; the file's identity and time cover
+    its deletion and re-creation.
+    """
+
+    def __init__(self, dataDir):
+        self.path = os.path.join(dataDir, STAMP_FILE)
+
+    def read(self):
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def bump(self):
+        """
+        Fail with OSError when the file cannot be written. Without the data
+        directory no server runs on it (the server makes it at start):
+        there is nobody to tell.
+        """
+        if not os.path.isdir(os.path.dirname(self.path) or "."):
+            return
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, b".")
+        finally:
+            os.close(descriptor)
+
+
+class AccountKeysNotAnnounced(Exception):
+    """
+    The change committed, but the stamp that tells a running server to
+    forget the old keys could not be written: until that server restarts
+    (or the stamp is written) it may still accept the old password.
+    """
+
+    def __init__(self, jid, path, error):
+        Exception.__init__(self, jid, path, error)
+        self.jid = jid
+        self.path = path
+        self.error = error
+
+    def __str__(self):
+        return ("%s changed, but %s could not be written (%s): restart xmppd so that"
+                " the old keys stop working" % (self.jid, self.path,
+                                                self.error.strerror or self.error))
+
+
+class CredentialsCache:
+    """
+    The SCRAM keys of recently logged-in accounts, least recently used
+    first out. Only existing accounts are kept: an account
+    created elsewhere is found at its first login.
+
+    ``generation`` counts invalidations, so that a database read that was
+    under way when the keys changed does not put the old keys back.
+    """
+
+    def __init__(self, stamp=None, size=CACHED_ACCOUNTS):
+        self.stamp = stamp
+        self.size = size
+        self.entries = collections.OrderedDict()
+        self.generation = 0
+        self.seenStamp = stamp.read() if stamp is not None else None
+
+    def _checkStamp(self):
+        if self.stamp is None:
+            return
+        current = self.stamp.read()
+        if current != self.seenStamp:
+            self.seenStamp = current
+            self.clear()
+
+    def get(self, jid, hashName):
+        """The cached credentials, or None; first forgets all if the stamp moved."""
+        self._checkStamp()
+        keys = self.entries.get(jid)
+        if keys is None:
+            return None
+        self.entries.move_to_end(jid)
+        return keys.get(hashName)
+
+    def put(self, generation, jid, hashName, credentials):
+        """Keep what a read begun at ``generation`` found, unless keys changed since."""
+        if credentials is None or generation != self.generation:
+            return
+        self.entries.setdefault(jid, {})[hashName] = credentials
+        self.entries.move_to_end(jid)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+    def forget(self, jid):
+        self.generation += 1
+        self.entries.pop(jid, None)
+
+    def clear(self):
+        self.generation += 1
+        self.entries.clear()
+
+
 class AccountManager:
-    def __init__(self, storage):
+    """
+    ``dataDir``: where ``accounts.stamp`` lives (the config's data_dir).
+    With ``cacheCredentials`` (the running server) the manager keeps the
+    keys SASL reads and watches the stamp; without it (``xmppctl``) it
+    bumps the stamp after each change of keys, for the server to see.
+    """
+
+    def __init__(self, storage, dataDir=None, cacheCredentials=False):
         self.storage = storage
         self.deletedListeners = []
+        stamp = AccountsStamp(dataDir) if dataDir is not None else None
+        self.credentialsCache = CredentialsCache(stamp) if cacheCredentials else None
+        self.announcedBy = None if cacheCredentials else stamp
+
+    def stopCachingCredentials(self):
+        """For a server whose accounts other nodes change too (a cluster)."""
+        self.credentialsCache = None
+
+    def _keysChanged(self, jid):
+        if self.credentialsCache is not None:
+            self.credentialsCache.forget(jid)
+        if self.announcedBy is not None:
+            try:
+                self.announcedBy.bump()
+            except OSError as error:
+                raise AccountKeysNotAnnounced(jid, self.announcedBy.path, error) from error
 
     @property
     def users(self):
@@ -54,6 +202,7 @@ class AccountManager:
         """Replace the account's keys; fails UnknownUser."""
         d = self._derive(password)
         d.addCallback(lambda keys: self.users.setKeys(jid, keys))
+        d.addCallback(lambda _: self._keysChanged(jid))
         return d
 
     def delete(self, jid):
@@ -65,8 +214,11 @@ class AccountManager:
 
     async def _delete(self, jid):
         await self.storage.deleteAccount(jid)
-        for listener in list(self.deletedListeners):
-            listener(jid)
+        try:
+            self._keysChanged(jid)
+        finally:
+            for listener in list(self.deletedListeners):
+                listener(jid)
 
     def exists(self, jid):
         return self.users.exists(jid)
@@ -78,6 +230,20 @@ class AccountManager:
         """
         if hashName not in HASHES:
             raise ValueError("unknown SCRAM hash %r" % (hashName,))
+        cache = self.credentialsCache
+        if cache is None:
+            return self._readCredentials(jid, hashName)
+        credentials = cache.get(jid, hashName)
+        if credentials is not None:
+            return defer.succeed(credentials)
+        generation = cache.generation
+
+        def keep(credentials):
+            cache.put(generation, jid, hashName, credentials)
+            return credentials
+        return self._readCredentials(jid, hashName).addCallback(keep)
+
+    def _readCredentials(self, jid, hashName):
         d = self.users.getKeys(jid, hashName)
         d.addCallback(lambda keys: None if keys is None else ScramCredentials(*keys))
         return d

@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 from twisted.internet import defer, task
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
-from xmppd.accounts import AccountManager
+from xmppd.accounts import AccountKeysNotAnnounced, AccountManager
 from xmppd.config import ConfigError, loadConfig
 from xmppd.storage import MissingStore, StorageError, UnknownUser, UserExists
 
@@ -67,7 +67,7 @@ async def adduser(config, storage, args):
     jid = parseAccount(config, args.jid)
     password = readPassword(args)
     try:
-        await AccountManager(storage).create(jid, password)
+        await AccountManager(storage, config.data_dir).create(jid, password)
     except UserExists:
         raise CommandError("%s already exists" % jid)
     print("created %s" % jid)
@@ -79,7 +79,7 @@ async def passwd(config, storage, args):
         raise CommandError("no such user: %s" % jid)
     password = readPassword(args)
     try:
-        await AccountManager(storage).setPassword(jid, password)
+        await AccountManager(storage, config.data_dir).setPassword(jid, password)
     except UnknownUser:
         raise CommandError("no such user: %s" % jid)
     print("password changed for %s" % jid)
@@ -88,7 +88,7 @@ async def passwd(config, storage, args):
 async def deluser(config, storage, args):
     jid = parseAccount(config, args.jid)
     try:
-        await AccountManager(storage).delete(jid)
+        await AccountManager(storage, config.data_dir).delete(jid)
     except UnknownUser:
         raise CommandError("no such user: %s" % jid)
     print("deleted %s" % jid)
@@ -190,6 +190,9 @@ def main(argv=None):
             raise SystemExit(1)
         except StorageError as e:
             sys.stderr.write("xmppctl: storage failed: %s\n" % (e,))
+            raise SystemExit(1)
+        except AccountKeysNotAnnounced as e:
+            sys.stderr.write("xmppctl: %s\n" % (e,))
             raise SystemExit(1)
 
     # react() exits the process with the command's status.

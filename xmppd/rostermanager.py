@@ -19,8 +19,18 @@ Prosody's ``core/rostermanager.lua``), reached by modules as ``host.rosters``.
   follows it reach the client in the order they were sent. These lanes are
   apart from the message lanes (``host.lanes``), where an offline delivery
   waits for the client's acknowledgement: a roster get never waits for it.
+
+A login asks for the roster and then sends its initial presence, which
+needs the roster again: on a single server the roster get reads what the
+presence will need too, and the presence takes it if no roster changed
+in between (every change goes through ``_transition``). The rows read for
+it then answer the later questions about the same roster -- whom the
+logout's unavailable presence goes to, who may probe -- until a change
+of that roster (or the account's deletion) drops them. Cluster nodes read
+again, since another node may change the roster in between.
 """
 
+import collections
 import dataclasses
 
 from twisted.internet import defer
@@ -29,6 +39,7 @@ from twisted.words.xish import domish
 from wokkel.generic import parseXml
 from wokkel.xmppim import RosterItem
 
+from xmppd.events import ACCOUNT_DELETED
 from xmppd.stanzas import copyStanza, routeAsServer
 from xmppd.storage.roster import RosterRow, RosterState
 
@@ -95,9 +106,42 @@ def _stateOf(state):
     return ContactState(item, state.pendingIn)
 
 
+# Roster gets whose initial presence has not come yet, kept for it.
+AWAITED_PRESENCES = 1_000
+# Rosters whose rows are kept for the presence questions (LRU): a roster
+# may hold hundreds of items, so a thousand of them, tens of MB at most.
+KEPT_ROSTERS = 1_000
+
+
 class RosterManager:
     def __init__(self, host):
         self.host = host
+        cluster = getattr(host.config, "cluster", None)
+        self.sharesReads = cluster is None or not cluster.enabled
+        # Counts roster changes begun and ended: a view read while one was
+        # under way is not used.
+        self.changes = 0
+        # Owner -> (changes when read, rows, requests, agreeing).
+        self.presenceViews = collections.OrderedDict()
+        # Owner -> its roster rows, dropped by any change of that roster.
+        self.keptRows = collections.OrderedDict()
+        # A deleted account's rows go with it, not through _transition.
+        host.events.hook(ACCOUNT_DELETED, self._forgetViews)
+
+    def _forgetViews(self, owner=None):
+        self.changes += 1
+        self.presenceViews.clear()
+        if owner is not None:
+            self.keptRows.pop(owner, None)
+
+    def _keepRows(self, changes, owner, rows):
+        """Keep what a read begun at ``changes`` found, unless a roster changed since."""
+        if not self.sharesReads or changes != self.changes:
+            return
+        self.keptRows[owner] = rows
+        self.keptRows.move_to_end(owner)
+        while len(self.keptRows) > KEPT_ROSTERS:
+            self.keptRows.popitem(last=False)
 
     @property
     def store(self):
@@ -112,7 +156,17 @@ class RosterManager:
     @defer.inlineCallbacks
     def getRoster(self, owner):
         """Fire ``(version, [RosterItem])`` of ``owner``'s roster, in contact order."""
-        version, rows = yield self.store.getRoster(owner)
+        if not self.sharesReads:
+            version, rows = yield self.store.getRoster(owner)
+            return version, [rosterItemOf(row) for row in rows]
+        changes = self.changes
+        version, rows, requests, agreeing = yield self.store.initialPresenceView(owner)
+        self._keepRows(changes, owner, rows)
+        if changes == self.changes:
+            self.presenceViews[owner] = (changes, rows, requests, agreeing)
+            self.presenceViews.move_to_end(owner)
+            while len(self.presenceViews) > AWAITED_PRESENCES:
+                self.presenceViews.popitem(last=False)
         return version, [rosterItemOf(row) for row in rows]
 
     def contactState(self, owner, contact):
@@ -150,7 +204,13 @@ class RosterManager:
         return self._transition(owner, contact, inboundChange(kind, xml))
 
     def _transition(self, owner, contact, change, maxItems=None):
+        self._forgetViews(owner)
         d = self.store.transition(owner, contact, change, maxItems)
+
+        def ended(result):
+            self._forgetViews(owner)
+            return result
+        d.addBoth(ended)
         return d.addCallback(lambda result: RosterChange(*result))
 
     # The contacts question ------------------------------------------------------------
@@ -158,18 +218,31 @@ class RosterManager:
     @defer.inlineCallbacks
     def contacts(self, owner, initial):
         """Fire the Contacts of ``owner``; with ``initial``, its pending requests too."""
-        _, rows = yield self.store.getRoster(owner)
+        if not initial:
+            rows = self.keptRows.get(owner)
+            if rows is None:
+                changes = self.changes
+                _, rows = yield self.store.getRoster(owner)
+                self._keepRows(changes, owner, rows)
+            else:
+                self.keptRows.move_to_end(owner)
+            return Contacts([row.contact for row in rows if row.subscriptionFrom],
+                            [row.contact for row in rows if row.subscriptionTo])
+        view = self.presenceViews.pop(owner, None)
+        if view is not None and view[0] == self.changes:
+            _, rows, pending, agreeing = view
+        else:
+            # One database interaction for all an initial presence asks.
+            changes = self.changes
+            _, rows, pending, agreeing = yield self.store.initialPresenceView(owner)
+            self._keepRows(changes, owner, rows)
         subscribers = [row.contact for row in rows if row.subscriptionFrom]
         publishers = [row.contact for row in rows if row.subscriptionTo]
-        if not initial:
-            return Contacts(subscribers, publishers)
         isLocal = self.host.isLocalDomain
-        if any(isLocal(JID(c).host) for c in publishers):
+        if agreeing is not None:
             # A local contact's own roster has the last word on its presence.
-            agreeing = yield self.store.subscribedTo(owner)
             publishers = [c for c in publishers
                           if not isLocal(JID(c).host) or JID(c).userhost() in agreeing]
-        pending = yield self.store.pendingRequests(owner)
         return Contacts(subscribers, publishers, [parseXml(xml.encode("utf-8"))
                                                   for _, xml in pending])
 

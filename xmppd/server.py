@@ -51,7 +51,7 @@ class XMPPServer:
         self.config = config
         self.installSecret = installSecret
         self.storage = storage
-        self.accounts = AccountManager(storage)
+        self.accounts = AccountManager(storage, config.data_dir, cacheCredentials=True)
         self.accounts.deletedListeners.append(self._accountDeleted)
         self.access = access
         self.tlsContext = tlsContext

@@ -169,3 +169,47 @@ async def test_presence_carries_the_vcard_photo_hash(served):
     assert [p.text for p in again.find("{vcard-temp:x:update}x")] == [None], ET.tostring(again)
     await alice.close()
     await laptop.close()
+
+
+def countVCardReads(served, monkeypatch):
+    vcards = served.host().storage.vcards
+    reads = []
+    get = vcards.get
+    monkeypatch.setattr(vcards, "get", lambda owner: reads.append(owner) or get(owner))
+    return reads
+
+
+@asyncioTest
+async def test_photo_hash_is_in_presence_at_the_next_login_without_reading_the_vcard(
+        served, monkeypatch):
+    from tests.offline.transcript import sendPresence
+    reads = countVCardReads(served, monkeypatch)
+    alice = await loggedIn(served, "alice", "phone")
+    photo = b"\x89PNG an avatar"
+    assert (await setIQ(alice, vcardWithPhoto("Alice", photo))).get("type") == "result"
+    await alice.close()
+    again = await loggedIn(served, "alice", "laptop")
+    reflected = await sendPresence(again)
+    assert reflected.findtext("{vcard-temp:x:update}x/{vcard-temp:x:update}photo") == (
+        hashlib.sha1(photo).hexdigest()), ET.tostring(reflected)
+    # The photo is removed: the next login's presence has no hash.
+    assert (await setIQ(again, "<vCard xmlns='vcard-temp'><FN>Alice</FN></vCard>")).get(
+        "type") == "result"
+    await again.close()
+    third = await loggedIn(served, "alice", "tablet")
+    assert (await sendPresence(third)).find("{vcard-temp:x:update}x") is None
+    await third.close()
+    assert reads == ["alice@localhost"]
+
+
+@asyncioTest
+async def test_an_account_deleted_and_made_again_has_no_photo_hash_of_the_old_one(served):
+    from tests.offline.transcript import sendPresence
+    alice = await loggedIn(served, "alice", "phone")
+    assert (await setIQ(alice, vcardWithPhoto("Alice", b"old avatar"))).get("type") == "result"
+    await alice.close()
+    await wait(served.server.accounts.delete("alice@localhost"))
+    await wait(served.addUser("alice", "secret-alice"))
+    again = await loggedIn(served, "alice", "laptop")
+    assert (await sendPresence(again)).find("{vcard-temp:x:update}x") is None
+    await again.close()

@@ -156,3 +156,77 @@ async def subscribeBothWays(alice, bob):
 
 def assertStreamOpen(client):
     assert not client.streamEnded and client.header.tag == q(NS_STREAMS, "stream")
+
+
+# A login's roster get and initial presence share one read ---------------------------------
+
+def countRosterReads(xmpp, monkeypatch):
+    store = xmpp.host().storage.roster
+    reads = []
+    for name in ("getRoster", "initialPresenceView", "pendingRequests", "subscribedTo"):
+        def counted(*args, _name=name, _method=getattr(store, name)):
+            reads.append(_name)
+            return _method(*args)
+        monkeypatch.setattr(store, name, counted)
+    return reads
+
+
+@asyncioTest
+async def test_a_login_reads_the_roster_once_for_its_roster_get_presence_and_logout(
+        xmpp, monkeypatch):
+    reads = countRosterReads(xmpp, monkeypatch)
+    alice = await online(xmpp, "alice")
+    assert reads == ["initialPresenceView"]
+    alice.sendRaw("<presence type='unavailable'/>")
+    await alice.roundTrip()
+    await alice.close()
+    assert reads == ["initialPresenceView"]
+
+
+@asyncioTest
+async def test_a_contact_added_during_the_session_hears_of_the_logout(xmpp):
+    alice = await online(xmpp, "alice")
+    bob = await online(xmpp, "bob")
+    # The subscription handshake both ways, each step a roster change.
+    for asker, answerer, askerJID, answererJID in (
+            (alice, bob, "alice@localhost", "bob@localhost"),
+            (bob, alice, "bob@localhost", "alice@localhost")):
+        asker.sendRaw("<presence to='%s' type='subscribe'/>" % answererJID)
+        while True:
+            stanza = await answerer.expect()
+            if stanza.get("type") == "subscribe":
+                break
+            if stanza.get("type") == "set":
+                answerer.sendRaw("<iq type='result' id='%s'/>" % stanza.get("id"))
+        answerer.sendRaw("<presence to='%s' type='subscribed'/>" % askerJID)
+        await asker.roundTrip()
+        await answerer.roundTrip()
+    alice.sendRaw("<presence type='unavailable'/>")
+    while True:
+        stanza = await bob.expect()
+        if stanza.get("type") == "set":
+            bob.sendRaw("<iq type='result' id='%s'/>" % stanza.get("id"))
+        elif stanza.tag == q(NS_CLIENT, "presence") and stanza.get("type") == "unavailable":
+            assert stanza.get("from") == "alice@localhost/pc", ET.tostring(stanza)
+            break
+    await alice.close()
+    await bob.close()
+
+
+@asyncioTest
+async def test_a_request_arriving_between_roster_get_and_initial_presence_is_in_it(xmpp):
+    from tests.aio import wait
+    alice = await login(xmpp, "alice")
+    query = await rosterGet(alice)
+    assert query is None or items(query) == []
+    bob = await online(xmpp, "bob")
+    bob.sendRaw("<presence to='alice@localhost' type='subscribe' id='sub1'/>")
+    await bob.roundTrip()
+    # Alice's roster lane has stored the request once the job queued after it ran.
+    await wait(xmpp.server.rosterLanes.run("alice@localhost", lambda: None))
+    alice.sendRaw("<presence/>")
+    received = [await alice.expect(), await alice.expect()]
+    kinds = sorted((p.get("from"), p.get("type")) for p in received)
+    assert kinds == [("alice@localhost/pc", None), ("bob@localhost", "subscribe")], kinds
+    await alice.close()
+    await bob.close()

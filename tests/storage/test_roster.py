@@ -129,6 +129,24 @@ class TestRosterStore:
         assert await roster.subscribedTo(ALICE) == {CAROL}
         assert await roster.subscribedTo(BOB) == set()
 
+    @pytest_twisted.ensureDeferred
+    async def test_initial_presence_view_is_the_roster_requests_and_agreeing_owners_at_once(
+            self, stores):
+        roster = stores.roster
+        xml = "<presence type='subscribe' from='bob@example.org'/>"
+        assert await roster.initialPresenceView(ALICE) == (0, [], [], None)
+        await roster.transition(ALICE, BOB, lambda old: dataclasses.replace(old, pendingIn=xml))
+        await roster.transition(ALICE, CAROL, put(RosterRow(CAROL, subscriptionFrom=True)))
+        version, rows, requests, agreeing = await roster.initialPresenceView(ALICE)
+        assert (version, rows) == await roster.getRoster(ALICE)
+        assert requests == [(BOB, xml)] and agreeing is None
+        # With a "to" subscription, whose rosters agree to show it their presence.
+        await roster.transition(ALICE, CAROL, put(RosterRow(CAROL, subscriptionTo=True)))
+        await roster.transition(CAROL, ALICE, put(RosterRow(ALICE, subscriptionFrom=True)))
+        await roster.transition(BOB, ALICE, put(RosterRow(ALICE, subscriptionTo=True)))
+        _, rows, requests, agreeing = await roster.initialPresenceView(ALICE)
+        assert [row.contact for row in rows] == [CAROL] and agreeing == {CAROL}
+
 
     @pytest_twisted.ensureDeferred
     async def test_concurrent_transitions_of_one_roster_lose_no_update(self, stores):

@@ -257,3 +257,111 @@ def test_storage_never_sees_a_password():
         imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                      for alias in node.names}
         assert "xmppd.scram" not in imported and "xmppd.accounts" not in imported, path.name
+
+
+class TestCredentialsCache:
+    """
+    The server's account manager keeps the keys SASL reads between logins;
+    every change of keys -- its own, or xmppctl's in another process on the
+    same data directory -- reaches it before the next login.
+    """
+
+    @staticmethod
+    def serverManager(stores, tmp_path):
+        from xmppd.accounts import AccountManager
+        return AccountManager(stores, str(tmp_path), cacheCredentials=True)
+
+    @staticmethod
+    def ctlManager(stores, tmp_path):
+        from xmppd.accounts import AccountManager
+        return AccountManager(stores, str(tmp_path))
+
+    @pytest_twisted.ensureDeferred
+    async def test_keys_are_read_from_storage_once_per_account_and_hash(
+            self, stores, tmp_path, monkeypatch):
+        server = self.serverManager(stores, tmp_path)
+        await server.create(ALICE, PASSWORD)
+        reads = []
+        getKeys = stores.users.getKeys
+        monkeypatch.setattr(stores.users, "getKeys",
+                            lambda jid, hashName: reads.append(hashName) or getKeys(jid, hashName))
+        for _ in range(3):
+            assert await scramLogin(server, ALICE, PASSWORD, "sha256")
+        assert await scramLogin(server, ALICE, PASSWORD, "sha1")
+        assert reads == ["sha256", "sha1"]
+
+    @pytest_twisted.ensureDeferred
+    async def test_password_changed_by_the_server_refuses_the_old_one_at_next_login(
+            self, stores, tmp_path):
+        server = self.serverManager(stores, tmp_path)
+        await server.create(ALICE, PASSWORD)
+        assert await scramLogin(server, ALICE, PASSWORD, "sha256")
+        await server.setPassword(ALICE, "new password")
+        assert not await scramLogin(server, ALICE, PASSWORD, "sha256")
+        assert await scramLogin(server, ALICE, "new password", "sha256")
+
+    @pytest_twisted.ensureDeferred
+    async def test_account_deleted_by_the_server_cannot_log_in_from_the_cache(
+            self, stores, tmp_path):
+        server = self.serverManager(stores, tmp_path)
+        await server.create(ALICE, PASSWORD)
+        assert await scramLogin(server, ALICE, PASSWORD, "sha1")
+        await server.delete(ALICE)
+        assert await server.getScramCredentials(ALICE, "sha1") is None
+
+    @pytest_twisted.ensureDeferred
+    async def test_password_changed_by_another_process_refuses_the_old_one_at_next_login(
+            self, stores, tmp_path):
+        server = self.serverManager(stores, tmp_path)
+        await server.create(ALICE, PASSWORD)
+        assert await scramLogin(server, ALICE, PASSWORD, "sha256")
+        await self.ctlManager(stores, tmp_path).setPassword(ALICE, "new password")
+        assert not await scramLogin(server, ALICE, PASSWORD, "sha256")
+        assert await scramLogin(server, ALICE, "new password", "sha256")
+
+    @pytest_twisted.ensureDeferred
+    async def test_account_deleted_by_another_process_cannot_log_in_from_the_cache(
+            self, stores, tmp_path):
+        server = self.serverManager(stores, tmp_path)
+        await server.create(ALICE, PASSWORD)
+        assert await scramLogin(server, ALICE, PASSWORD, "sha256")
+        await self.ctlManager(stores, tmp_path).delete(ALICE)
+        assert await server.getScramCredentials(ALICE, "sha256") is None
+
+    @pytest_twisted.ensureDeferred
+    async def test_a_stamp_that_cannot_be_written_fails_the_change_after_it_committed(
+            self, stores, tmp_path):
+        from xmppd.accounts import AccountKeysNotAnnounced
+        server = self.serverManager(stores, tmp_path)
+        await server.create(ALICE, PASSWORD)
+        (tmp_path / "accounts.stamp").mkdir()
+        with pytest.raises(AccountKeysNotAnnounced) as raised:
+            await self.ctlManager(stores, tmp_path).setPassword(ALICE, "new password")
+        assert "restart xmppd" in str(raised.value)
+        assert await scramLogin(self.ctlManager(stores, tmp_path), ALICE, "new password", "sha1")
+
+
+def test_a_read_under_way_when_the_keys_change_does_not_bring_the_old_keys_back():
+    from xmppd.accounts import CredentialsCache
+    from xmppd.scram import deriveCredentials
+    cache = CredentialsCache()
+    old = deriveCredentials("old", "sha256", iterations=1)
+    readBegunAt = cache.generation
+    cache.forget(ALICE)
+    cache.put(readBegunAt, ALICE, "sha256", old)
+    assert cache.get(ALICE, "sha256") is None
+    cache.put(cache.generation, ALICE, "sha256", old)
+    assert cache.get(ALICE, "sha256") is old
+
+
+def test_the_cache_keeps_the_most_recently_used_accounts_only():
+    from xmppd.accounts import CredentialsCache
+    from xmppd.scram import deriveCredentials
+    cache = CredentialsCache(size=2)
+    keys = deriveCredentials("pw", "sha256", iterations=1)
+    for name in ("a", "b", "c"):
+        for hashName in ("sha1", "sha256"):
+            cache.put(cache.generation, name, hashName, keys)
+        cache.get("a", "sha256")
+    assert cache.get("a", "sha256") is keys and cache.get("c", "sha1") is keys
+    assert cache.get("b", "sha256") is None and cache.get("b", "sha1") is None

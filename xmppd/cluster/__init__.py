@@ -43,6 +43,8 @@ def install(server, options):
 
     cluster = Cluster(server, options, options.node or defaultNodeName(server.config))
     server.cluster = cluster
+    # Another node's password change would not reach this node's cache.
+    server.accounts.stopCachingCredentials()
     server.sessions = ClusterSessionManager(server, cluster)
     server.pipeline = cluster.lanes
     return cluster

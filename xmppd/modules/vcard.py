@@ -8,11 +8,16 @@ vcard-temp (XEP-0054): each account's vCard, kept by the server.
 - get to the host's domain: the server's own vCard, which is empty.
 
 The SHA-1 of the PHOTO's BINVAL is stored beside it for XEP-0153 avatar
-hashes in presence.
+hashes in presence. A single server keeps the hashes it read (or set)
+between an account's logins, so that a login does not read the vCard
+again: every change of a vCard goes through this module. Cluster nodes
+keep them only while the account has a resource on the node, as another
+node may change the vCard meanwhile.
 """
 
 import base64
 import binascii
+import collections
 import hashlib
 
 from twisted.internet import defer
@@ -25,12 +30,15 @@ from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 from zope.interface import implementer
 
 from xmppd.api import (
-    AVAILABLE_BROADCAST, RESOURCE_BOUND, RESOURCE_UNBOUND, accountTarget, isForAccount)
+    ACCOUNT_DELETED, AVAILABLE_BROADCAST, RESOURCE_BOUND, RESOURCE_UNBOUND, accountTarget,
+    isForAccount)
 
 NS_VCARD = "vcard-temp"
 NS_UPDATE = "vcard-temp:x:update"
 VCARD_GET = "/iq[@type='get']/vCard[@xmlns='%s']" % NS_VCARD
 VCARD_SET = "/iq[@type='set']/vCard[@xmlns='%s']" % NS_VCARD
+# Accounts whose photo hash a single server keeps between logins.
+KNOWN_PHOTOS = 10_000
 
 
 def photoHash(vcard):
@@ -53,9 +61,15 @@ class VCardHandler(XMPPHandler, IQHandlerMixin):
         XMPPHandler.__init__(self)
         self.host = host
         self.maxSize = maxSize
-        # XEP-0153 photo hashes of the accounts that have a resource bound,
+        # XEP-0153 photo hashes ('' for none) of accounts with a resource
+        # bound -- and, on a single server, of those that had one lately --
         # read at bind, so that adding one to a presence waits on nothing.
-        self.photoHashes = {}
+        self.photoHashes = collections.OrderedDict()
+        cluster = getattr(host.config, "cluster", None)
+        self.keepBetweenLogins = cluster is None or not cluster.enabled
+        # Counts vCard changes, so that a read under way during one does not
+        # put the old hash back.
+        self.changes = 0
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(VCARD_GET, self.handleRequest)
@@ -64,30 +78,48 @@ class VCardHandler(XMPPHandler, IQHandlerMixin):
         events.hook(RESOURCE_BOUND, self.onResourceBound)
         events.hook(RESOURCE_UNBOUND, self.onResourceUnbound)
         events.hook(AVAILABLE_BROADCAST, self.onBroadcast)
+        events.hook(ACCOUNT_DELETED, self.onAccountDeleted)
 
     def connectionLost(self, reason):
         events = self.host.events
         events.unhook(RESOURCE_BOUND, self.onResourceBound)
         events.unhook(RESOURCE_UNBOUND, self.onResourceUnbound)
         events.unhook(AVAILABLE_BROADCAST, self.onBroadcast)
+        events.unhook(ACCOUNT_DELETED, self.onAccountDeleted)
         XMPPHandler.connectionLost(self, reason)
 
     # XEP-0153: the avatar's hash in presence, as Prosody's vcard_legacy does
 
     def onResourceBound(self, session):
         account = session.bareJID.userhost()
+        if account in self.photoHashes:
+            self.photoHashes.move_to_end(account)
+            return
+        changes = self.changes
         d = self.host.storage.vcards.get(account)
 
         def remember(stored):
-            if stored is not None and stored[1] and self.host.sessions.resources(account):
-                self.photoHashes[account] = stored[1]
+            if changes != self.changes or not self.host.sessions.resources(account):
+                return
+            self._remember(account, stored[1] if stored is not None else "")
 
         d.addCallbacks(remember, lambda failure: None)
 
+    def _remember(self, account, photo):
+        self.photoHashes[account] = photo or ""
+        self.photoHashes.move_to_end(account)
+        if self.keepBetweenLogins:
+            while len(self.photoHashes) > KNOWN_PHOTOS:
+                self.photoHashes.popitem(last=False)
+
     def onResourceUnbound(self, session):
         account = session.bareJID.userhost()
-        if not self.host.sessions.resources(account):
+        if not self.keepBetweenLogins and not self.host.sessions.resources(account):
             self.photoHashes.pop(account, None)
+
+    def onAccountDeleted(self, bareJID):
+        self.changes += 1
+        self.photoHashes.pop(bareJID, None)
 
     def onBroadcast(self, session, presence):
         photo = self.photoHashes.get(session.bareJID.userhost())
@@ -119,11 +151,14 @@ class VCardHandler(XMPPHandler, IQHandlerMixin):
             raise StanzaError("not-acceptable", "modify",
                               "vCards are limited to %d bytes" % self.maxSize)
         photo = photoHash(vcard)
-        await self.host.storage.vcards.set(sender.userhost(), xml, photo)
-        if photo:
-            self.photoHashes[sender.userhost()] = photo
-        else:
+        self.changes += 1
+        try:
+            await self.host.storage.vcards.set(sender.userhost(), xml, photo)
+        finally:
+            # Whether or not the write took, the hash kept is no longer known good.
             self.photoHashes.pop(sender.userhost(), None)
+        self.changes += 1
+        self._remember(sender.userhost(), photo)
         return None
 
     def getDiscoInfo(self, requestor, target, nodeIdentifier=""):

@@ -238,6 +238,14 @@ class IRosterStore(IAccountRows):
     def pendingRequests(owner):
         """Fire ``[(contact, xml)]``: the requests waiting for an answer."""
 
+    def initialPresenceView(owner):
+        """
+        Fire ``(version, rows, requests, agreeing)`` at once: ``getRoster``,
+        ``pendingRequests``, and ``subscribedTo(owner)`` when a row has a
+        ``to`` subscription (None otherwise) -- what a login's roster get and
+        initial presence need, in one database interaction instead of four.
+        """
+
 
 class PrivateStorageFull(Exception):
     """Storing one more namespace would pass the per-account limit."""

@@ -190,6 +190,18 @@ class MemoryRosterStore(MemoryStore):
         pending = self.pending.get(owner, {})
         return [(contact, pending[contact]) for contact in sorted(pending)]
 
+    @_deferred
+    def initialPresenceView(self, owner):
+        items = self.items.get(owner, {})
+        rows = [items[c] for c in sorted(items)]
+        pending = self.pending.get(owner, {})
+        requests = [(contact, pending[contact]) for contact in sorted(pending)]
+        agreeing = None
+        if any(row.subscriptionTo for row in rows):
+            agreeing = {other for other, theirs in self.items.items()
+                        if owner in theirs and theirs[owner].subscriptionFrom}
+        return self.versions.get(owner, 0), rows, requests, agreeing
+
     def deleteAccount(self, transaction, owner):
         for table in (self.items, self.pending, self.versions):
             table.pop(owner, None)

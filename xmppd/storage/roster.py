@@ -111,6 +111,23 @@ class RosterStore(SQLStore):
             "SELECT contact, xml FROM roster_pending WHERE owner = ? ORDER BY contact",
             (owner,))
 
+    def initialPresenceView(self, owner):
+        return self.database.runInteraction(self._initialPresenceView, owner)
+
+    def _initialPresenceView(self, transaction, owner):
+        rows = [_rowFrom(r) for r in transaction.execute(
+            "SELECT %s FROM roster_items WHERE owner = ? ORDER BY contact" % _ITEM_COLUMNS,
+            (owner,)).fetchall()]
+        requests = transaction.execute(
+            "SELECT contact, xml FROM roster_pending WHERE owner = ? ORDER BY contact",
+            (owner,)).fetchall()
+        agreeing = None
+        if any(row.subscriptionTo for row in rows):
+            agreeing = {r[0] for r in transaction.execute(
+                "SELECT owner FROM roster_items WHERE contact = ?"
+                " AND subscription IN ('from', 'both')", (owner,)).fetchall()}
+        return self._version(transaction, owner), rows, requests, agreeing
+
     # Changing ------------------------------------------------------------------
 
     def transition(self, owner, contact, change, maxItems=None):
