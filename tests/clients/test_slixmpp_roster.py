@@ -76,11 +76,11 @@ async def test_slixmpp_adds_renames_removes_and_subscribes_with_its_roster_api(x
         assert alice.state("carol@localhost") is None
 
         # Add, with a name and a group: slixmpp sends subscription="none",
-        # which the server ignores (RFC 6121 §2.1.2.5); its push leaves the
-        # attribute out (slixmpp reads that as ""), and slixmpp keeps it.
+        # which the server ignores (RFC 6121 §2.1.2.5); its push says
+        # subscription="none", as Prosody's and ejabberd's do.
         await alice.update_roster("carol@localhost", name="Carol", groups=["Friends"])
         assert await next(alice.pushes) == (
-            "alice@localhost", "carol@localhost", "Carol", "", "", ["Friends"])
+            "alice@localhost", "carol@localhost", "Carol", "none", "", ["Friends"])
         assert alice.state("carol@localhost") == ("Carol", ["Friends"], "none", False)
         assert await storedRoster(xmpp, "alice@localhost") == [
             ("carol@localhost", "Carol", "none", False)]
@@ -88,7 +88,7 @@ async def test_slixmpp_adds_renames_removes_and_subscribes_with_its_roster_api(x
         # Rename and move to another group.
         await alice.client_roster.update("carol@localhost", name="Caroline", groups=["Work"])
         assert await next(alice.pushes) == (
-            "alice@localhost", "carol@localhost", "Caroline", "", "", ["Work"])
+            "alice@localhost", "carol@localhost", "Caroline", "none", "", ["Work"])
         assert alice.state("carol@localhost") == ("Caroline", ["Work"], "none", False)
         assert await storedRoster(xmpp, "alice@localhost") == [
             ("carol@localhost", "Caroline", "none", False)]
@@ -105,13 +105,12 @@ async def test_slixmpp_adds_renames_removes_and_subscribes_with_its_roster_api(x
         alice.send_presence_subscription("bob@localhost")
         assert await next(bob.requests) == "alice@localhost"
         assert await next(alice.pushes) == (
-            "alice@localhost", "bob@localhost", "", "", "subscribe", [])
+            "alice@localhost", "bob@localhost", "", "none", "subscribe", [])
         # slixmpp's roster handler keeps only items whose subscription it
-        # reads as none/to/from/both/remove, and reads the left-out
-        # subscription="none" (Wokkel's default, RFC 6121 §2.1.2.5) as "":
-        # it skips this push, so its client_roster does not show the
-        # pending request. (The items it added itself it keeps locally.)
-        assert alice.state("bob@localhost") is None
+        # reads as none/to/from/both/remove: with subscription="none" said
+        # (RFC 6121 §2.1.2.5 lets it go unsaid) it keeps this push, so its
+        # client_roster shows the pending request.
+        assert alice.state("bob@localhost") == ("", [], "none", True)
         assert await storedRoster(xmpp, "alice@localhost") == [
             ("bob@localhost", "", "none", True)]
 

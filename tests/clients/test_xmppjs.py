@@ -81,7 +81,7 @@ async def test_xmppjs_receives_messages_stored_offline_with_their_delay(trusted_
     assert first["delay"] <= second["delay"]
 
 
-def jsItem(jid, name=None, subscription=None, ask=None, groups=()):
+def jsItem(jid, name=None, subscription="none", ask=None, groups=()):
     """A roster item as client.mjs prints it."""
     return {"jid": jid, "name": name, "subscription": subscription, "ask": ask,
             "groups": list(groups)}

@@ -73,8 +73,8 @@ def items(query):
 
 
 def item(jid, name=None, subscription="none", ask=None, groups=()):
-    # Wokkel leaves out subscription="none", which is its default (§2.1.2.5).
-    return (jid, name, None if subscription == "none" else subscription, ask, tuple(groups))
+    # "none" is said, not left to §2.1.2.5's default: slixmpp drops an item without it.
+    return (jid, name, subscription, ask, tuple(groups))
 
 
 async def expectPush(client, ver=None):

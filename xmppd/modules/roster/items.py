@@ -93,7 +93,7 @@ class RosterHandler(XMPPHandler):
             if cached is not None:
                 query["ver"] = str(version)
             for item in items:
-                query.addChild(item.toElement())
+                query.addChild(itemElement(item.toElement()))
         session.rosterRequested = True
         session.send(response)
         self.host.events.fire(ROSTER_REQUESTED, session)
@@ -182,4 +182,18 @@ class RosterHandler(XMPPHandler):
             request.item = item
             if session in self.versioned:
                 request.version = str(version)
-            session.send(request.toElement())
+            element = request.toElement()
+            for child in element.query.elements(NS_ROSTER, "item"):
+                itemElement(child)
+            session.send(element)
+
+
+def itemElement(element):
+    """
+    A roster item as sent, its subscription always said: RFC 6121 §2.1.2.5
+    lets "none" go unsaid, but clients (slixmpp) drop an item pushed
+    without it, and Prosody and ejabberd always say it.
+    """
+    if element.getAttribute("subscription") is None:
+        element["subscription"] = "none"
+    return element
