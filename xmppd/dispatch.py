@@ -1,0 +1,128 @@
+"""
+The host's stanza dispatcher: xish's EventDispatcher with its XPath
+observers indexed by what each one's first step demands.
+
+xish tries every observer's XPath on every stanza. A host carries some
+forty of them (every module's IQ namespaces, presence, messages), so a
+chat message was matched against all the IQ queries before it met the
+two observers that want it -- a seventh of the server's time routing live
+messages. Every observer still gets exactly the stanzas it got before, in
+the same order: the index only leaves out queries whose first step names
+another element, or another ``type`` by an ``@type='…'`` equality, which
+could not have matched; the others are matched by their XPath as before.
+"""
+
+from twisted.words.xish import utility, xpath
+from wokkel.generic import XmlPipe
+
+# What a query's first step does not constrain.
+ANY = None
+
+
+def firstStep(query):
+    """
+    ``(name, type)`` that an element must have for ``query`` to match it,
+    either ``ANY`` when the first step does not say (``/*``, ``//x``, or
+    a predicate other than a plain ``@type='…'``).
+    """
+    location = query.baseLocation
+    if type(location) is not xpath._Location:
+        # '//name' matches at any depth: it may want any stanza.
+        return ANY, ANY
+    kind = ANY
+    for predicate in location.predicates:
+        if (isinstance(predicate, xpath.CompareValue)
+                and getattr(predicate.value, "__func__", None) is xpath.CompareValue._compareEqual
+                and isinstance(predicate.lhs, xpath.AttribValue)
+                and predicate.lhs.attribname == "type"
+                and isinstance(predicate.rhs, xpath.LiteralValue)):
+            kind = str(predicate.rhs)
+    return location.elementName, kind
+
+
+class StanzaDispatcher(utility.EventDispatcher):
+    """
+    An EventDispatcher whose XPath dispatch visits only the observers a
+    stanza's name and type can satisfy; named events are xish's own.
+    """
+
+    def __init__(self, eventprefix="//event/"):
+        utility.EventDispatcher.__init__(self, eventprefix)
+        self._candidates = {}
+        self._names = set()
+        self._types = set()
+
+    def _addObserver(self, onetime, event, observerfn, priority, *args, **kwargs):
+        utility.EventDispatcher._addObserver(
+            self, onetime, event, observerfn, priority, *args, **kwargs)
+        self._forget()
+
+    def removeObserver(self, event, observerfn):
+        utility.EventDispatcher.removeObserver(self, event, observerfn)
+        self._forget()
+
+    def _forget(self):
+        # Called again for updates queued during a dispatch, once they apply.
+        self._candidates = {}
+
+    def _observersFor(self, name, kind):
+        """The (priority, query, callbacks) that may match, in xish's order."""
+        if not self._candidates:
+            self._names, self._types = set(), set()
+            for priorityObservers in self._xpathObservers.values():
+                for query in priorityObservers:
+                    wantedName, wantedKind = firstStep(query)
+                    self._names.add(wantedName)
+                    self._types.add(wantedKind)
+        # Names and types no observer asks for share one entry, so that a
+        # peer's made-up names cannot grow the index.
+        key = (name if name in self._names else ANY, kind if kind in self._types else ANY)
+        found = self._candidates.get(key)
+        if found is None:
+            found = []
+            for priority in sorted(self._xpathObservers, reverse=True):
+                for query, callbacks in self._xpathObservers[priority].items():
+                    wantedName, wantedKind = firstStep(query)
+                    if wantedName is not ANY and wantedName != key[0]:
+                        continue
+                    if wantedKind is not ANY and wantedKind != key[1]:
+                        continue
+                    found.append((priority, query, callbacks))
+            self._candidates[key] = found
+        return found
+
+    def dispatch(self, obj, event=None):
+        if event is not None:
+            return utility.EventDispatcher.dispatch(self, obj, event)
+        observers = self._observersFor(obj.name, obj.attributes.get("type"))
+        foundTarget = False
+        self._dispatchDepth += 1
+        emptyLists = []
+        try:
+            for priority, query, callbacks in observers:
+                if query.matches(obj):
+                    callbacks.callback(obj)
+                    foundTarget = True
+                    if callbacks.isEmpty():
+                        emptyLists.append((priority, query))
+        finally:
+            self._dispatchDepth -= 1
+        if emptyLists:
+            for priority, query in emptyLists:
+                self._xpathObservers[priority].pop(query, None)
+            self._forget()
+        if self._dispatchDepth == 0 and self._updateQueue:
+            updates, self._updateQueue = self._updateQueue, []
+            for update in updates:
+                update()
+        return foundTarget
+
+
+class StanzaPipe(XmlPipe):
+    """Wokkel's in-memory pipe, its source end (where the modules observe) indexed."""
+
+    def __init__(self):
+        XmlPipe.__init__(self)
+        send = self.source.send
+        self.source = StanzaDispatcher()
+        self.source.send = send
