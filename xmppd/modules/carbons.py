@@ -100,20 +100,30 @@ class CarbonsHandler(XMPPHandler, IQHandlerMixin):
 
     # The copies ------------------------------------------------------------------------
 
+    # Who wants a copy is asked first: most accounts have no other resource
+    # with carbons on, and then the message is never looked into.
+
     def onRoute(self, message, routing):
-        if routing.verdict != DELIVER or not eligible(message):
+        if routing.verdict != DELIVER or not routing.sessions:
             return None
-        reached = set(routing.sessions)
-        account = JID(message["to"]).userhostJID()
-        for session in self._interested(account, reached):
+        reached = routing.sessions
+        # Every session routing reached is one of the recipient account's.
+        account = reached[0].bareJID
+        interested = self._interested(account, reached)
+        if not interested or not eligible(message):
+            return None
+        for session in interested:
             session.send(carbon("received", message, account.full(), session.jid.full()))
         return None
 
     def onOutbound(self, sender, stanza):
-        if stanza.name != "message" or not eligible(stanza):
+        if stanza.name != "message":
+            return None
+        interested = self._interested(sender.bareJID, (sender,))
+        if not interested or not eligible(stanza):
             return None
         to = JID(stanza["to"])
-        for session in self._interested(sender.bareJID, {sender}):
+        for session in interested:
             if to.resource and to == session.jid:
                 continue
             session.send(carbon("sent", stanza, sender.bareJID.full(), session.jid.full()))
@@ -121,7 +131,7 @@ class CarbonsHandler(XMPPHandler, IQHandlerMixin):
 
     def _interested(self, account, excluded):
         return [s for s in self.host.sessions.resources(account)
-                if s.available and getattr(s, "carbons", False) and s not in excluded]
+                if getattr(s, "carbons", False) and s.available and s not in excluded]
 
 
 def handlersFor(host, options):
