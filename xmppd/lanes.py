@@ -13,6 +13,7 @@ overflow the stack.
 """
 
 from collections import deque
+from types import CoroutineType
 
 from twisted.internet import defer
 from twisted.python import failure
@@ -52,22 +53,25 @@ class Lanes:
         queue = self._queues[key]
         while queue:
             job, args, _ = queue[0]
-            finishedNow = []
-            running = [True]
+            outcome = _call(job, args)
+            if isinstance(outcome, defer.Deferred):
+                finishedNow = []
+                running = [True]
 
-            def done(outcome, finishedNow=finishedNow, running=running):
-                if running[0]:
-                    finishedNow.append(outcome)
-                else:
-                    # It finished later: go on from this fresh stack.
-                    self._settle(key, outcome)
-                    self._pump(key)
+                def done(outcome, finishedNow=finishedNow, running=running):
+                    if running[0]:
+                        finishedNow.append(outcome)
+                    else:
+                        # It finished later: go on from this fresh stack.
+                        self._settle(key, outcome)
+                        self._pump(key)
 
-            defer.maybeDeferred(job, *args).addBoth(done)
-            running[0] = False
-            if not finishedNow:
-                return
-            self._settle(key, finishedNow[0])
+                outcome.addBoth(done)
+                running[0] = False
+                if not finishedNow:
+                    return
+                outcome = finishedNow[0]
+            self._settle(key, outcome)
         del self._queues[key]
 
     def _settle(self, key, outcome):
@@ -76,3 +80,18 @@ class Lanes:
             result.errback(outcome)
         else:
             result.callback(outcome)
+
+
+def _call(job, args):
+    """
+    ``job(*args)`` as maybeDeferred sees it, without a Deferred for a job
+    that finishes at once: a live delivery to an idle lane, the common case,
+    then costs the lane no callbacks of its own.
+    """
+    try:
+        outcome = job(*args)
+    except BaseException:
+        return failure.Failure()
+    if type(outcome) is CoroutineType:
+        return defer.Deferred.fromCoroutine(outcome)
+    return outcome
