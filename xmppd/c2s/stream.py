@@ -13,6 +13,7 @@ from twisted.words.xish import domish
 from zope.interface import implementer
 
 from xmppd.c2s.negotiation import C2SNegotiator
+from xmppd.c2s.serialize import toXml
 from xmppd.c2s.xmlstream import HardenedXmlStream
 
 # Received data is parsed in slices this large, so that a paused intake
@@ -136,7 +137,9 @@ class ClientStream(HardenedXmlStream):
     def send(self, obj):
         if self._output is None:
             return HardenedXmlStream.send(self, obj)
-        if domish.IElement.providedBy(obj):
+        if isinstance(obj, domish.Element):
+            obj = toXml(obj, self.namespace, self.prefixes)
+        elif domish.IElement.providedBy(obj):
             obj = obj.toXml(prefixes=self.prefixes, defaultUri=self.namespace,
                             prefixesInScope=list(self.prefixes.values()))
         if isinstance(obj, str):
