@@ -25,6 +25,12 @@ QUERIES = [
     ("//body", 2),
     ("/message[@type='chat']/body", 0),
     ("/message[@type!='error']", 0),
+    ("/iq/*", 3),
+    ("/presence/x[@xmlns='vcard-temp:x:update']", 0),
+    ("/message/body", 4),
+    ("/message/body[@id='b']", 4),
+    ("/message/thread/parent", 4),
+    ("/iq[@type='set'][@id='x1']", 0),
 ]
 
 STANZAS = [
@@ -40,6 +46,10 @@ STANZAS = [
     "<iq type='result' id='3'/>",
     "<iq id='4'/>",
     "<made-up><body/></made-up>",
+    "<presence>away<x xmlns='vcard-temp:x:update'/></presence>",
+    "<presence><x xmlns='jabber:x:other'/></presence>",
+    "<message>text<thread><parent/></thread><body id='b'/></message>",
+    "<message><body xmlns='urn:not-client'/></message>",
 ]
 
 

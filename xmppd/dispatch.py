@@ -9,7 +9,9 @@ two observers that want it -- a seventh of the server's time routing live
 messages. Every observer still gets exactly the stanzas it got before, in
 the same order: the index only leaves out queries whose first step names
 another element, or another ``type`` by an ``@type='…'`` equality, which
-could not have matched; the others are matched by their XPath as before.
+could not have matched. What is left of a query is then checked by a
+plain function where it is one named child (``/message/amp[@xmlns='…']``),
+and by its XPath otherwise.
 """
 
 from twisted.words.xish import utility, xpath
@@ -31,13 +33,55 @@ def firstStep(query):
         return ANY, ANY
     kind = ANY
     for predicate in location.predicates:
-        if (isinstance(predicate, xpath.CompareValue)
-                and getattr(predicate.value, "__func__", None) is xpath.CompareValue._compareEqual
-                and isinstance(predicate.lhs, xpath.AttribValue)
-                and predicate.lhs.attribname == "type"
-                and isinstance(predicate.rhs, xpath.LiteralValue)):
-            kind = str(predicate.rhs)
+        literal = _literalEquality(predicate, "type")
+        if literal is not None:
+            kind = literal
     return location.elementName, kind
+
+
+def _literalEquality(predicate, attribute):
+    """The literal of ``[@attribute='literal']``, or None for any other predicate."""
+    if (isinstance(predicate, xpath.CompareValue)
+            and getattr(predicate.value, "__func__", None) is xpath.CompareValue._compareEqual
+            and isinstance(predicate.lhs, xpath.AttribValue)
+            and predicate.lhs.attribname == attribute
+            and isinstance(predicate.rhs, xpath.LiteralValue)):
+        return str(predicate.rhs)
+    return None
+
+
+def matcherFor(query):
+    """
+    What is left to check of ``query`` once the index has matched its first
+    step: None when nothing is (``/message``, ``/iq[@type='result']``), a
+    plain function for a first step and one child named, in a namespace or
+    not (``/message/amp[@xmlns='…']``), else the query's own XPath match.
+    """
+    location = query.baseLocation
+    name, kind = firstStep(query)
+    if name is ANY or len(location.predicates) != (0 if kind is ANY else 1):
+        return query.matches
+    child = location.childLocation
+    if child is None:
+        return None
+    if type(child) is not xpath._Location or child.childLocation is not None:
+        return query.matches
+    childName = child.elementName
+    uri = ANY
+    if child.predicates:
+        uri = _literalEquality(child.predicates[0], "xmlns")
+        if uri is None or len(child.predicates) > 1:
+            return query.matches
+
+    def hasChild(element):
+        for node in element.children:
+            if isinstance(node, str):
+                continue
+            if (childName is None or node.name == childName) and (
+                    uri is ANY or node.uri == uri):
+                return True
+        return False
+    return hasChild
 
 
 class StanzaDispatcher(utility.EventDispatcher):
@@ -66,7 +110,7 @@ class StanzaDispatcher(utility.EventDispatcher):
         self._candidates = {}
 
     def _observersFor(self, name, kind):
-        """The (priority, query, callbacks) that may match, in xish's order."""
+        """The (priority, query, callbacks, matcher) that may match, in xish's order."""
         if not self._candidates:
             self._names, self._types = set(), set()
             for priorityObservers in self._xpathObservers.values():
@@ -87,7 +131,7 @@ class StanzaDispatcher(utility.EventDispatcher):
                         continue
                     if wantedKind is not ANY and wantedKind != key[1]:
                         continue
-                    found.append((priority, query, callbacks))
+                    found.append((priority, query, callbacks, matcherFor(query)))
             self._candidates[key] = found
         return found
 
@@ -99,8 +143,8 @@ class StanzaDispatcher(utility.EventDispatcher):
         self._dispatchDepth += 1
         emptyLists = []
         try:
-            for priority, query, callbacks in observers:
-                if query.matches(obj):
+            for priority, query, callbacks, matches in observers:
+                if matches is None or matches(obj):
                     callbacks.callback(obj)
                     foundTarget = True
                     if callbacks.isEmpty():
