@@ -17,11 +17,11 @@ arrived after them.
 
 from twisted.internet import defer
 from twisted.python import log
-from twisted.words.protocols.jabber.jid import JID
 from wokkel.subprotocols import XMPPHandler
 
 from xmppd.events import MESSAGE_INBOUND, MESSAGE_OFFLINE, MESSAGE_ROUTE
 from xmppd.events import SESSION_LEFT_BEHIND as LEFT_BEHIND_EVENT
+from xmppd.jidprep import internJID
 
 OFFLINE_EVENT = MESSAGE_OFFLINE
 # Fired with (message, routing) at the moment routing acts on a message a
@@ -66,7 +66,9 @@ def route(sessions, message):
     The one place that applies RFC 6121 §8.5 to a message; the router acts
     on it and AMP evaluates its rules against it (XEP-0079 §2.2.2).
     """
-    to = JID(message["to"])
+    # Shared, memoised JIDs: each message would otherwise parse its 'to'
+    # into a new JID at every step of its way.
+    to = internJID(message["to"])
     kind = message.getAttribute("type", "normal")
     if not to.user:
         # Nothing here answers messages to the domain itself.
@@ -116,7 +118,7 @@ class MessageRouter(XMPPHandler):
         if getattr(message, "handled", False):
             return
         message.handled = True
-        account = JID(message["to"]).userhost()
+        account = internJID(message["to"]).userhost()
         d = self.pipeline.run(account, self.routeNow, message)
         d.addErrback(self._failed, message)
         # The sender's session counts the message handled (XEP-0198's h,

@@ -61,6 +61,8 @@ class Session:
         self.manager = manager
         self.jid = jid
         self.bareJID = jid.userhostJID()
+        # Stamped on every stanza the client sends (RFC 6120 §8.1.2.1).
+        self.fullJID = jid.full()
         self.stream = stream
         self.available = False
         self.priority = 0
@@ -362,7 +364,7 @@ class Session:
         number = self.received
         if self._probeAnswered(stanza):
             return self._handledNow(number)
-        stanza["from"] = self.jid.full()
+        stanza.attributes["from"] = self.fullJID
         problem = checkStanza(stanza)
         if problem is not None:
             if stanza.getAttribute("type") != "error":
@@ -492,7 +494,8 @@ class SessionManager:
     def highestPriorityResources(self, bareJID):
         """Where a chat/normal message to the bare JID goes (RFC 6121 §8.5.2.1.1)."""
         candidates = self.availableResources(bareJID)
-        if not candidates:
-            return []
+        if len(candidates) < 2:
+            # Most accounts have one resource online: nothing to compare.
+            return candidates
         top = max(s.priority for s in candidates)
         return [s for s in candidates if s.priority == top]

@@ -11,6 +11,8 @@ from twisted.words.protocols.jabber import error
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 
+from xmppd.jidprep import internJID
+
 NS_CLIENT = "jabber:client"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
@@ -137,7 +139,8 @@ def jidFromAttribute(value):
     # JID("") is a RuntimeError in Twisted, not an invalid address.
     if not value:
         raise InvalidFormat("empty address")
-    return JID(value)
+    # Shared and memoised: checked on every stanza a client sends.
+    return internJID(value)
 
 
 def isLegacySessionRequest(stanza):
