@@ -144,7 +144,11 @@ class ClientStream(HardenedXmlStream):
                             prefixesInScope=list(self.prefixes.values()))
         if isinstance(obj, str):
             obj = obj.encode("utf-8")
-        HardenedXmlStream.send(self, obj)
+        # What XmlStream.send does with bytes, without asking twice more
+        # whether they are an element.
+        if self.rawDataOutFn:
+            self.rawDataOutFn(obj)
+        self.transport.write(obj)
         if self._output.wrote(len(obj)):
             self._outputOverflowed()
 
