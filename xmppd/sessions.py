@@ -378,7 +378,9 @@ class Session:
             self.manager.server.routeFromClient(stanza, self)
         except Exception:
             log.err(None, "routing a stanza from %s failed" % self.jid.full())
-        handling = getattr(stanza, "handling", None)
+        # Set by the router on a message; read from the element's own
+        # attributes, never its children (a <handling/> child would do).
+        handling = stanza.__dict__.get("handling")
         if handling is None or handling.called:
             return self._handledNow(number)
         handling.addBoth(self._handledLater, number)
