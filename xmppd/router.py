@@ -17,6 +17,7 @@ arrived after them.
 
 from twisted.internet import defer
 from twisted.python import log
+from twisted.python.failure import Failure
 from wokkel.subprotocols import XMPPHandler
 
 from xmppd.events import MESSAGE_INBOUND, MESSAGE_OFFLINE, MESSAGE_ROUTE
@@ -120,6 +121,11 @@ class MessageRouter(XMPPHandler):
         message.handled = True
         account = internJID(message["to"]).userhost()
         d = self.pipeline.run(account, self.routeNow, message)
+        if d.called and not isinstance(d.result, Failure):
+            # Routed already (a live delivery to an idle lane): the sender's
+            # session counts it handled now, with no callback to run.
+            message.handling = None
+            return
         d.addErrback(self._failed, message)
         # The sender's session counts the message handled (XEP-0198's h,
         # the intake bound) when this fires: delivered, stored or bounced.
