@@ -108,3 +108,23 @@ def test_named_events_are_dispatched_as_xish_does():
     dispatcher.addObserver("//event/stream/authd", calls.append)
     dispatcher.dispatch("stream", "//event/stream/authd")
     assert calls == ["stream"]
+
+
+def test_observer_arguments_and_failures_are_treated_as_xish_treats_them():
+    def calls(dispatcher):
+        seen = []
+
+        def failing(element):
+            seen.append("failing")
+            raise ValueError("an observer's bug")
+
+        dispatcher.addObserver("/message", failing, 5)
+        # xish passes the observer's own arguments first, then the stanza.
+        dispatcher.addObserver("/message", lambda tag, element, more=None: seen.append(
+            (tag, element.name, more)), 0, "tag", more="kw")
+        dispatcher.addObserver("/message", lambda element: seen.append("plain"), 0)
+        dispatcher.dispatch(parseXml("<message to='a@h'/>"))
+        return seen
+
+    expected = calls(utility.EventDispatcher())
+    assert calls(StanzaDispatcher()) == expected == ["failing", ("tag", "message", "kw"), "plain"]

@@ -14,6 +14,7 @@ plain function where it is one named child (``/message/amp[@xmlns='…']``),
 and by its XPath otherwise.
 """
 
+from twisted.python import log
 from twisted.words.xish import utility, xpath
 from wokkel.generic import XmlPipe
 
@@ -145,9 +146,9 @@ class StanzaDispatcher(utility.EventDispatcher):
         try:
             for priority, query, callbacks, matches in observers:
                 if matches is None or matches(obj):
-                    callbacks.callback(obj)
+                    _callEach(callbacks, obj)
                     foundTarget = True
-                    if callbacks.isEmpty():
+                    if not callbacks.callbacks:
                         emptyLists.append((priority, query))
         finally:
             self._dispatchDepth -= 1
@@ -160,6 +161,25 @@ class StanzaDispatcher(utility.EventDispatcher):
             for update in updates:
                 update()
         return foundTarget
+
+
+def _callEach(callbacks, obj):
+    """
+    CallbackList.callback(obj): each observer in turn, its exception logged,
+    a one-time one removed; an observer registered without extra arguments
+    (every module's) is called directly rather than through xish's wrapper,
+    which copies its keyword arguments on every call.
+    """
+    for key, (wrapper, onetime) in list(callbacks.callbacks.items()):
+        try:
+            if wrapper.args or wrapper.kwargs:
+                wrapper(obj)
+            else:
+                wrapper.method(obj)
+        except BaseException:
+            log.err()
+        if onetime:
+            del callbacks.callbacks[key]
 
 
 class StanzaPipe(XmlPipe):
