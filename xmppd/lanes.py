@@ -19,6 +19,10 @@ from twisted.internet import defer
 from twisted.python import failure
 
 
+# The outcome of a job that has not run yet.
+_NOT_RUN = object()
+
+
 class Lanes:
     def __init__(self):
         self._queues = {}
@@ -37,6 +41,28 @@ class Lanes:
             queue.insert(1, item)
         return self._enqueue(key, (job, args, defer.Deferred()), behindRunning)
 
+    def runNow(self, key, job, *args):
+        """
+        As ``run``, for a job that mostly finishes at once (a live delivery):
+        on an idle lane it runs now, and if it finished at once with the
+        lane idle again, its outcome is returned as is (a Failure if it
+        raised), with no Deferred at all; otherwise ``run``'s Deferred.
+        Anything queued for ``key`` while the job runs waits for it.
+        """
+        if key in self._queues or type(self)._pump is not Lanes._pump:
+            # A lane with a pump of its own (the cluster's takes the
+            # account's lock first) is always pumped.
+            return self.run(key, job, *args)
+        queue = self._queues[key] = deque([(job, args, None)])
+        outcome = _call(job, args)
+        if len(queue) == 1 and not isinstance(outcome, defer.Deferred):
+            del self._queues[key]
+            return outcome
+        result = defer.Deferred()
+        queue[0] = (job, args, result)
+        self._pump(key, outcome)
+        return result
+
     def busy(self, key):
         return key in self._queues
 
@@ -49,11 +75,13 @@ class Lanes:
         self._pump(key)
         return item[2]
 
-    def _pump(self, key):
+    def _pump(self, key, outcome=_NOT_RUN):
+        """Run the lane's jobs in turn; ``outcome`` is the first one's, if it has run."""
         queue = self._queues[key]
         while queue:
-            job, args, _ = queue[0]
-            outcome = _call(job, args)
+            if outcome is _NOT_RUN:
+                job, args, _ = queue[0]
+                outcome = _call(job, args)
             if isinstance(outcome, defer.Deferred):
                 finishedNow = []
                 running = [True]
@@ -72,6 +100,7 @@ class Lanes:
                     return
                 outcome = finishedNow[0]
             self._settle(key, outcome)
+            outcome = _NOT_RUN
         del self._queues[key]
 
     def _settle(self, key, outcome):

@@ -120,16 +120,22 @@ class MessageRouter(XMPPHandler):
             return
         message.handled = True
         account = internJID(message["to"]).userhost()
-        d = self.pipeline.run(account, self.routeNow, message)
-        if d.called and not isinstance(d.result, Failure):
-            # Routed already (a live delivery to an idle lane): the sender's
-            # session counts it handled now, with no callback to run.
-            message.handling = None
+        outcome = self.pipeline.runNow(account, self.routeNow, message)
+        if isinstance(outcome, defer.Deferred):
+            if outcome.called and not isinstance(outcome.result, Failure):
+                # Routed already: no callback to run on a fired Deferred.
+                message.handling = None
+                return
+            outcome.addErrback(self._failed, message)
+            # The sender's session counts the message handled (XEP-0198's
+            # h, the intake bound) when this fires: delivered, stored or
+            # bounced.
+            message.handling = outcome
             return
-        d.addErrback(self._failed, message)
-        # The sender's session counts the message handled (XEP-0198's h,
-        # the intake bound) when this fires: delivered, stored or bounced.
-        message.handling = d
+        # Routed at once (a live delivery to an idle lane): handled now.
+        message.handling = None
+        if isinstance(outcome, Failure):
+            self._failed(outcome, message)
 
     def _failed(self, failure, message):
         log.err(failure, "message routing failed")
