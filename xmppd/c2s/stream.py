@@ -217,6 +217,9 @@ class ClientStream(HardenedXmlStream):
         self._parse(data)
 
     def _parse(self, data):
+        if len(data) <= INTAKE_SLICE and not self._intakeHeld:
+            # A read of one TLS record, often one stanza: the common case.
+            return HardenedXmlStream.dataReceived(self, data)
         for start in range(0, len(data), INTAKE_SLICE):
             if self._intakeHeld:
                 self._unparsed += data[start:]
