@@ -98,7 +98,9 @@ def annotate(stanza, key, value):
 
 def annotation(stanza, key, default=None):
     """What was noted on ``stanza`` under ``key``, or ``default``."""
-    return stanza.__dict__.get(_ANNOTATIONS, {}).get(key, default)
+    notes = stanza.__dict__.get(_ANNOTATIONS)
+    # Asked on every routed message (AMP's rules), which mostly has none.
+    return default if notes is None else notes.get(key, default)
 
 
 def routeAsServer(host, stanza):
