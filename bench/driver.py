@@ -402,8 +402,12 @@ class IdleSessions:
 def scenarioRoute(server, pairs, messages, procs):
     results = Run("route", server.port, dict(pairs=pairs, messages=messages), procs)
     results.ready()
+    cpu = server.cpu()
     results.finish()
+    # Includes the clients' logouts after the last receipt, a small share.
+    cpu = server.cpu() - cpu
     out = results.results()
     received = sum(r["received"] for r in out)
     elapsed = max(r["last"] for r in out) - min(r["started"] for r in out)
-    return {"messages_per_s": received / elapsed, "received": received}
+    return {"messages_per_s": received / elapsed, "received": received,
+            "server_cpu": cpu / elapsed, "cpu_per_message": cpu / received}

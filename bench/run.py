@@ -358,6 +358,8 @@ def runScenario(server, scenario, rep, plan, profile):
     elif scenario == "route":
         r = profiled(driver.scenarioRoute, server, plan.routePairs, args.route_messages,
                      args.procs)
+        log("%s route: %d messages, server CPU %.0f%% of one core, %.0f µs CPU per message"
+            % (server.name, r["received"], 100 * r["server_cpu"], 1e6 * r["cpu_per_message"]))
         yield "route", r["messages_per_s"]
     elif scenario == "idle":
         # Memory is measured on a fresh process: RSS freed by earlier

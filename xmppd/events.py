@@ -49,20 +49,35 @@ ROSTER_CHANGED = "roster/changed"
 
 class EventBus:
     def __init__(self):
+        # name -> the handlers in calling order, a tuple replaced (never
+        # changed in place) on hook and unhook: a handler that hooks or
+        # unhooks while the event runs changes the next firing, not this one.
         self._handlers = {}
+        self._hooked = {}
 
     def hook(self, name, handler, priority=0):
         """Call ``handler(*args)`` on ``name``; higher priorities run first."""
-        handlers = self._handlers.setdefault(name, [])
-        handlers.append((priority, len(handlers), handler))
-        handlers.sort(key=lambda item: (-item[0], item[1]))
+        hooked = self._hooked.setdefault(name, [])
+        hooked.append((priority, len(hooked), handler))
+        hooked.sort(key=lambda item: (-item[0], item[1]))
+        self._handlers[name] = tuple(h for _, _, h in hooked)
 
     def unhook(self, name, handler):
-        self._handlers[name] = [h for h in self._handlers.get(name, []) if h[2] != handler]
+        hooked = [h for h in self._hooked.get(name, []) if h[2] != handler]
+        if hooked:
+            self._hooked[name] = hooked
+            self._handlers[name] = tuple(h for _, _, h in hooked)
+        else:
+            # An event nobody hooks costs its firer one dictionary miss.
+            self._hooked.pop(name, None)
+            self._handlers.pop(name, None)
 
     def fire(self, name, *args):
         """Run the handlers in order; return the first non-None result."""
-        for _, _, handler in list(self._handlers.get(name, ())):
+        handlers = self._handlers.get(name)
+        if handlers is None:
+            return None
+        for handler in handlers:
             try:
                 result = handler(*args)
             except Exception:

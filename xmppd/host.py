@@ -12,10 +12,10 @@ from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 from wokkel.component import InternalComponent
-from wokkel.generic import XmlPipe
 
 from zope.interface import implementer
 
+from xmppd.dispatch import StanzaPipe
 from xmppd.events import RESOURCE_BOUND, RESOURCE_UNBOUND, EventBus
 from xmppd.imodule import IHost
 from xmppd.metrics import registryFor
@@ -126,7 +126,7 @@ class Host(InternalComponent):
         # As InternalComponent.startService, but the router's side of the pipe
         # delivers into ``receive`` so that full-JID IQs bypass the handlers.
         self.running = 1
-        self._pipe = XmlPipe()
+        self._pipe = StanzaPipe()
         self.xmlstream = self._pipe.source
         self._pipe.sink.send = self.receive
         for domain in self.domains:

@@ -13,9 +13,14 @@ overflow the stack.
 """
 
 from collections import deque
+from types import CoroutineType
 
 from twisted.internet import defer
 from twisted.python import failure
+
+
+# The outcome of a job that has not run yet.
+_NOT_RUN = object()
 
 
 class Lanes:
@@ -36,6 +41,28 @@ class Lanes:
             queue.insert(1, item)
         return self._enqueue(key, (job, args, defer.Deferred()), behindRunning)
 
+    def runNow(self, key, job, *args):
+        """
+        As ``run``, for a job that mostly finishes at once (a live delivery):
+        on an idle lane it runs now, and if it finished at once with the
+        lane idle again, its outcome is returned as is (a Failure if it
+        raised), with no Deferred at all; otherwise ``run``'s Deferred.
+        Anything queued for ``key`` while the job runs waits for it.
+        """
+        if key in self._queues or type(self)._pump is not Lanes._pump:
+            # A lane with a pump of its own (the cluster's takes the
+            # account's lock first) is always pumped.
+            return self.run(key, job, *args)
+        queue = self._queues[key] = deque([(job, args, None)])
+        outcome = _call(job, args)
+        if len(queue) == 1 and not isinstance(outcome, defer.Deferred):
+            del self._queues[key]
+            return outcome
+        result = defer.Deferred()
+        queue[0] = (job, args, result)
+        self._pump(key, outcome)
+        return result
+
     def busy(self, key):
         return key in self._queues
 
@@ -48,26 +75,32 @@ class Lanes:
         self._pump(key)
         return item[2]
 
-    def _pump(self, key):
+    def _pump(self, key, outcome=_NOT_RUN):
+        """Run the lane's jobs in turn; ``outcome`` is the first one's, if it has run."""
         queue = self._queues[key]
         while queue:
-            job, args, _ = queue[0]
-            finishedNow = []
-            running = [True]
+            if outcome is _NOT_RUN:
+                job, args, _ = queue[0]
+                outcome = _call(job, args)
+            if isinstance(outcome, defer.Deferred):
+                finishedNow = []
+                running = [True]
 
-            def done(outcome, finishedNow=finishedNow, running=running):
-                if running[0]:
-                    finishedNow.append(outcome)
-                else:
-                    # It finished later: go on from this fresh stack.
-                    self._settle(key, outcome)
-                    self._pump(key)
+                def done(outcome, finishedNow=finishedNow, running=running):
+                    if running[0]:
+                        finishedNow.append(outcome)
+                    else:
+                        # It finished later: go on from this fresh stack.
+                        self._settle(key, outcome)
+                        self._pump(key)
 
-            defer.maybeDeferred(job, *args).addBoth(done)
-            running[0] = False
-            if not finishedNow:
-                return
-            self._settle(key, finishedNow[0])
+                outcome.addBoth(done)
+                running[0] = False
+                if not finishedNow:
+                    return
+                outcome = finishedNow[0]
+            self._settle(key, outcome)
+            outcome = _NOT_RUN
         del self._queues[key]
 
     def _settle(self, key, outcome):
@@ -76,3 +109,18 @@ class Lanes:
             result.errback(outcome)
         else:
             result.callback(outcome)
+
+
+def _call(job, args):
+    """
+    ``job(*args)`` as maybeDeferred sees it, without a Deferred for a job
+    that finishes at once: a live delivery to an idle lane, the common case,
+    then costs the lane no callbacks of its own.
+    """
+    try:
+        outcome = job(*args)
+    except BaseException:
+        return failure.Failure()
+    if type(outcome) is CoroutineType:
+        return defer.Deferred.fromCoroutine(outcome)
+    return outcome

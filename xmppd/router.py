@@ -17,11 +17,12 @@ arrived after them.
 
 from twisted.internet import defer
 from twisted.python import log
-from twisted.words.protocols.jabber.jid import JID
+from twisted.python.failure import Failure
 from wokkel.subprotocols import XMPPHandler
 
 from xmppd.events import MESSAGE_INBOUND, MESSAGE_OFFLINE, MESSAGE_ROUTE
 from xmppd.events import SESSION_LEFT_BEHIND as LEFT_BEHIND_EVENT
+from xmppd.jidprep import internJID
 
 OFFLINE_EVENT = MESSAGE_OFFLINE
 # Fired with (message, routing) at the moment routing acts on a message a
@@ -66,7 +67,9 @@ def route(sessions, message):
     The one place that applies RFC 6121 §8.5 to a message; the router acts
     on it and AMP evaluates its rules against it (XEP-0079 §2.2.2).
     """
-    to = JID(message["to"])
+    # Shared, memoised JIDs: each message would otherwise parse its 'to'
+    # into a new JID at every step of its way.
+    to = internJID(message["to"])
     kind = message.getAttribute("type", "normal")
     if not to.user:
         # Nothing here answers messages to the domain itself.
@@ -116,12 +119,23 @@ class MessageRouter(XMPPHandler):
         if getattr(message, "handled", False):
             return
         message.handled = True
-        account = JID(message["to"]).userhost()
-        d = self.pipeline.run(account, self.routeNow, message)
-        d.addErrback(self._failed, message)
-        # The sender's session counts the message handled (XEP-0198's h,
-        # the intake bound) when this fires: delivered, stored or bounced.
-        message.handling = d
+        account = internJID(message["to"]).userhost()
+        outcome = self.pipeline.runNow(account, self.routeNow, message)
+        if isinstance(outcome, defer.Deferred):
+            if outcome.called and not isinstance(outcome.result, Failure):
+                # Routed already: no callback to run on a fired Deferred.
+                message.handling = None
+                return
+            outcome.addErrback(self._failed, message)
+            # The sender's session counts the message handled (XEP-0198's
+            # h, the intake bound) when this fires: delivered, stored or
+            # bounced.
+            message.handling = outcome
+            return
+        # Routed at once (a live delivery to an idle lane): handled now.
+        message.handling = None
+        if isinstance(outcome, Failure):
+            self._failed(outcome, message)
 
     def _failed(self, failure, message):
         log.err(failure, "message routing failed")

@@ -61,6 +61,8 @@ class Session:
         self.manager = manager
         self.jid = jid
         self.bareJID = jid.userhostJID()
+        # Stamped on every stanza the client sends (RFC 6120 §8.1.2.1).
+        self.fullJID = jid.full()
         self.stream = stream
         self.available = False
         self.priority = 0
@@ -362,7 +364,7 @@ class Session:
         number = self.received
         if self._probeAnswered(stanza):
             return self._handledNow(number)
-        stanza["from"] = self.jid.full()
+        stanza.attributes["from"] = self.fullJID
         problem = checkStanza(stanza)
         if problem is not None:
             if stanza.getAttribute("type") != "error":
@@ -376,7 +378,9 @@ class Session:
             self.manager.server.routeFromClient(stanza, self)
         except Exception:
             log.err(None, "routing a stanza from %s failed" % self.jid.full())
-        handling = getattr(stanza, "handling", None)
+        # Set by the router on a message; read from the element's own
+        # attributes, never its children (a <handling/> child would do).
+        handling = stanza.__dict__.get("handling")
         if handling is None or handling.called:
             return self._handledNow(number)
         handling.addBoth(self._handledLater, number)
@@ -492,7 +496,8 @@ class SessionManager:
     def highestPriorityResources(self, bareJID):
         """Where a chat/normal message to the bare JID goes (RFC 6121 §8.5.2.1.1)."""
         candidates = self.availableResources(bareJID)
-        if not candidates:
-            return []
+        if len(candidates) < 2:
+            # Most accounts have one resource online: nothing to compare.
+            return candidates
         top = max(s.priority for s in candidates)
         return [s for s in candidates if s.priority == top]

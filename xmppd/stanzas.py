@@ -11,6 +11,8 @@ from twisted.words.protocols.jabber import error
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 
+from xmppd.jidprep import internJID
+
 NS_CLIENT = "jabber:client"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
@@ -96,7 +98,9 @@ def annotate(stanza, key, value):
 
 def annotation(stanza, key, default=None):
     """What was noted on ``stanza`` under ``key``, or ``default``."""
-    return stanza.__dict__.get(_ANNOTATIONS, {}).get(key, default)
+    notes = stanza.__dict__.get(_ANNOTATIONS)
+    # Asked on every routed message (AMP's rules), which mostly has none.
+    return default if notes is None else notes.get(key, default)
 
 
 def routeAsServer(host, stanza):
@@ -137,7 +141,8 @@ def jidFromAttribute(value):
     # JID("") is a RuntimeError in Twisted, not an invalid address.
     if not value:
         raise InvalidFormat("empty address")
-    return JID(value)
+    # Shared and memoised: checked on every stanza a client sends.
+    return internJID(value)
 
 
 def isLegacySessionRequest(stanza):

@@ -176,3 +176,18 @@ async def test_closed_stream_sends_unavailable_to_own_resources(xmpp):
     leave.abort()
     gone = await stay.expect()
     assert gone.get("type") == "unavailable" and gone.get("from") == "bob@localhost/leave"
+
+
+@asyncioTest
+async def test_stanzas_with_a_child_named_like_the_routers_notes_are_routed(xmpp):
+    bob = await online(xmpp, "bob", "b")
+    alice = await online(xmpp, "alice", "a")
+    alice.sendRaw("<message to='bob@localhost' type='chat' id='h1'><body>one</body>"
+                  "<handling xmlns='urn:example'/><handled xmlns='urn:example'/></message>")
+    assert body(await nextMessage(bob)) == "one"
+    alice.sendRaw("<iq type='get' id='h2' to='bob@localhost/b'><handling xmlns='urn:example'/></iq>")
+    iq = await nextMessage(bob)
+    assert (iq.tag, iq.get("id")) == (q(NS_CLIENT, "iq"), "h2")
+    # The stream goes on: what follows is routed too.
+    alice.sendRaw("<message to='bob@localhost' type='chat' id='h3'><body>two</body></message>")
+    assert body(await nextMessage(bob)) == "two"

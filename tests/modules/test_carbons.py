@@ -82,3 +82,39 @@ async def test_offline_delivery_is_not_copied_to_a_carbons_resource(serve):
     stored = await nextMessage(phone)
     assert stored.find("{urn:xmpp:delay}delay") is not None
     assert [e.tag for e in await laptop.roundTrip()] in ([], [q(NS_CLIENT, "presence")])
+
+
+async def disableCarbons(client):
+    client.sendRaw("<iq type='set' id='c2'><disable xmlns='%s'/></iq>" % NS_CARBONS)
+    reply = await client.expect()
+    assert reply.get("type") == "result" and reply.get("id") == "c2", ET.tostring(reply)
+
+
+@asyncioTest
+async def test_copies_stop_when_carbons_are_disabled_or_the_resource_comes_back_without_them(serve):
+    xmpp = await serve("sqlite")
+    alice = await online(xmpp, "alice")
+    phone = await online(xmpp, "bob", "phone", priority=10)
+    laptop = await connect(xmpp, "bob", "laptop")
+    await enableCarbons(laptop)
+    await sendPresence(laptop, priority=0)
+    send(alice, "bob@localhost", "a1", "copied")
+    assert body(await nextMessage(phone)) == "copied"
+    assert body(forwarded(await nextMessage(laptop), "received")) == "copied"
+    await disableCarbons(laptop)
+    send(alice, "bob@localhost", "a2", "not copied")
+    assert body(await nextMessage(phone)) == "not copied"
+    assert [e.tag for e in await laptop.roundTrip()] == []
+    # Enabled again, then the laptop leaves: its return without carbons
+    # gets nothing, the tablet that enables them does.
+    await enableCarbons(laptop)
+    await laptop.close()
+    laptop = await online(xmpp, "bob", "laptop", priority=0)
+    tablet = await connect(xmpp, "bob", "tablet")
+    await enableCarbons(tablet)
+    await sendPresence(tablet, priority=0)
+    send(alice, "bob@localhost", "a3", "for the tablet")
+    assert body(await nextMessage(phone)) == "for the tablet"
+    assert body(forwarded(await nextMessage(tablet), "received")) == "for the tablet"
+    assert [e.tag for e in await laptop.roundTrip()
+            if e.tag != q(NS_CLIENT, "presence")] == []

@@ -13,6 +13,7 @@ from twisted.words.xish import domish
 from zope.interface import implementer
 
 from xmppd.c2s.negotiation import C2SNegotiator
+from xmppd.c2s.serialize import toXml
 from xmppd.c2s.xmlstream import HardenedXmlStream
 
 # Received data is parsed in slices this large, so that a paused intake
@@ -136,12 +137,18 @@ class ClientStream(HardenedXmlStream):
     def send(self, obj):
         if self._output is None:
             return HardenedXmlStream.send(self, obj)
-        if domish.IElement.providedBy(obj):
+        if isinstance(obj, domish.Element):
+            obj = toXml(obj, self.namespace, self.prefixes)
+        elif domish.IElement.providedBy(obj):
             obj = obj.toXml(prefixes=self.prefixes, defaultUri=self.namespace,
                             prefixesInScope=list(self.prefixes.values()))
         if isinstance(obj, str):
             obj = obj.encode("utf-8")
-        HardenedXmlStream.send(self, obj)
+        # What XmlStream.send does with bytes, without asking twice more
+        # whether they are an element.
+        if self.rawDataOutFn:
+            self.rawDataOutFn(obj)
+        self.transport.write(obj)
         if self._output.wrote(len(obj)):
             self._outputOverflowed()
 
@@ -210,6 +217,9 @@ class ClientStream(HardenedXmlStream):
         self._parse(data)
 
     def _parse(self, data):
+        if len(data) <= INTAKE_SLICE and not self._intakeHeld:
+            # A read of one TLS record, often one stanza: the common case.
+            return HardenedXmlStream.dataReceived(self, data)
         for start in range(0, len(data), INTAKE_SLICE):
             if self._intakeHeld:
                 self._unparsed += data[start:]

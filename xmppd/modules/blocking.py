@@ -109,15 +109,24 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
 
     # Enforcement -------------------------------------------------------------------------
 
+    # On every message and every stanza a client sends: an account without
+    # a block list (the server without any) is asked about nothing more.
+
     def onInboundMessage(self, message):
-        sender = _jid(message.getAttribute("from"))
+        if not self.lists:
+            return None
         recipient = _jid(message.getAttribute("to"))
-        if sender is None or recipient is None or not self.blocks(recipient.userhost(), sender):
+        if recipient is None or recipient.userhost() not in self.lists:
+            return None
+        sender = _jid(message.getAttribute("from"))
+        if sender is None or not self.blocks(recipient.userhost(), sender):
             return None
         self.host.bounce(message, "service-unavailable", "cancel")
         return "blocked"
 
     def onOutbound(self, session, stanza):
+        if session.bareJID.userhost() not in self.lists:
+            return None
         to = _jid(stanza.getAttribute("to"))
         if to is None or not self.blocks(session.bareJID.userhost(), to):
             return None
@@ -129,6 +138,8 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         return "blocked"
 
     def onPresence(self, presence):
+        if not self.lists:
+            return None
         sender, recipient = _jid(presence.getAttribute("from")), _jid(presence.getAttribute("to"))
         if sender is None or recipient is None:
             return None

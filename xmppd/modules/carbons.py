@@ -21,7 +21,7 @@ from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
 from xmppd.api import CLIENT_OUTBOUND as CLIENT_OUTBOUND_EVENT
 from xmppd.api import MESSAGE_ROUTE as ROUTE_EVENT
-from xmppd.api import DELIVER, copyStanza
+from xmppd.api import DELIVER, RESOURCE_UNBOUND, copyStanza
 
 NS_CARBONS = "urn:xmpp:carbons:2"
 NS_CARBONS_RULES = "urn:xmpp:carbons:rules:0"
@@ -66,6 +66,13 @@ class CarbonsHandler(XMPPHandler, IQHandlerMixin):
     def __init__(self, host):
         XMPPHandler.__init__(self)
         self.host = host
+        # Account (bare JID) -> its resources on this node that enabled
+        # carbons: an account without any costs every message one look-up.
+        # On a cluster another node's resources may have carbons on, which
+        # only the session registry knows; there every message asks it.
+        self.enabled = {}
+        cluster = host.config.cluster
+        self.countsEveryResource = cluster is None or not cluster.enabled
         host.addDiscoFeature(NS_CARBONS)
         # §6: which messages are copied follows the XEP's rules, as stated.
         host.addDiscoFeature(NS_CARBONS_RULES)
@@ -75,19 +82,36 @@ class CarbonsHandler(XMPPHandler, IQHandlerMixin):
         self.xmlstream.addObserver(DISABLE, self.handleRequest)
         self.host.events.hook(ROUTE_EVENT, self.onRoute, PRIORITY)
         self.host.events.hook(CLIENT_OUTBOUND_EVENT, self.onOutbound, PRIORITY)
+        self.host.events.hook(RESOURCE_UNBOUND, self.onUnbound)
 
     def connectionLost(self, reason):
         self.host.events.unhook(ROUTE_EVENT, self.onRoute)
         self.host.events.unhook(CLIENT_OUTBOUND_EVENT, self.onOutbound)
+        self.host.events.unhook(RESOURCE_UNBOUND, self.onUnbound)
         XMPPHandler.connectionLost(self, reason)
 
     # The switch (§4, §5) -------------------------------------------------------------
 
     def onEnable(self, iq):
-        self._sessionOf(iq).carbons = True
+        session = self._sessionOf(iq)
+        session.carbons = True
+        self.enabled.setdefault(session.bareJID.userhost(), set()).add(session)
 
     def onDisable(self, iq):
-        self._sessionOf(iq).carbons = False
+        session = self._sessionOf(iq)
+        session.carbons = False
+        self._forget(session)
+
+    def onUnbound(self, session):
+        self._forget(session)
+
+    def _forget(self, session):
+        account = session.bareJID.userhost()
+        sessions = self.enabled.get(account)
+        if sessions is not None:
+            sessions.discard(session)
+            if not sessions:
+                del self.enabled[account]
 
     def _sessionOf(self, iq):
         from twisted.words.protocols.jabber.error import StanzaError
@@ -100,28 +124,40 @@ class CarbonsHandler(XMPPHandler, IQHandlerMixin):
 
     # The copies ------------------------------------------------------------------------
 
+    # Who wants a copy is asked first: most accounts have no other resource
+    # with carbons on, and then the message is never looked into.
+
     def onRoute(self, message, routing):
-        if routing.verdict != DELIVER or not eligible(message):
+        if routing.verdict != DELIVER or not routing.sessions:
             return None
-        reached = set(routing.sessions)
-        account = JID(message["to"]).userhostJID()
-        for session in self._interested(account, reached):
+        reached = routing.sessions
+        # Every session routing reached is one of the recipient account's.
+        account = reached[0].bareJID
+        interested = self._interested(account, reached)
+        if not interested or not eligible(message):
+            return None
+        for session in interested:
             session.send(carbon("received", message, account.full(), session.jid.full()))
         return None
 
     def onOutbound(self, sender, stanza):
-        if stanza.name != "message" or not eligible(stanza):
+        if stanza.name != "message":
+            return None
+        interested = self._interested(sender.bareJID, (sender,))
+        if not interested or not eligible(stanza):
             return None
         to = JID(stanza["to"])
-        for session in self._interested(sender.bareJID, {sender}):
+        for session in interested:
             if to.resource and to == session.jid:
                 continue
             session.send(carbon("sent", stanza, sender.bareJID.full(), session.jid.full()))
         return None
 
     def _interested(self, account, excluded):
+        if self.countsEveryResource and account.userhost() not in self.enabled:
+            return ()
         return [s for s in self.host.sessions.resources(account)
-                if s.available and getattr(s, "carbons", False) and s not in excluded]
+                if getattr(s, "carbons", False) and s.available and s not in excluded]
 
 
 def handlersFor(host, options):

@@ -1,0 +1,78 @@
+"""
+An account's lane runs its jobs one at a time, in arrival order, whether a
+job finishes at once (a live delivery, run inline by ``runNow`` with no
+Deferred) or waits on storage.
+"""
+
+from twisted.internet import defer
+from twisted.python.failure import Failure
+
+from xmppd.lanes import Lanes
+
+
+def test_a_job_on_an_idle_lane_runs_now_and_gives_its_result_as_is():
+    lanes = Lanes()
+    assert lanes.runNow("bob", lambda x: x * 2, 21) == 42
+    assert not lanes.busy("bob")
+    failed = lanes.runNow("bob", lambda: 1 / 0)
+    assert isinstance(failed, Failure) and failed.check(ZeroDivisionError)
+    assert not lanes.busy("bob")
+
+
+def test_a_job_behind_a_waiting_one_waits_for_it():
+    lanes, order = Lanes(), []
+    storing = defer.Deferred()
+    first = lanes.runNow("bob", lambda: storing)
+    assert isinstance(first, defer.Deferred) and lanes.busy("bob")
+    second = lanes.runNow("bob", order.append, "live")
+    assert isinstance(second, defer.Deferred) and order == []
+    # Another account's lane is not held up.
+    assert lanes.runNow("alice", order.append, "alice") is None
+    storing.callback("stored")
+    assert order == ["alice", "live"]
+    assert first.result == "stored" and second.called
+    assert not lanes.busy("bob")
+
+
+def test_what_a_running_job_queues_runs_after_it_in_order():
+    lanes, order = Lanes(), []
+
+    def job():
+        order.append("job")
+        lanes.run("bob", order.append, "queued")
+        lanes.runNext("bob", order.append, "left behind")
+        order.append("job done")
+        return "routed"
+
+    outcome = lanes.runNow("bob", job)
+    assert order == ["job", "job done", "left behind", "queued"]
+    assert isinstance(outcome, defer.Deferred) and outcome.result == "routed"
+    assert not lanes.busy("bob")
+
+
+def test_a_coroutine_job_keeps_the_lane_until_it_ends():
+    lanes, order = Lanes(), []
+    waiting = defer.Deferred()
+
+    async def job():
+        await waiting
+        order.append("coroutine")
+
+    outcome = lanes.runNow("bob", job)
+    lanes.run("bob", order.append, "after")
+    assert order == [] and lanes.busy("bob")
+    waiting.callback(None)
+    assert order == ["coroutine", "after"] and outcome.called
+
+
+def test_a_lane_with_a_pump_of_its_own_is_always_pumped():
+    class LockedLanes(Lanes):
+        pumped = 0
+
+        def _pump(self, key, *args):
+            LockedLanes.pumped += 1
+            Lanes._pump(self, key, *args)
+
+    outcome = LockedLanes().runNow("bob", lambda: "routed")
+    assert isinstance(outcome, defer.Deferred) and outcome.result == "routed"
+    assert LockedLanes.pumped == 1

@@ -1,0 +1,75 @@
+"""
+Serialising a stanza for a client stream, byte for byte as domish does,
+in a fraction of its time for the stanzas that need no namespace prefix.
+
+domish's serialiser is general (prefixes, prefix scopes, qualified
+attributes) and builds its state anew for every stanza: an eighth of the
+server's time routing live messages went to it. Almost every stanza a
+server writes is an element tree in default namespaces (``jabber:client``
+with payloads in their own ``xmlns``), attributes unqualified but for
+``xml:lang``; for those, ``toXml`` writes the same text directly, and
+for anything else (a prefixed element, a namespace declared by prefix, an
+attribute of another namespace) it hands the whole stanza to domish.
+"""
+
+from twisted.words.xish.domish import SerializedXML, escapeToXml
+
+NS_XML = "http://www.w3.org/XML/1998/namespace"
+
+
+class _NeedsPrefixes(Exception):
+    """The stanza needs domish's general serialiser."""
+
+
+def toXml(element, defaultUri, prefixes):
+    """
+    ``element.toXml(prefixes=prefixes, defaultUri=defaultUri,
+    prefixesInScope=list(prefixes.values()))``, as a stream writes a stanza.
+    """
+    out = []
+    try:
+        _write(element, defaultUri, prefixes, out.append)
+    except _NeedsPrefixes:
+        return element.toXml(prefixes=prefixes, defaultUri=defaultUri,
+                             prefixesInScope=list(prefixes.values()))
+    return "".join(out)
+
+
+def _write(element, inherited, prefixes, write):
+    if element.localPrefixes:
+        raise _NeedsPrefixes()
+    default = element.defaultUri
+    if default is None:
+        default = inherited
+    uri = element.uri
+    if uri is None:
+        uri = default
+    if uri != default or uri in prefixes or uri == NS_XML:
+        # domish would write it with a prefix.
+        raise _NeedsPrefixes()
+    name = element.name
+    if default != inherited:
+        write("<%s xmlns='%s'" % (name, default))
+    else:
+        write("<" + name)
+    for key, value in element.attributes.items():
+        if type(key) is tuple:
+            if key[0] != NS_XML:
+                raise _NeedsPrefixes()
+            # The xml prefix is always in scope (domish's G_PREFIXES).
+            write(" xml:%s='%s'" % (key[1], escapeToXml(value, 1)))
+        else:
+            write(" %s='%s'" % (key, escapeToXml(value, 1)))
+    children = element.children
+    if not children:
+        write("/>")
+        return
+    write(">")
+    for child in children:
+        if isinstance(child, SerializedXML):
+            write(child)
+        elif isinstance(child, str):
+            write(escapeToXml(child))
+        else:
+            _write(child, default, prefixes, write)
+    write("</%s>" % name)

@@ -1,0 +1,192 @@
+"""
+The host's stanza dispatcher: xish's EventDispatcher with its XPath
+observers indexed by what each one's first step demands.
+
+xish tries every observer's XPath on every stanza. A host carries some
+forty of them (every module's IQ namespaces, presence, messages), so a
+chat message was matched against all the IQ queries before it met the
+two observers that want it -- a seventh of the server's time routing live
+messages. Every observer still gets exactly the stanzas it got before, in
+the same order: the index only leaves out queries whose first step names
+another element, or another ``type`` by an ``@type='…'`` equality, which
+could not have matched. What is left of a query is then checked by a
+plain function where it is one named child (``/message/amp[@xmlns='…']``),
+and by its XPath otherwise.
+"""
+
+from twisted.python import log
+from twisted.words.xish import utility, xpath
+from wokkel.generic import XmlPipe
+
+# What a query's first step does not constrain.
+ANY = None
+
+
+def firstStep(query):
+    """
+    ``(name, type)`` that an element must have for ``query`` to match it,
+    either ``ANY`` when the first step does not say (``/*``, ``//x``, or
+    a predicate other than a plain ``@type='…'``).
+    """
+    location = query.baseLocation
+    if type(location) is not xpath._Location:
+        # '//name' matches at any depth: it may want any stanza.
+        return ANY, ANY
+    kind = ANY
+    for predicate in location.predicates:
+        literal = _literalEquality(predicate, "type")
+        if literal is not None:
+            kind = literal
+    return location.elementName, kind
+
+
+def _literalEquality(predicate, attribute):
+    """The literal of ``[@attribute='literal']``, or None for any other predicate."""
+    if (isinstance(predicate, xpath.CompareValue)
+            and getattr(predicate.value, "__func__", None) is xpath.CompareValue._compareEqual
+            and isinstance(predicate.lhs, xpath.AttribValue)
+            and predicate.lhs.attribname == attribute
+            and isinstance(predicate.rhs, xpath.LiteralValue)):
+        return str(predicate.rhs)
+    return None
+
+
+def matcherFor(query):
+    """
+    What is left to check of ``query`` once the index has matched its first
+    step: None when nothing is (``/message``, ``/iq[@type='result']``), a
+    plain function for a first step and one child named, in a namespace or
+    not (``/message/amp[@xmlns='…']``), else the query's own XPath match.
+    """
+    location = query.baseLocation
+    name, kind = firstStep(query)
+    if name is ANY or len(location.predicates) != (0 if kind is ANY else 1):
+        return query.matches
+    child = location.childLocation
+    if child is None:
+        return None
+    if type(child) is not xpath._Location or child.childLocation is not None:
+        return query.matches
+    childName = child.elementName
+    uri = ANY
+    if child.predicates:
+        uri = _literalEquality(child.predicates[0], "xmlns")
+        if uri is None or len(child.predicates) > 1:
+            return query.matches
+
+    def hasChild(element):
+        for node in element.children:
+            if isinstance(node, str):
+                continue
+            if (childName is None or node.name == childName) and (
+                    uri is ANY or node.uri == uri):
+                return True
+        return False
+    return hasChild
+
+
+class StanzaDispatcher(utility.EventDispatcher):
+    """
+    An EventDispatcher whose XPath dispatch visits only the observers a
+    stanza's name and type can satisfy; named events are xish's own.
+    """
+
+    def __init__(self, eventprefix="//event/"):
+        utility.EventDispatcher.__init__(self, eventprefix)
+        self._candidates = {}
+        self._names = set()
+        self._types = set()
+
+    def _addObserver(self, onetime, event, observerfn, priority, *args, **kwargs):
+        utility.EventDispatcher._addObserver(
+            self, onetime, event, observerfn, priority, *args, **kwargs)
+        self._forget()
+
+    def removeObserver(self, event, observerfn):
+        utility.EventDispatcher.removeObserver(self, event, observerfn)
+        self._forget()
+
+    def _forget(self):
+        # Called again for updates queued during a dispatch, once they apply.
+        self._candidates = {}
+
+    def _observersFor(self, name, kind):
+        """The (priority, query, callbacks, matcher) that may match, in xish's order."""
+        if not self._candidates:
+            self._names, self._types = set(), set()
+            for priorityObservers in self._xpathObservers.values():
+                for query in priorityObservers:
+                    wantedName, wantedKind = firstStep(query)
+                    self._names.add(wantedName)
+                    self._types.add(wantedKind)
+        # Names and types no observer asks for share one entry, so that a
+        # peer's made-up names cannot grow the index.
+        key = (name if name in self._names else ANY, kind if kind in self._types else ANY)
+        found = self._candidates.get(key)
+        if found is None:
+            found = []
+            for priority in sorted(self._xpathObservers, reverse=True):
+                for query, callbacks in self._xpathObservers[priority].items():
+                    wantedName, wantedKind = firstStep(query)
+                    if wantedName is not ANY and wantedName != key[0]:
+                        continue
+                    if wantedKind is not ANY and wantedKind != key[1]:
+                        continue
+                    found.append((priority, query, callbacks, matcherFor(query)))
+            self._candidates[key] = found
+        return found
+
+    def dispatch(self, obj, event=None):
+        if event is not None:
+            return utility.EventDispatcher.dispatch(self, obj, event)
+        observers = self._observersFor(obj.name, obj.attributes.get("type"))
+        foundTarget = False
+        self._dispatchDepth += 1
+        emptyLists = []
+        try:
+            for priority, query, callbacks, matches in observers:
+                if matches is None or matches(obj):
+                    _callEach(callbacks, obj)
+                    foundTarget = True
+                    if not callbacks.callbacks:
+                        emptyLists.append((priority, query))
+        finally:
+            self._dispatchDepth -= 1
+        if emptyLists:
+            for priority, query in emptyLists:
+                self._xpathObservers[priority].pop(query, None)
+            self._forget()
+        if self._dispatchDepth == 0 and self._updateQueue:
+            updates, self._updateQueue = self._updateQueue, []
+            for update in updates:
+                update()
+        return foundTarget
+
+
+def _callEach(callbacks, obj):
+    """
+    CallbackList.callback(obj): each observer in turn, its exception logged,
+    a one-time one removed; an observer registered without extra arguments
+    (every module's) is called directly rather than through xish's wrapper,
+    which copies its keyword arguments on every call.
+    """
+    for key, (wrapper, onetime) in list(callbacks.callbacks.items()):
+        try:
+            if wrapper.args or wrapper.kwargs:
+                wrapper(obj)
+            else:
+                wrapper.method(obj)
+        except BaseException:
+            log.err()
+        if onetime:
+            del callbacks.callbacks[key]
+
+
+class StanzaPipe(XmlPipe):
+    """Wokkel's in-memory pipe, its source end (where the modules observe) indexed."""
+
+    def __init__(self):
+        XmlPipe.__init__(self)
+        send = self.source.send
+        self.source = StanzaDispatcher()
+        self.source.send = send
