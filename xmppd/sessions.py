@@ -77,6 +77,7 @@ class Session:
         self.lastRowWritten = 0
         self._holds = 0
         self._held = []
+        self.holdCarried = False
         self._hibernationWatchers = []
         # XEP-0352: while the client says it is inactive, what can wait
         # (presence, chat states) waits here, in order, until it is active
@@ -186,12 +187,39 @@ class Session:
         self._holds += 1
 
     def release(self):
+        """
+        The offline delivery that held this session's messages ended. If the
+        resource stopped being a target (unavailable, or below priority 0)
+        meanwhile, stored messages older than the held ones may still be
+        stored: the held ones go back to routing -- to another resource, or
+        to storage behind the stored ones -- instead of being written ahead
+        of those. If it hibernates (XEP-0198), the hold carries over to the
+        delivery its resumption starts (``holdCarried``), so that what is
+        held, and what arrives meanwhile, follows the rows not yet sent.
+        """
         self._holds -= 1
         if self._holds or self.closed:
+            return
+        if not (self.available and self.priority >= 0):
+            held, self._held = self._held, []
+            if held:
+                self.manager.leftBehind(self, held)
+            return
+        if self.hibernating:
+            self._holds = 1
+            self.holdCarried = True
             return
         held, self._held = self._held, []
         for stanza in held:
             self.write(stanza)
+
+    def takeCarriedHold(self):
+        """
+        True if a delivery that ended while this session hibernated left its
+        hold on: the next delivery takes it over instead of adding its own.
+        """
+        carried, self.holdCarried = self.holdCarried, False
+        return carried
 
     # Acknowledgements ------------------------------------------------------------
 

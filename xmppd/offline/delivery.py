@@ -58,14 +58,24 @@ class Delivery:
         """
         if _isTarget(session):
             self.schedule(session, afterId=session.lastRowWritten)
+        elif session.takeCarriedHold():
+            session.release()
 
     def schedule(self, session, afterId=0):
         """Hold the resource's routed stanzas now; pop in the account's lane."""
-        session.hold()
-        d = self.service.pipeline.run(session.bareJID.userhost(), self.deliver,
+        if not session.takeCarriedHold():
+            session.hold()
+        d = self.service.pipeline.run(session.bareJID.userhost(), self._deliverHeld,
                                       session, afterId)
         d.addErrback(log.err, "offline delivery failed")
-        d.addBoth(lambda _: session.release())
+        return d
+
+    def _deliverHeld(self, session, afterId):
+        # Released within the lane's job, not after it: what the release
+        # routes again (``runNext``) must go ahead of the messages waiting
+        # in the lane, which arrived after the held ones.
+        d = self.deliver(session, afterId)
+        d.addBoth(_releasing, session)
         return d
 
     # The pop ---------------------------------------------------------------------------
@@ -118,6 +128,11 @@ class Delivery:
         service.metrics.delivered.inc(len(rowIds))
         self.host.events.fire(OFFLINE_DELIVERED, session, rowIds)
         return True
+
+
+def _releasing(result, session):
+    session.release()
+    return result
 
 
 def _firstOf(*deferreds):
