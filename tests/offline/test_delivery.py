@@ -151,7 +151,7 @@ async def test_a_resource_that_stops_half_way_gets_the_older_stored_messages_fir
     arrive after them. Every message exactly once, in arrival order.
     """
     batch = 5
-    xmpp = await serve(backend, offline={"delivery_batch": batch})
+    xmpp = await serve(backend, offline={"delivery_batch": batch, "delivery_window": 1})
     alice = await aliceLeaves(xmpp, 20)
     read, bob = await bobReadsFirstBatchThenStops(xmpp, alice, stop, batch)
     await wait(xmpp.accountWorkDone(BOB))
@@ -180,7 +180,7 @@ async def test_a_resumed_session_gets_the_older_stored_messages_before_the_held_
     from twisted.internet.defer import Deferred
 
     batch = 5
-    xmpp = await serve(backend, offline={"delivery_batch": batch})
+    xmpp = await serve(backend, offline={"delivery_batch": batch, "delivery_window": 1})
     alice = await aliceLeaves(xmpp, 20)
     gate = Deferred()
     xmpp.server.pipeline.run(BOB, lambda: gate)
@@ -213,3 +213,47 @@ async def test_a_resumed_session_gets_the_older_stored_messages_before_the_held_
     assert sorted(m for m in set(read) if read.count(m) > 1) == [], "duplicated"
     assert read == expected
     assert not unbound.called
+
+
+@BACKENDS
+@asyncioTest
+async def test_at_most_one_batch_is_unacknowledged_and_it_goes_out_in_parts(serve, backend):
+    """
+    A batch of 10 in 2 parts: a client that acknowledges nothing is sent
+    one batch and no more; each answer to a part's probe lets one more
+    part go, so the client's round trip overlaps its reading.
+    """
+    xmpp = await serve(backend, offline={"delivery_batch": 10, "delivery_window": 2})
+    await aliceLeaves(xmpp, 30)
+    bob = await RawClient.connect(xmpp.port, answerPings=False)
+    await bob.login("bob", "secret-bob", "r1")
+    bob.name = "bob"
+    await sendPresence(bob)
+
+    async def part():
+        ids = [m.get("id") for m in await expectMessages(bob, 5)]
+        probe = await bob.expect()
+        assert probe.tag == q(NS_CLIENT, "iq") and probe.get("type") == "get", \
+            ET.tostring(probe)
+        return ids, probe
+
+    first, firstProbe = await part()
+    second, secondProbe = await part()
+    assert first + second == ["m%d" % n for n in range(10)]
+    # Nothing more until an answer: the batch is all that may be unacknowledged.
+    assert await bob.roundTrip() == []
+
+    def answer(probe):
+        bob.sendRaw("<iq type='result' id='%s' to='%s'/>" % (probe.get("id"), probe.get("from")))
+
+    answer(firstProbe)
+    third, thirdProbe = await part()
+    assert third == ["m%d" % n for n in range(10, 15)]
+    assert await bob.roundTrip() == []
+    answer(secondProbe)
+    answer(thirdProbe)
+    bob.answerPings = True
+    rest = [e.get("id") for e in await readUntilDelivered(xmpp, bob)
+            if e.tag == q(NS_CLIENT, "message")]
+    assert rest == ["m%d" % n for n in range(15, 30)]
+    assert await storedCount(xmpp, "bob") == 0
