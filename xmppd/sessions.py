@@ -66,7 +66,7 @@ class Session:
         self.priority = 0
         self.presence = None
         self.rosterRequested = False
-        self.directedPresence = set()
+        self._directedPresence = None
         self.closed = False
         self.hibernating = False
         # Set by the stream_management module when the client enables it.
@@ -78,7 +78,7 @@ class Session:
         self._holds = 0
         self._held = []
         self.holdCarried = False
-        self._hibernationWatchers = []
+        self._hibernationWatchers = ()
         # XEP-0352: while the client says it is inactive, what can wait
         # (presence, chat states) waits here, in order, until it is active
         # again or something that cannot wait (a message with a body) comes.
@@ -92,7 +92,8 @@ class Session:
         # (routed, stored or bounced), for XEP-0198's h and the intake bound.
         self.received = 0
         self.handled = 0
-        self._handledAhead = set()
+        # Numbers handled out of order; created when one is (rare).
+        self._handledAhead = None
         self._paused = False
 
     def __repr__(self):
@@ -101,6 +102,17 @@ class Session:
     @property
     def host(self):
         return self.manager.server.hosts[self.jid.host]
+
+    @property
+    def directedPresence(self):
+        """
+        Where this resource sent directed presence (RFC 6121 §4.6), created
+        on first use: most resources never send any, and an empty set per
+        idle session is memory for nothing.
+        """
+        if self._directedPresence is None:
+            self._directedPresence = set()
+        return self._directedPresence
 
     @property
     def isTarget(self):
@@ -348,7 +360,7 @@ class Session:
         self._held = []
         self._deferred = []
         self._probes.clear()
-        self._hibernationWatchers = []
+        self._hibernationWatchers = ()
         if self._ackTimer is not None and self._ackTimer.active():
             self._ackTimer.cancel()
         self._ackTimer = None
@@ -361,15 +373,23 @@ class Session:
         if self._ackTimer is not None and self._ackTimer.active():
             self._ackTimer.cancel()
         self._ackTimer = None
-        watchers, self._hibernationWatchers = self._hibernationWatchers, []
+        watchers, self._hibernationWatchers = self._hibernationWatchers, ()
         for watcher in watchers:
             watcher.callback(None)
 
     def whenHibernating(self):
         """Fires if the session hibernates (offline delivery stops waiting then)."""
         watcher = defer.Deferred()
-        self._hibernationWatchers.append(watcher)
+        self._hibernationWatchers = self._hibernationWatchers + (watcher,)
         return watcher
+
+    def unwatchHibernation(self, watcher):
+        """
+        A ``whenHibernating`` watcher no longer needed: a long-lived session
+        would otherwise keep one (and what waits on it) per delivery it had.
+        """
+        self._hibernationWatchers = tuple(
+            w for w in self._hibernationWatchers if w is not watcher)
 
     def resumeOn(self, stream, acked):
         """
@@ -436,6 +456,8 @@ class Session:
 
     def _handledNow(self, number):
         if number != self.handled + 1:
+            if self._handledAhead is None:
+                self._handledAhead = set()
             self._handledAhead.add(number)
             return
         self.handled = number
@@ -443,6 +465,8 @@ class Session:
         while ahead and self.handled + 1 in ahead:
             ahead.discard(self.handled + 1)
             self.handled += 1
+        if ahead is not None and not ahead:
+            self._handledAhead = None
         if self._paused and self.received - self.handled <= INTAKE_LOW:
             self._paused = False
             if self.stream is not None:

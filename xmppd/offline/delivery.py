@@ -141,6 +141,7 @@ class Delivery:
             while unacked and delivered:
                 delivered = await _firstOf(unacked.popleft()[0], hibernating)
         finally:
+            session.unwatchHibernation(hibernating)
             finished = deletions.finish()
         if delivered:
             await finished
