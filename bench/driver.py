@@ -348,9 +348,13 @@ def fillBacklog(server, recipient, count, senders, procs):
 def scenarioDrain(server, recipient, backlog):
     run = Run("drain", server.port, dict(user=recipient, expect=backlog), 1)
     run.ready()
+    # From the presence to the client's close: the drain, its acknowledged
+    # deletes, and the one logout.
+    cpu = server.cpu()
     run.finish()
+    cpu = server.cpu() - cpu
     result = run.results()[0]
-    return {"seconds": result["seconds"], "count": result["count"]}
+    return {"seconds": result["seconds"], "count": result["count"], "server_cpu": cpu}
 
 
 def scenarioLogin(server, users, seconds, procs):

@@ -345,6 +345,8 @@ def runScenario(server, scenario, rep, plan, profile):
             if base:
                 profile = base.replace(".txt", "-%d.txt" % n)
             r = profiled(driver.scenarioDrain, server, plan.drainUsers["main", rep, n], n)
+            log("%s drain%d: server CPU %.0f µs per message" % (
+                server.name, n, 1e6 * r["server_cpu"] / n))
             yield "drain%d" % n, r["seconds"]
     elif scenario == "login":
         r = profiled(driver.scenarioLogin, server, plan.loginUsers, args.login_seconds,

@@ -68,7 +68,7 @@ class Session:
         self.priority = 0
         self.presence = None
         self.rosterRequested = False
-        self.directedPresence = set()
+        self._directedPresence = None
         self.closed = False
         self.hibernating = False
         # Set by the stream_management module when the client enables it.
@@ -79,7 +79,8 @@ class Session:
         self.lastRowWritten = 0
         self._holds = 0
         self._held = []
-        self._hibernationWatchers = []
+        self.holdCarried = False
+        self._hibernationWatchers = ()
         # XEP-0352: while the client says it is inactive, what can wait
         # (presence, chat states) waits here, in order, until it is active
         # again or something that cannot wait (a message with a body) comes.
@@ -93,7 +94,8 @@ class Session:
         # (routed, stored or bounced), for XEP-0198's h and the intake bound.
         self.received = 0
         self.handled = 0
-        self._handledAhead = set()
+        # Numbers handled out of order; created when one is (rare).
+        self._handledAhead = None
         self._paused = False
 
     def __repr__(self):
@@ -102,6 +104,17 @@ class Session:
     @property
     def host(self):
         return self.manager.server.hosts[self.jid.host]
+
+    @property
+    def directedPresence(self):
+        """
+        Where this resource sent directed presence (RFC 6121 §4.6), created
+        on first use: most resources never send any, and an empty set per
+        idle session is memory for nothing.
+        """
+        if self._directedPresence is None:
+            self._directedPresence = set()
+        return self._directedPresence
 
     @property
     def isTarget(self):
@@ -188,12 +201,57 @@ class Session:
         self._holds += 1
 
     def release(self):
+        """
+        The offline delivery that held this session's messages ended. If the
+        resource stopped being a target (unavailable, or below priority 0)
+        meanwhile, stored messages older than the held ones may still be
+        stored: the held ones go back to routing -- to another resource, or
+        to storage behind the stored ones -- instead of being written ahead
+        of those. If it hibernates (XEP-0198), the hold carries over to the
+        delivery its resumption starts (``holdCarried``), so that what is
+        held, and what arrives meanwhile, follows the rows not yet sent.
+        """
         self._holds -= 1
         if self._holds or self.closed:
+            return
+        if not (self.available and self.priority >= 0):
+            held, self._held = self._held, []
+            if held:
+                self.manager.leftBehind(self, held)
+            return
+        if self.hibernating:
+            self._holds = 1
+            self.holdCarried = True
             return
         held, self._held = self._held, []
         for stanza in held:
             self.write(stanza)
+
+    def writeStored(self, rows):
+        """
+        Write stored ``(rowId, sender, xml)`` rows past any hold, as ``write``
+        would one by one, but in one write into the stream: a drain of
+        thousands pays one TLS record and one socket write per batch.
+        """
+        if not rows:
+            return
+        wrote = self.acks.wrote
+        for rowId, _sender, xml in rows:
+            wrote(xml, rowId)
+        last = rows[-1][0]
+        if last > self.lastRowWritten:
+            self.lastRowWritten = last
+        if self.stream is not None:
+            self.stream.send("".join([row[2] for row in rows]))
+        self._checkUnacked(False)
+
+    def takeCarriedHold(self):
+        """
+        True if a delivery that ended while this session hibernated left its
+        hold on: the next delivery takes it over instead of adding its own.
+        """
+        carried, self.holdCarried = self.holdCarried, False
+        return carried
 
     # Acknowledgements ------------------------------------------------------------
 
@@ -304,7 +362,7 @@ class Session:
         self._held = []
         self._deferred = []
         self._probes.clear()
-        self._hibernationWatchers = []
+        self._hibernationWatchers = ()
         if self._ackTimer is not None and self._ackTimer.active():
             self._ackTimer.cancel()
         self._ackTimer = None
@@ -317,15 +375,23 @@ class Session:
         if self._ackTimer is not None and self._ackTimer.active():
             self._ackTimer.cancel()
         self._ackTimer = None
-        watchers, self._hibernationWatchers = self._hibernationWatchers, []
+        watchers, self._hibernationWatchers = self._hibernationWatchers, ()
         for watcher in watchers:
             watcher.callback(None)
 
     def whenHibernating(self):
         """Fires if the session hibernates (offline delivery stops waiting then)."""
         watcher = defer.Deferred()
-        self._hibernationWatchers.append(watcher)
+        self._hibernationWatchers = self._hibernationWatchers + (watcher,)
         return watcher
+
+    def unwatchHibernation(self, watcher):
+        """
+        A ``whenHibernating`` watcher no longer needed: a long-lived session
+        would otherwise keep one (and what waits on it) per delivery it had.
+        """
+        self._hibernationWatchers = tuple(
+            w for w in self._hibernationWatchers if w is not watcher)
 
     def resumeOn(self, stream, acked):
         """
@@ -394,6 +460,8 @@ class Session:
 
     def _handledNow(self, number):
         if number != self.handled + 1:
+            if self._handledAhead is None:
+                self._handledAhead = set()
             self._handledAhead.add(number)
             return
         self.handled = number
@@ -401,6 +469,8 @@ class Session:
         while ahead and self.handled + 1 in ahead:
             ahead.discard(self.handled + 1)
             self.handled += 1
+        if ahead is not None and not ahead:
+            self._handledAhead = None
         if self._paused and self.received - self.handled <= INTAKE_LOW:
             self._paused = False
             if self.stream is not None:

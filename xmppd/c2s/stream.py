@@ -122,6 +122,12 @@ class ClientStream(HardenedXmlStream):
         self.maxStanzaSize = server.preauthStanzaSizeLimit
         self.maxStanzaDepth = server.maxStanzaDepth
         HardenedXmlStream.connectionMade(self)
+        # Nagle's algorithm would hold a write (the first stored messages
+        # after the presence reflection, an answer after a push) until the
+        # client's delayed ACK of the previous one: up to 40 ms per exchange.
+        setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setNoDelay is not None:
+            setNoDelay(True)
         self.readGate = ReadGate(self)
         self.peerAddress = getattr(self.transport.getPeer(), "host", None)
         self.factory.connectionOpened(self)

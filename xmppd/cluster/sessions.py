@@ -68,23 +68,6 @@ class ClusterSession(Session):
         if name in _WATCHED and self._watching:
             self.manager.cluster.writer.changed(self)
 
-    def release(self):
-        """
-        The offline delivery that held this session's messages ended. If it
-        ended because the resource stopped being a target (unavailable, or
-        below priority 0) half way, stored messages older than the held ones
-        are still stored: writing the held ones now would put them before
-        those. They go back to routing instead -- to another resource or to
-        storage, behind the stored ones -- so that each sender's order holds.
-        """
-        if self._holds == 1 and self._held and not self.closed and \
-                not (self.available and self.priority >= 0):
-            self._holds = 0
-            held, self._held = self._held, []
-            self.manager.leftBehind(self, held)
-            return
-        Session.release(self)
-
 
 class ClusterSessionManager(SessionManager):
     sessionClass = ClusterSession

@@ -8,19 +8,28 @@ runs in the account's lane (``host.lanes``), batch by batch.
 
 A row is deleted only once the client has acknowledged the stanza made of
 it -- by XEP-0198's ``<a h/>``, or else by answering the IQ probe the
-session sends after each batch (``Session.requestAck``): a stanza written
-into a connection that died unread is still stored at the next login. One
-batch at most is unacknowledged at a time, which is also the flow control:
-a client that reads slowly is sent no faster than it reads, and at most one
-batch can reach a client twice (it read the batch but its answer was lost).
+session sends after each part of a batch (``Session.requestAck``): a stanza
+written into a connection that died unread is still stored at the next
+login. At most one batch (``delivery_batch`` rows) is unacknowledged at a
+time, which is also the flow control: a client that reads slowly is sent no
+faster than it reads, and at most one batch can reach a client twice (it
+read the batch but its answers were lost). The batch goes out in
+``delivery_window`` parts, each one write into the stream and followed by
+its own request, and a part is sent as soon as the acknowledgements leave
+room for it: the client's round trip overlaps its reading instead of
+following it, once per batch.
 """
 
 import time
+from collections import deque
 
 from twisted.internet import defer
 from twisted.python import log
 
 from xmppd.api import OFFLINE_DELIVERED, targets
+
+# Batches read from the queue per query.
+FETCH_BATCHES = 4
 
 
 class Delivery:
@@ -58,14 +67,24 @@ class Delivery:
         """
         if _isTarget(session):
             self.schedule(session, afterId=session.lastRowWritten)
+        elif session.takeCarriedHold():
+            session.release()
 
     def schedule(self, session, afterId=0):
         """Hold the resource's routed stanzas now; pop in the account's lane."""
-        session.hold()
-        d = self.service.pipeline.run(session.bareJID.userhost(), self.deliver,
+        if not session.takeCarriedHold():
+            session.hold()
+        d = self.service.pipeline.run(session.bareJID.userhost(), self._deliverHeld,
                                       session, afterId)
         d.addErrback(log.err, "offline delivery failed")
-        d.addBoth(lambda _: session.release())
+        return d
+
+    def _deliverHeld(self, session, afterId):
+        # Released within the lane's job, not after it: what the release
+        # routes again (``runNext``) must go ahead of the messages waiting
+        # in the lane, which arrived after the held ones.
+        d = self.deliver(session, afterId)
+        d.addBoth(_releasing, session)
         return d
 
     # The pop ---------------------------------------------------------------------------
@@ -76,25 +95,56 @@ class Delivery:
     async def _deliver(self, session, afterId):
         """Send every unexpired stored message past ``afterId`` to ``session``, in id order."""
         recipient = session.bareJID.userhost()
-        batch = self.service.options.delivery_batch
+        options = self.service.options
+        batch = options.delivery_batch
+        # The batch is what may be unacknowledged at once; it goes out in
+        # ``delivery_window`` parts, each with its acknowledgement request,
+        # so that the client's answer to the first arrives while it reads
+        # the others instead of after it read them all.
+        part = -(-batch // options.delivery_window)
+        # What one query reads: a few batches, for fewer round trips to the
+        # database; the next block is read while this one is sent.
+        block = batch * FETCH_BATCHES
         await self.service.queueReady()
-        rows = await self._fetch(recipient, afterId, batch)
-        while rows and _isTarget(session):
-            for rowId, _sender, xml in rows:
-                # Past the hold: the stored messages are what it waits for.
-                session.write(xml, rowId)
-            # The rows go when the client acknowledges them, even if that is
-            # after a XEP-0198 resumption, long after this lane moved on.
-            acked = session.requestAck()
-            acked.addCallback(self._deleteIfAcked, session, [row[0] for row in rows])
-            # The next batch is read while the client reads this one.
-            following = None
-            if len(rows) == batch:
-                following = self._fetch(recipient, rows[-1][0], batch)
-            delivered = await _firstOf(acked, session.whenHibernating())
-            rows = (await following) if following is not None else []
-            if not delivered:
-                break
+        rows = await self._fetch(recipient, afterId, block)
+        deletions = _Deletions(self, session, batch)
+        unacked = deque()
+        unackedRows = 0
+        hibernating = session.whenHibernating()
+        delivered = True
+        try:
+            while rows and delivered:
+                following = None
+                if len(rows) == block:
+                    following = self._fetch(recipient, rows[-1][0], block)
+                for start in range(0, len(rows), part):
+                    piece = rows[start:start + part]
+                    while delivered and unacked and unackedRows + len(piece) > batch:
+                        acked, count = unacked.popleft()
+                        unackedRows -= count
+                        delivered = await _firstOf(acked, hibernating)
+                    if not (delivered and _isTarget(session)):
+                        delivered = False
+                        break
+                    # Past the hold: the stored messages are what it waits for.
+                    session.writeStored(piece)
+                    # The rows go when the client acknowledges them, even if
+                    # that is after a XEP-0198 resumption, long after this
+                    # lane moved on.
+                    acked = session.requestAck()
+                    acked.addCallback(deletions.acknowledged, [row[0] for row in piece])
+                    unacked.append((acked, len(piece)))
+                    unackedRows += len(piece)
+                rows = (await following) if following is not None else []
+            # Done when the client has read it all (or is gone): the lane,
+            # and what it holds, waits for the reader as before.
+            while unacked and delivered:
+                delivered = await _firstOf(unacked.popleft()[0], hibernating)
+        finally:
+            session.unwatchHibernation(hibernating)
+            finished = deletions.finish()
+        if delivered:
+            await finished
 
     def _fetch(self, recipient, afterId, batch):
         return defer.ensureDeferred(self._timedFetch(recipient, afterId, batch))
@@ -107,17 +157,67 @@ class Delivery:
             time.perf_counter() - started)
         return rows
 
-    def _deleteIfAcked(self, acked, session, rowIds):
-        if not acked:
-            return False
-        return defer.ensureDeferred(self._deleteDelivered(session, rowIds))
-
     async def _deleteDelivered(self, session, rowIds):
         service = self.service
         await service.store.delete(rowIds)
         service.metrics.delivered.inc(len(rowIds))
         self.host.events.fire(OFFLINE_DELIVERED, session, rowIds)
-        return True
+
+
+class _Deletions:
+    """
+    The acknowledged rows of one delivery, deleted a batch at a time while
+    it runs (a transaction per batch, not per acknowledgement), and at once
+    after: an acknowledgement that comes later (after a XEP-0198
+    resumption) deletes its rows on its own.
+    """
+
+    def __init__(self, delivery, session, threshold):
+        self.delivery = delivery
+        self.session = session
+        self.threshold = threshold
+        self.pending = []
+        self.running = False
+        self._idle = []
+
+    def acknowledged(self, acked, rowIds):
+        if acked:
+            self.pending.extend(rowIds)
+            self._maybeNext()
+        return acked
+
+    def finish(self):
+        """No more waiting for a batch: delete what is acknowledged; fire once all is."""
+        self.threshold = 1
+        self._maybeNext()
+        if not self.running:
+            return defer.succeed(None)
+        waiter = defer.Deferred()
+        self._idle.append(waiter)
+        return waiter
+
+    def _maybeNext(self):
+        if self.running or len(self.pending) < self.threshold:
+            return
+        rowIds, self.pending = self.pending, []
+        self.running = True
+        d = defer.ensureDeferred(self.delivery._deleteDelivered(self.session, rowIds))
+        d.addErrback(log.err, "deleting delivered offline messages failed;"
+                     " they are delivered again at the next login")
+        d.addCallback(self._done)
+
+    def _done(self, _):
+        self.running = False
+        self._maybeNext()
+        if not self.running:
+            waiters, self._idle = self._idle, []
+            for waiter in waiters:
+                waiter.callback(None)
+
+
+def _releasing(result, session):
+    session.release()
+    return result
 
 
 def _firstOf(*deferreds):
