@@ -15,7 +15,7 @@ from xmppd.events import ACCOUNT_DELETED, CLIENT_OUTBOUND
 from xmppd.stanzas import stanzaError
 from xmppd.c2s.ratelimit import RateLimits
 from xmppd.lanes import Lanes
-from xmppd.sessions import SessionManager
+from xmppd.sessionmanager import SessionManager
 
 
 # Fired with (session, stanza) for every stanza a client sends to an

@@ -6,7 +6,8 @@ xmppd.cluster); with it, the cluster's.
 
 from xmppd.config import parseConfig
 from xmppd.lanes import Lanes
-from xmppd.sessions import Session, SessionManager
+from xmppd.sessionmanager import SessionManager
+from xmppd.sessions import Session
 from xmppd.tap import availableModules, buildServer, moduleSchemas
 
 

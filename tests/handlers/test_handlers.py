@@ -143,7 +143,7 @@ def itemsOf(reply):
             for i in reply.query.elements()]
 
 
-BOB_IN_FRIENDS = [("bob@localhost", "Bob", None, ["Friends"])]
+BOB_IN_FRIENDS = [("bob@localhost", "Bob", "none", ["Friends"])]
 
 
 @pytest_twisted.ensureDeferred

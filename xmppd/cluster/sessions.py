@@ -21,7 +21,8 @@ from twisted.words.protocols.jabber.jid import JID
 
 from xmppd.acks import AckTracker
 from xmppd.events import SESSION_LEFT_BEHIND
-from xmppd.sessions import Session, SessionManager
+from xmppd.sessionmanager import SessionManager
+from xmppd.sessions import Session
 
 from xmppd.cluster.registry import WATCHED
 
