@@ -12,6 +12,7 @@ from wokkel.component import Router
 from xmppd.accounts import AccountManager
 from xmppd.c2s.loginthrottle import LoginThrottle
 from xmppd.events import ACCOUNT_DELETED, CLIENT_OUTBOUND
+from xmppd.jidprep import internJID
 from xmppd.stanzas import stanzaError
 from xmppd.c2s.ratelimit import RateLimits
 from xmppd.lanes import Lanes
@@ -31,7 +32,8 @@ class ServerRouter(Router):
     """
 
     def route(self, stanza):
-        destination = JID(stanza["to"]).host
+        # Shared and memoised: every stanza that crosses the router asks.
+        destination = internJID(stanza["to"]).host
         route = self.routes.get(destination)
         if route is None:
             route = self.routes.get(None)

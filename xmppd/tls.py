@@ -289,6 +289,10 @@ class _ServerConnection(SSL.Connection):
             self._logFailure(e)
             raise
         self._handshakeFinished = True
+        # From now on a failed read is no handshake's to log: reads go
+        # straight to pyOpenSSL, without this class's frame and re-raise
+        # on every TLS record.
+        self.recv = SSL.Connection.recv.__get__(self)
         return result
 
     def recv(self, *args, **kwargs):
