@@ -24,8 +24,8 @@ from twisted.words.protocols.jabber.jid import JID
 from zope.interface import implementer
 
 from xmppd.api import (
-    EXPIRES_AT, IOfflineQueue, IOfflineService, OFFLINE_STORED, QuotaExceeded, annotation,
-    copyStanza, offlineCopy)
+    EXPIRES_AT, IOfflineQueue, IOfflineService, OFFLINE_STORED, QuotaExceeded, UnknownUser,
+    annotation, copyStanza, offlineCopy)
 
 from xmppd.offline import policy
 from xmppd.offline.matchers import parseMatchers
@@ -50,6 +50,9 @@ class OfflineService:
     """
 
     enabled = True
+    # The account check of a message to store is this service's, in the
+    # insert's transaction (the router need not ask the database first).
+    checksAccounts = True
 
     def __init__(self, host, options, clock=None):
         self.host = host
@@ -156,9 +159,26 @@ class OfflineService:
     def commit(self, offlineMessage, decision):
         """Fire "stored", or the reason it was not (already bounced or dropped)."""
         if not decision.store:
+            if not getattr(offlineMessage, "accountKnown", True):
+                # No insert to check it: a message to no account is refused
+                # as such whatever the policy would have done with it.
+                return defer.ensureDeferred(self._refuse(offlineMessage, decision))
             self.reject(offlineMessage, decision)
             return defer.succeed(decision.reason)
         return defer.ensureDeferred(self.storeNow(offlineMessage, decision))
+
+    async def _refuse(self, offlineMessage, decision):
+        stanza = offlineMessage.stanza
+        try:
+            exists = await self.host.isLocalUser(JID(_bare(offlineMessage.recipient)))
+        except Exception:
+            log.err(None, "account lookup failed")
+            exists, decision = True, _storageFailed()
+        if not exists:
+            offlineMessage.unknownAccount(stanza)
+            return "no-account"
+        self.reject(offlineMessage, decision)
+        return decision.reason
 
     def reject(self, offlineMessage, decision):
         if decision.bounce:
@@ -169,7 +189,10 @@ class OfflineService:
             self.metrics.dropped.labels(decision.reason).inc()
 
     async def storeNow(self, offlineMessage, decision):
-        """The atomic insert with the limits (SPEC §4), in the recipient's lane."""
+        """
+        The atomic insert with the limits (SPEC §4) and the account check,
+        in the recipient's lane.
+        """
         stanza = offlineMessage.stanza
         recipient = _bare(offlineMessage.recipient)
         receivedAt = getattr(offlineMessage, "receivedAt", None) or self.now()
@@ -178,13 +201,30 @@ class OfflineService:
         try:
             # Older rows of another queue go in first (a start-up's handover).
             await self.queueReady()
-            rowId = await self.store.store(
+            store = self.store
+            # The insert checks the account where the users are in its database.
+            inOne = store.database is not None and store.database is getattr(
+                self.host.storage.users, "database", None)
+            if not inOne and not await self.host.isLocalUser(JID(recipient)):
+                # Users in memory (the memory backend): nothing runs between.
+                raise UnknownUser(recipient)
+            stored = store.store(
                 recipient, _bare(stanza["from"]), xml, receivedAt, decision.expiresAt,
                 decision.pairLimit, decision.userLimit,
                 # [modules.offline] max_user_bytes, enforced by the insert.
                 userBytesLimit=self.options.max_user_bytes or None,
                 # A queue that keeps less than the copy reads the message's notes.
-                stanza=stanza)
+                stanza=stanza,
+                # Even an account that had a session may be deleted by now.
+                requireAccount=inOne)
+            rowId = await stored
+        except UnknownUser:
+            unknown = getattr(offlineMessage, "unknownAccount", None)
+            if unknown is not None:
+                unknown(stanza)
+            else:
+                self.host.bounce(stanza, "service-unavailable", "cancel")
+            return "no-account"
         except QuotaExceeded as e:
             refused = policy.overQuota(e.limit, self.options.quota_exceeded)
             self.reject(offlineMessage, refused)
