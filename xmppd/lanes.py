@@ -10,6 +10,15 @@ lane in arrival order. The pump is a loop, not a chain of callbacks:
 hundreds of jobs that finish at once (a recipient coming online while a
 burst waits on the database) would otherwise recurse once per job and
 overflow the stack.
+
+One exception to "finished": a job run with ``runOverlapping`` may call
+``letGo(key)`` once whatever it does is queued somewhere that keeps the
+order by itself (a stored message handed to a queue that commits in the
+order asked), and the lane's next job starts then if it is an overlapping
+one too, so that a burst of messages to one offline account reaches the
+database together instead of one commit at a time. Any other job waits
+until every earlier one has finished, as before: a delivery never reads
+the queue before the stores ahead of it committed.
 """
 
 from collections import deque
@@ -21,10 +30,43 @@ from twisted.python import failure
 class Lanes:
     def __init__(self):
         self._queues = {}
+        # key -> the results of the jobs that let the lane go on and have
+        # not finished yet.
+        self._unfinished = {}
+        # The keys whose next job waits for those (it is not overlapping).
+        self._blocked = set()
+        # key -> the state of the overlapping job running now, until it
+        # lets go or finishes.
+        self._overlapping = {}
+        self._pumping = set()
 
     def run(self, key, job, *args):
         """Fire with ``job(*args)``'s result once every earlier job for ``key`` is done."""
         return self._enqueue(key, (job, args, defer.Deferred()), deque.append)
+
+    def runOverlapping(self, key, job, *args):
+        """
+        As ``run``, but the job may let the lane's next overlapping job
+        start before it has finished (``letGo``); the result still fires
+        with the job's, when it has finished.
+        """
+        return self._enqueue(key, (_Overlapping(job), args, defer.Deferred()), deque.append)
+
+    def letGo(self, key):
+        """
+        From the overlapping job running in ``key``'s lane: the lane's next
+        job may start. Nothing when called from any other job, or on lanes
+        that never overlap jobs (a cluster's, which must hold the account's
+        lock until each job finished).
+        """
+        state = self._overlapping.pop(key, None)
+        if state is None:
+            return
+        state.gone = True
+        _job, _args, state.result = self._queues[key].popleft()
+        self._unfinished.setdefault(key, []).append(state.result)
+        if not state.calling:
+            self._pump(key)
 
     def runNext(self, key, job, *args):
         """
@@ -33,7 +75,7 @@ class Lanes:
         their place before messages that arrived after them.
         """
         def behindRunning(queue, item):
-            queue.insert(1, item)
+            queue.insert(0 if key in self._blocked else 1, item)
         return self._enqueue(key, (job, args, defer.Deferred()), behindRunning)
 
     def busy(self, key):
@@ -42,37 +84,103 @@ class Lanes:
     def _enqueue(self, key, item, place):
         queue = self._queues.get(key)
         if queue is not None:
+            # Empty, outside the pump, only while jobs that let it go run
+            # on: nothing else would start this one.
+            idle = not queue and key not in self._pumping
             place(queue, item)
+            if idle:
+                self._pump(key)
             return item[2]
         self._queues[key] = deque([item])
         self._pump(key)
         return item[2]
 
     def _pump(self, key):
+        self._pumping.add(key)
+        try:
+            self._pumpLoop(key)
+        finally:
+            self._pumping.discard(key)
+        if not self._queues[key] and key not in self._unfinished:
+            del self._queues[key]
+
+    def _pumpLoop(self, key):
         queue = self._queues[key]
         while queue:
             job, args, _ = queue[0]
-            finishedNow = []
-            running = [True]
-
-            def done(outcome, finishedNow=finishedNow, running=running):
-                if running[0]:
-                    finishedNow.append(outcome)
-                else:
-                    # It finished later: go on from this fresh stack.
-                    self._settle(key, outcome)
-                    self._pump(key)
-
-            defer.maybeDeferred(job, *args).addBoth(done)
-            running[0] = False
-            if not finishedNow:
+            overlapping = isinstance(job, _Overlapping)
+            if not overlapping and key in self._unfinished:
+                # The last of them to finish pumps again (_done).
+                self._blocked.add(key)
                 return
-            self._settle(key, finishedNow[0])
-        del self._queues[key]
+            self._blocked.discard(key)
+            state = _JobState()
+            if overlapping:
+                self._overlapping[key] = state
+            defer.maybeDeferred(job, *args).addBoth(self._done, key, state)
+            state.calling = False
+            if state.gone:
+                continue
+            if not state.finished:
+                return
+            self._settle(key, state.outcome)
+
+    def _done(self, outcome, key, state):
+        if self._overlapping.get(key) is state:
+            del self._overlapping[key]
+        if state.gone:
+            unfinished = self._unfinished[key]
+            unfinished.remove(state.result)
+            if not unfinished:
+                del self._unfinished[key]
+            _fire(state.result, outcome)
+            self._resume(key)
+        elif state.calling:
+            state.finished, state.outcome = True, outcome
+        else:
+            # It finished later: go on from this fresh stack.
+            self._pumping.add(key)
+            try:
+                self._settle(key, outcome)
+            finally:
+                self._pumping.discard(key)
+            self._pump(key)
+
+    def _resume(self, key):
+        """A job that let the lane go finished: the lane goes on if it waited, or ends."""
+        queue = self._queues.get(key)
+        if queue is None or key in self._pumping or key in self._unfinished:
+            return
+        if key in self._blocked:
+            self._pump(key)
+        elif not queue:
+            del self._queues[key]
 
     def _settle(self, key, outcome):
         _, _, result = self._queues[key].popleft()
-        if isinstance(outcome, failure.Failure):
-            result.errback(outcome)
-        else:
-            result.callback(outcome)
+        _fire(result, outcome)
+
+
+def _fire(result, outcome):
+    if isinstance(outcome, failure.Failure):
+        result.errback(outcome)
+    else:
+        result.callback(outcome)
+
+
+class _JobState:
+    calling = True
+    finished = False
+    outcome = None
+    gone = False
+    result = None
+
+
+class _Overlapping:
+    """A job of ``runOverlapping``, called as the job itself."""
+
+    def __init__(self, job):
+        self.job = job
+
+    def __call__(self, *args):
+        return self.job(*args)

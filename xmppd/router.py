@@ -15,6 +15,8 @@ ends with messages it never delivered hands them back here
 arrived after them.
 """
 
+import functools
+
 from twisted.internet import defer
 from twisted.python import log
 from twisted.words.protocols.jabber.jid import JID
@@ -42,9 +44,12 @@ class OfflineMessage:
     ``accountKnown`` False: nobody has checked yet that the recipient's
     account exists; the offline service checks it in the insert's
     transaction and calls ``unknownAccount(stanza)`` when it does not.
+    ``queued``, when set, is called once the insert is queued where the
+    order holds, so that the recipient's lane can go on.
     """
 
     accountKnown = True
+    queued = None
 
     def __init__(self, stanza, recipient, rerouted=False):
         self.stanza = stanza
@@ -127,7 +132,7 @@ class MessageRouter(XMPPHandler):
             return
         message.handled = True
         account = JID(message["to"]).userhost()
-        d = self.pipeline.run(account, self.routeNow, message)
+        d = self.pipeline.runOverlapping(account, self.routeNow, message)
         d.addErrback(self._failed, message)
         # The sender's session counts the message handled (XEP-0198's h,
         # the intake bound) when this fires: delivered, stored or bounced.
@@ -165,6 +170,7 @@ class MessageRouter(XMPPHandler):
         if not self.host.sessions.resources(bare):
             offlineMessage.accountKnown = False
             offlineMessage.unknownAccount = self.unknownAccount
+        offlineMessage.queued = functools.partial(self.pipeline.letGo, bare.userhost())
         return self.toStorageNow(offlineMessage)
 
     def _storageChecksAccounts(self):

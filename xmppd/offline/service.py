@@ -191,7 +191,8 @@ class OfflineService:
     async def storeNow(self, offlineMessage, decision):
         """
         The atomic insert with the limits (SPEC §4) and the account check,
-        in the recipient's lane.
+        in the recipient's lane; the lane may go on once the insert is
+        queued in a queue that keeps the order (``offlineMessage.queued``).
         """
         stanza = offlineMessage.stanza
         recipient = _bare(offlineMessage.recipient)
@@ -217,6 +218,9 @@ class OfflineService:
                 stanza=stanza,
                 # Even an account that had a session may be deleted by now.
                 requireAccount=inOne)
+            queued = getattr(offlineMessage, "queued", None)
+            if queued is not None and getattr(store, "ordered", False):
+                queued()
             rowId = await stored
         except UnknownUser:
             unknown = getattr(offlineMessage, "unknownAccount", None)
