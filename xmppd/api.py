@@ -102,8 +102,8 @@ from xmppd.entitycaps import HASHES as CAPS_HASHES
 from xmppd.entitycaps import NS_CAPS, capsElement, capsOf, capsVer, infoQuery
 from xmppd.imodule import IHost, IModule
 from xmppd.iservices import (
-    IOfflineQueue, IOfflineService, OverQuota, boundedLimit, exceededBytes, exceededLimit,
-    raiseOverQuota)
+    NO_ACCOUNT, IOfflineQueue, IOfflineService, OverQuota, accountExists, boundedLimit,
+    exceededBytes, exceededLimit, raiseOverQuota)
 from xmppd.module import Module
 from xmppd.onbehalf import accountTarget, answerOnBehalf, isForAccount
 from xmppd.router import BOUNCE, DELIVER, DROP, OFFLINE, OfflineMessage, Routing, route, targets
@@ -148,7 +148,7 @@ __all__ = [
     "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "Module", "Option",
     "Schema", "VERSION", "XMPPHandler", "normaliseDomain", "parseHostPort",
     # Services
-    "IOfflineQueue", "IOfflineService", "MissingService", "OverQuota", "boundedLimit", "raiseOverQuota", "exceededBytes", "exceededLimit",
+    "IOfflineQueue", "IOfflineService", "MissingService", "NO_ACCOUNT", "OverQuota", "accountExists", "boundedLimit", "raiseOverQuota", "exceededBytes", "exceededLimit",
     # Stanzas
     "EXPIRES_AT", "JID", "NS_CHATSTATES", "NS_CLIENT", "NS_DELAY", "NS_SESSION", "NS_STANZAS",
     "STANZA_NAMES", "StanzaError", "accountTarget", "annotate", "annotation",

@@ -57,7 +57,8 @@ class IOfflineQueue(Interface):
     """
 
     def store(recipient, sender, xml, storedAt, expiresAt=None,
-              pairLimit=None, userLimit=None, userBytesLimit=None, stanza=None):
+              pairLimit=None, userLimit=None, userBytesLimit=None, stanza=None,
+              requireAccount=False):
         """
         Append one stanza to ``recipient``'s queue and fire its id.
 
@@ -71,7 +72,16 @@ class IOfflineQueue(Interface):
         (QuotaExceeded "bytes", ``exceededBytes``), checked in the same
         transaction. ``stanza``: the message itself, with the annotations
         modules noted on it, for a queue that keeps something else than
-        ``xml`` (None: only ``xml`` is known).
+        ``xml`` (None: only ``xml`` is known). ``requireAccount``: store
+        only if ``recipient``'s account exists, checked in the same
+        transaction (``accountExists``) before anything is written; fails
+        UnknownUser otherwise. A queue without a database (``database``
+        None, the memory backend's) leaves that check to its caller, in the
+        same reactor turn.
+
+        A queue whose ``ordered`` is true commits its stores in the order
+        they were asked (``Database.runOrdered``): its caller may then ask
+        for the next store of a recipient before the previous one fired.
         """
 
     def wouldExceed(recipient, sender, pairLimit=None, userLimit=None):
@@ -161,9 +171,34 @@ class OverQuota:
         self.limit = limit
 
 
+# What a queue's store interaction returns when ``requireAccount`` found no
+# account: it wrote nothing (and took no lock), so it commits as it is.
+NO_ACCOUNT = OverQuota(None)
+
+
+def accountExists(transaction, jid):
+    """
+    Whether the account ``jid`` exists, read in a store's own transaction,
+    so that checking the account costs no transaction of its own. On
+    MariaDB it is a locking read: an account deletion waits for this
+    transaction's commit (and then deletes what it wrote), or this
+    transaction waits for the deletion's and finds no account; so no row
+    outlives its account.
+    """
+    row = transaction.execute(
+        "SELECT 1 FROM users WHERE jid = ?" + transaction.engine.forShare(),
+        (jid,)).fetchone()
+    return row is not None
+
+
 def raiseOverQuota(result):
-    """The Deferred callback that turns an OverQuota into QuotaExceeded."""
-    from xmppd.storage.interfaces import QuotaExceeded
+    """
+    The Deferred callback that turns an OverQuota into QuotaExceeded, and
+    NO_ACCOUNT into UnknownUser.
+    """
+    from xmppd.storage.interfaces import QuotaExceeded, UnknownUser
+    if result is NO_ACCOUNT:
+        raise UnknownUser()
     if isinstance(result, OverQuota):
         raise QuotaExceeded(result.limit)
     return result

@@ -10,6 +10,19 @@ lane in arrival order. The pump is a loop, not a chain of callbacks:
 hundreds of jobs that finish at once (a recipient coming online while a
 burst waits on the database) would otherwise recurse once per job and
 overflow the stack.
+
+One exception to "finished": a job run with ``runOverlapping`` may call
+``letGo(key)`` once whatever it does is queued somewhere that keeps the
+order by itself (a stored message handed to a queue that commits in the
+order asked), and the lane's next job starts then if it is an overlapping
+one too, so that a burst of messages to one offline account reaches the
+database together instead of one commit at a time. Any other job waits
+until every earlier one has finished, as before: a delivery never reads
+the queue before the stores ahead of it committed.
+
+``runNow`` is ``runOverlapping`` for the job that mostly finishes at once
+(a live message to an online recipient): on an idle lane it runs at once,
+and its outcome comes back as is, with no Deferred made for it at all.
 """
 
 from collections import deque
@@ -19,17 +32,65 @@ from twisted.internet import defer
 from twisted.python import failure
 
 
-# The outcome of a job that has not run yet.
-_NOT_RUN = object()
-
-
 class Lanes:
     def __init__(self):
         self._queues = {}
+        # key -> the results of the jobs that let the lane go on and have
+        # not finished yet.
+        self._unfinished = {}
+        # The keys whose next job waits for those (it is not overlapping).
+        self._blocked = set()
+        # key -> the state of the overlapping job running now, until it
+        # lets go or finishes.
+        self._overlapping = {}
+        self._pumping = set()
 
     def run(self, key, job, *args):
         """Fire with ``job(*args)``'s result once every earlier job for ``key`` is done."""
         return self._enqueue(key, (job, args, defer.Deferred()), deque.append)
+
+    def runOverlapping(self, key, job, *args):
+        """
+        As ``run``, but the job may let the lane's next overlapping job
+        start before it has finished (``letGo``); the result still fires
+        with the job's, when it has finished.
+        """
+        return self._enqueue(key, (_Overlapping(job), args, defer.Deferred()), deque.append)
+
+    def runNow(self, key, job, *args):
+        """
+        As ``runOverlapping``; but on an idle lane the job runs now, and if
+        it finished before this returns, its outcome is returned as is (a
+        Failure if it raised) instead of a Deferred. Anything queued for
+        ``key`` while it runs waits for it.
+        """
+        if key in self._queues or type(self)._pump is not Lanes._pump:
+            # A lane with a pump of its own (the cluster's takes the
+            # account's lock first) is always pumped.
+            return self.runOverlapping(key, job, *args)
+        pending = _Pending()
+        self._queues[key] = deque([(_Overlapping(job), args, pending)])
+        self._pump(key)
+        if pending.outcome is not _NOT_RUN:
+            return pending.outcome
+        pending.deferred = defer.Deferred()
+        return pending.deferred
+
+    def letGo(self, key):
+        """
+        From the overlapping job running in ``key``'s lane: the lane's next
+        job may start. Nothing when called from any other job, or on lanes
+        that never overlap jobs (a cluster's, which must hold the account's
+        lock until each job finished).
+        """
+        state = self._overlapping.pop(key, None)
+        if state is None:
+            return
+        state.gone = True
+        _job, _args, state.result = self._queues[key].popleft()
+        self._unfinished.setdefault(key, []).append(state.result)
+        if not state.calling:
+            self._pump(key)
 
     def runNext(self, key, job, *args):
         """
@@ -38,30 +99,8 @@ class Lanes:
         their place before messages that arrived after them.
         """
         def behindRunning(queue, item):
-            queue.insert(1, item)
+            queue.insert(0 if key in self._blocked else 1, item)
         return self._enqueue(key, (job, args, defer.Deferred()), behindRunning)
-
-    def runNow(self, key, job, *args):
-        """
-        As ``run``, for a job that mostly finishes at once (a live delivery):
-        on an idle lane it runs now, and if it finished at once with the
-        lane idle again, its outcome is returned as is (a Failure if it
-        raised), with no Deferred at all; otherwise ``run``'s Deferred.
-        Anything queued for ``key`` while the job runs waits for it.
-        """
-        if key in self._queues or type(self)._pump is not Lanes._pump:
-            # A lane with a pump of its own (the cluster's takes the
-            # account's lock first) is always pumped.
-            return self.run(key, job, *args)
-        queue = self._queues[key] = deque([(job, args, None)])
-        outcome = _call(job, args)
-        if len(queue) == 1 and not isinstance(outcome, defer.Deferred):
-            del self._queues[key]
-            return outcome
-        result = defer.Deferred()
-        queue[0] = (job, args, result)
-        self._pump(key, outcome)
-        return result
 
     def busy(self, key):
         return key in self._queues
@@ -69,46 +108,98 @@ class Lanes:
     def _enqueue(self, key, item, place):
         queue = self._queues.get(key)
         if queue is not None:
+            # Empty, outside the pump, only while jobs that let it go run
+            # on: nothing else would start this one.
+            idle = not queue and key not in self._pumping
             place(queue, item)
+            if idle:
+                self._pump(key)
             return item[2]
         self._queues[key] = deque([item])
         self._pump(key)
         return item[2]
 
-    def _pump(self, key, outcome=_NOT_RUN):
-        """Run the lane's jobs in turn; ``outcome`` is the first one's, if it has run."""
+    def _pump(self, key):
+        self._pumping.add(key)
+        try:
+            self._pumpLoop(key)
+        finally:
+            self._pumping.discard(key)
+        if not self._queues[key] and key not in self._unfinished:
+            del self._queues[key]
+
+    def _pumpLoop(self, key):
         queue = self._queues[key]
         while queue:
-            if outcome is _NOT_RUN:
-                job, args, _ = queue[0]
-                outcome = _call(job, args)
+            job, args, _ = queue[0]
+            overlapping = isinstance(job, _Overlapping)
+            if not overlapping and key in self._unfinished:
+                # The last of them to finish pumps again (_done).
+                self._blocked.add(key)
+                return
+            self._blocked.discard(key)
+            state = _JobState()
+            if overlapping:
+                self._overlapping[key] = state
+            outcome = _call(job, args)
             if isinstance(outcome, defer.Deferred):
-                finishedNow = []
-                running = [True]
+                outcome.addBoth(self._done, key, state)
+            else:
+                self._done(outcome, key, state)
+            state.calling = False
+            if state.gone:
+                continue
+            if not state.finished:
+                return
+            self._settle(key, state.outcome)
 
-                def done(outcome, finishedNow=finishedNow, running=running):
-                    if running[0]:
-                        finishedNow.append(outcome)
-                    else:
-                        # It finished later: go on from this fresh stack.
-                        self._settle(key, outcome)
-                        self._pump(key)
+    def _done(self, outcome, key, state):
+        if self._overlapping.get(key) is state:
+            del self._overlapping[key]
+        if state.gone:
+            unfinished = self._unfinished[key]
+            unfinished.remove(state.result)
+            if not unfinished:
+                del self._unfinished[key]
+            _fire(state.result, outcome)
+            self._resume(key)
+        elif state.calling:
+            state.finished, state.outcome = True, outcome
+        else:
+            # It finished later: go on from this fresh stack.
+            self._pumping.add(key)
+            try:
+                self._settle(key, outcome)
+            finally:
+                self._pumping.discard(key)
+            self._pump(key)
 
-                outcome.addBoth(done)
-                running[0] = False
-                if not finishedNow:
-                    return
-                outcome = finishedNow[0]
-            self._settle(key, outcome)
-            outcome = _NOT_RUN
-        del self._queues[key]
+    def _resume(self, key):
+        """A job that let the lane go finished: the lane goes on if it waited, or ends."""
+        queue = self._queues.get(key)
+        if queue is None or key in self._pumping or key in self._unfinished:
+            return
+        if key in self._blocked:
+            self._pump(key)
+        elif not queue:
+            del self._queues[key]
 
     def _settle(self, key, outcome):
         _, _, result = self._queues[key].popleft()
-        if isinstance(outcome, failure.Failure):
-            result.errback(outcome)
-        else:
-            result.callback(outcome)
+        _fire(result, outcome)
+
+
+def _fire(result, outcome):
+    if type(result) is _Pending:
+        if result.deferred is None:
+            # runNow has not returned yet: it returns the outcome itself.
+            result.outcome = outcome
+            return
+        result = result.deferred
+    if isinstance(outcome, failure.Failure):
+        result.errback(outcome)
+    else:
+        result.callback(outcome)
 
 
 def _call(job, args):
@@ -124,3 +215,35 @@ def _call(job, args):
     if type(outcome) is CoroutineType:
         return defer.Deferred.fromCoroutine(outcome)
     return outcome
+
+
+# The outcome of a runNow job that has not finished.
+_NOT_RUN = object()
+
+
+class _Pending:
+    """
+    The result of a ``runNow`` job: its outcome, if it finished before
+    runNow returned, else the Deferred runNow returned.
+    """
+
+    outcome = _NOT_RUN
+    deferred = None
+
+
+class _JobState:
+    calling = True
+    finished = False
+    outcome = None
+    gone = False
+    result = None
+
+
+class _Overlapping:
+    """A job of ``runOverlapping``, called as the job itself."""
+
+    def __init__(self, job):
+        self.job = job
+
+    def __call__(self, *args):
+        return self.job(*args)

@@ -15,6 +15,8 @@ ends with messages it never delivered hands them back here
 arrived after them.
 """
 
+import functools
+
 from twisted.internet import defer
 from twisted.python import log
 from twisted.python.failure import Failure
@@ -22,7 +24,9 @@ from wokkel.subprotocols import XMPPHandler
 
 from xmppd.events import MESSAGE_INBOUND, MESSAGE_OFFLINE, MESSAGE_ROUTE
 from xmppd.events import SESSION_LEFT_BEHIND as LEFT_BEHIND_EVENT
+from xmppd.iservices import IOfflineService
 from xmppd.jidprep import internJID
+from xmppd.stanzas import annotated
 
 OFFLINE_EVENT = MESSAGE_OFFLINE
 # Fired with (message, routing) at the moment routing acts on a message a
@@ -35,7 +39,18 @@ INBOUND_EVENT = MESSAGE_INBOUND
 
 
 class OfflineMessage:
-    """What the offline event carries: the stanza and its resolved recipient."""
+    """
+    What the offline event carries: the stanza and its resolved recipient.
+
+    ``accountKnown`` False: nobody has checked yet that the recipient's
+    account exists; the offline service checks it in the insert's
+    transaction and calls ``unknownAccount(stanza)`` when it does not.
+    ``queued``, when set, is called once the insert is queued where the
+    order holds, so that the recipient's lane can go on.
+    """
+
+    accountKnown = True
+    queued = None
 
     def __init__(self, stanza, recipient, rerouted=False):
         self.stanza = stanza
@@ -161,7 +176,26 @@ class MessageRouter(XMPPHandler):
         return self.host.events.fire(ROUTE_EVENT, message, routing) is not None
 
     def offline(self, message, bare):
-        return defer.ensureDeferred(self._offline(message, bare))
+        if annotated(message) or not self._storageChecksAccounts():
+            # What a module noted on the message may make it act on what
+            # would happen to it (AMP's rules): it gets a known account.
+            return defer.ensureDeferred(self._offline(message, bare))
+        offlineMessage = OfflineMessage(message, bare)
+        if not self.host.sessions.resources(bare):
+            offlineMessage.accountKnown = False
+            offlineMessage.unknownAccount = self.unknownAccount
+        offlineMessage.queued = functools.partial(self.pipeline.letGo, bare.userhost())
+        return self.toStorageNow(offlineMessage)
+
+    def _storageChecksAccounts(self):
+        offline = self.host.optionalService(IOfflineService)
+        return offline is not None and getattr(offline, "checksAccounts", False)
+
+    def unknownAccount(self, message):
+        """A message for an account that does not exist (RFC 6121 §8.5.2.2.1)."""
+        if self.taken(message, Routing(BOUNCE)):
+            return
+        self.host.bounce(message, "service-unavailable", "cancel")
 
     async def _offline(self, message, bare):
         try:
@@ -174,20 +208,25 @@ class MessageRouter(XMPPHandler):
             return self.host.bounce(message, "internal-server-error", "wait",
                                     "Offline storage failed")
         if not exists:
-            if self.taken(message, Routing(BOUNCE)):
-                return None
-            return self.host.bounce(message, "service-unavailable", "cancel")
+            return self.unknownAccount(message)
         # No second look for a resource: one that became available since is
         # waiting behind us in this lane with its offline delivery.
         await self.toStorage(OfflineMessage(message, bare))
 
-    async def toStorage(self, offlineMessage):
+    def toStorageNow(self, offlineMessage):
+        """Fire the offline event; the Deferred of whoever took it, else None."""
         taken = self.host.events.fire(OFFLINE_EVENT, offlineMessage)
         if taken is None:
             # No offline storage (SPEC §2 rule 2): MongooseIM's bounce, verbatim.
             self.host.bounce(offlineMessage.stanza, "service-unavailable", "cancel",
                              "Bounce offline message")
         elif isinstance(taken, defer.Deferred):
+            return taken
+        return None
+
+    async def toStorage(self, offlineMessage):
+        taken = self.toStorageNow(offlineMessage)
+        if taken is not None:
             await taken
 
     # What a departed session left behind ------------------------------------------

@@ -261,6 +261,11 @@ class Session:
         Ask the client to acknowledge everything written so far; fire True
         when it has, False if the session ends first.
         """
+        if self.closed:
+            # Ended already, perhaps by the very writes being asked about
+            # (too many unacknowledged): its waiters were fired, and one
+            # added now would never be.
+            return defer.succeed(False)
         waiter = self.acks.whenAcked()
         if not waiter.called:
             self._sendAckRequest()

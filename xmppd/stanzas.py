@@ -103,6 +103,11 @@ def annotation(stanza, key, default=None):
     return default if notes is None else notes.get(key, default)
 
 
+def annotated(stanza):
+    """Whether any module noted something on ``stanza``."""
+    return bool(stanza.__dict__.get(_ANNOTATIONS))
+
+
 def routeAsServer(host, stanza):
     """Route a stanza whose outbound processing is done, towards its recipient."""
     annotate(stanza, ROUTED_BY_SERVER, True)

@@ -138,3 +138,35 @@ async def test_unknown_account_is_service_unavailable_and_nothing_stored(serve, 
                  sender="nobody@localhost", body="hello?")
     await settle(xmpp, "nobody", alice)
     assert await storedCount(xmpp, "nobody") == 0
+
+
+@BACKENDS
+@pytest.mark.parametrize("kind", ["headline", "normal", "chat"])
+@asyncioTest
+async def test_unknown_account_is_service_unavailable_whatever_storage_would_do(
+        serve, backend, kind):
+    # A headline is never stored, a bare chat state neither: no insert
+    # checks the account, yet the sender hears of it as for a stored kind.
+    xmpp = await serve(backend)
+    alice = await online(xmpp, "alice")
+    alice.sendRaw("<message to='nobody@localhost' id='h1' type='%s'>"
+                  "<active xmlns='http://jabber.org/protocol/chatstates'/></message>" % kind)
+    reply = await alice.expect()
+    assert reply.get("type") == "error" and reply.get("id") == "h1"
+    assert reply.find(q(NS_CLIENT, "error")).get("type") == "cancel"
+    await settle(xmpp, "nobody", alice)
+    assert await storedCount(xmpp, "nobody") == 0
+
+
+@BACKENDS
+@asyncioTest
+async def test_a_burst_to_an_unknown_account_bounces_every_message_in_order(serve, backend):
+    xmpp = await serve(backend)
+    alice = await online(xmpp, "alice")
+    for n in range(30):
+        send(alice, "nobody@localhost", "n%d" % n, "hello %d" % n)
+    for n in range(30):
+        assertBounce(await alice.expect(), "n%d" % n, "service-unavailable", "cancel",
+                     sender="nobody@localhost", body="hello %d" % n)
+    await settle(xmpp, "nobody", alice)
+    assert await storedCount(xmpp, "nobody") == 0

@@ -134,10 +134,12 @@ async def test_storing_fails_while_mariadb_is_down_and_works_once_it_is_back(
         pytest.skip("the MariaDB server is external")
     database = await make_database("mysql", pool_size=5, schema=["xmppd.offline"])
     offline = OfflineStore(database)
-    # Open every pooled connection, so that all of them go stale below.
     await defer.gatherResults([
         offline.store("alice@example.org", "bob@example.org", "<m/>", n, pairLimit=100)
         for n in range(20)])
+    # Open every pooled connection (the stores above share one batch's), so
+    # that all of them go stale below.
+    await defer.gatherResults([database.runQuery("SELECT SLEEP(0.2)") for _ in range(5)])
     assert openConnections(mariadb, database.engine.database) == 5
 
     mariadb.stop()

@@ -53,3 +53,30 @@ async def test_interactions_of_a_group_run_in_the_order_they_were_asked(make_dat
     calls.append(database.runQuery("SELECT COUNT(*) FROM settings"))
     results = await defer.gatherResults(calls)
     assert results[-1] == [(300,)]
+
+
+def _countThenInsert(transaction, n):
+    count = transaction.execute("SELECT COUNT(*) FROM settings").fetchone()[0]
+    transaction.execute(INSERT, ("a@b", "n", "k%03d" % n, "v"))
+    return int(count)
+
+
+@pytest_twisted.ensureDeferred
+async def test_ordered_interactions_run_one_after_another_in_the_order_asked(database):
+    # On MariaDB too: each one sees exactly the rows of those asked before it.
+    results = await defer.gatherResults(
+        [database.runOrdered(_countThenInsert, n) for n in range(120)])
+    assert results == list(range(120))
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_ordered_interaction_that_raises_fails_alone(database):
+    calls = [database.runOrdered(_insert, "k%d" % i) for i in range(4)]
+    calls.append(database.runOrdered(_insertThenFail, "bad"))
+    calls.append(database.runOrdered(_countThenInsert, 99))
+    results = await defer.DeferredList(calls, consumeErrors=True)
+    assert [ok for ok, _ in results] == [True] * 4 + [False, True]
+    assert results[4][1].check(KeyError)
+    # The failed one's insert was rolled back before the next one counted.
+    assert results[5][1] == 4
+    assert await database.runQuery("SELECT COUNT(*) FROM settings") == [(5,)]

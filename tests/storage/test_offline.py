@@ -17,7 +17,7 @@ from xmppd.api import IOfflineQueue
 from xmppd.mam.queue import ArchiveQueue
 from xmppd.offline.memory import MemoryOfflineStore
 from xmppd.offline.store import OfflineStore, exceededLimit
-from xmppd.storage import QuotaExceeded
+from xmppd.storage import QuotaExceeded, StorageError, UnknownUser
 
 ALICE = "alice@example.org"
 BOB = "bob@example.org"
@@ -63,6 +63,32 @@ async def storeSeveral(offline, count, recipient=ALICE, sender=BOB, **options):
 
 
 class TestOfflineStore:
+    @pytest_twisted.ensureDeferred
+    async def test_a_burst_to_several_recipients_keeps_each_ones_arrival_order(self, offline):
+        # Asked all at once, as the lanes do: written in batches on SQL.
+        calls = [(recipient, n) for n in range(60) for recipient in (ALICE, CAROL)]
+        ids = await defer.gatherResults(
+            [offline.store(recipient, BOB, message(n), NOW + n) for recipient, n in calls])
+        assert len(set(ids)) == len(ids) and ids == sorted(ids)
+        for recipient in (ALICE, CAROL):
+            rows = await offline.listMessages(recipient)
+            assert [row[0] for row in rows] == [
+                rowId for (to, _n), rowId in zip(calls, ids) if to == recipient]
+            assert [row[4] for row in rows] == [message(n) for n in range(60)]
+
+    @pytest_twisted.ensureDeferred
+    async def test_a_row_the_database_refuses_fails_alone_among_those_asked_with_it(
+            self, offline, store_backend):
+        if store_backend == "memory":
+            pytest.skip("the memory queue checks no column")
+        calls = [offline.store(ALICE, BOB, message(n), None if n == 3 else NOW + n)
+                 for n in range(8)]
+        results = await defer.DeferredList(calls, consumeErrors=True)
+        assert [ok for ok, _ in results] == [True] * 3 + [False] + [True] * 4
+        assert results[3][1].check(StorageError)
+        rows = await offline.listMessages(ALICE)
+        assert [row[4] for row in rows] == [message(n) for n in range(8) if n != 3]
+
     def test_the_backend_has_its_own_offline_store(self, offline, store_backend, queue_kind):
         expected = MemoryOfflineStore if store_backend == "memory" else OfflineStore
         if queue_kind == "archive":
@@ -415,3 +441,36 @@ async def test_concurrent_stores_never_overshoot_the_user_limit(kind, backend, m
     stored, refused = await storeConcurrently(offline, senders, pairLimit=5, userLimit=13)
     assert len(stored) == 13 and await offline.count(ALICE) == 13
     assert len(refused) == 37
+
+
+@pytest.mark.parametrize("queue", ["offline", "mam_offline"])
+@pytest_twisted.ensureDeferred
+async def test_a_store_that_requires_the_account_writes_nothing_without_it(
+        storage, accounts, queue):
+    offline = getattr(storage, queue)
+    for limits in ({}, {"pairLimit": 10, "userLimit": 10}):
+        with pytest.raises(UnknownUser):
+            await offline.store(ALICE, BOB, message(0), NOW, requireAccount=True, **limits)
+    assert await offline.count(ALICE) == 0
+    await accounts.create(ALICE, "secret")
+    rowId = await offline.store(ALICE, BOB, message(1), NOW + 1, requireAccount=True)
+    assert [row[0] for row in await offline.listMessages(ALICE)] == [rowId]
+
+
+@pytest.mark.parametrize("queue", ["offline", "mam_offline"])
+@pytest_twisted.ensureDeferred
+async def test_stores_racing_the_account_deletion_leave_no_row_behind(
+        storage, accounts, queue):
+    offline = getattr(storage, queue)
+    await accounts.create(ALICE, "secret")
+    stores = [offline.store(ALICE, BOB, message(n), NOW + n, pairLimit=100,
+                            requireAccount=True) for n in range(30)]
+    deleted = accounts.delete(ALICE)
+    stores += [offline.store(ALICE, BOB, message(n), NOW + n, requireAccount=True)
+               for n in range(30, 40)]
+    results = await defer.DeferredList(stores + [deleted], consumeErrors=True)
+    assert results[-1][0], results[-1][1]
+    refused = [value for ok, value in results[:-1] if not ok]
+    assert all(failure.check(UnknownUser) for failure in refused)
+    # Stored before the deletion and deleted with the account, or refused.
+    assert await offline.count(ALICE) == 0

@@ -30,7 +30,7 @@ from twisted.python import log
 from wokkel.generic import parseXml
 from zope.interface import implementer
 
-from xmppd.api import OverQuota, boundedLimit, raiseOverQuota
+from xmppd.api import NO_ACCOUNT, OverQuota, accountExists, boundedLimit, raiseOverQuota
 from xmppd.api import (
     IOfflineQueue, SQLStore, annotation, exceededBytes, exceededLimit,
     offlineCopy)
@@ -97,8 +97,12 @@ class ArchiveQueue(SQLStore):
 
     # Storing -------------------------------------------------------------------------
 
+    # Stores commit in the order asked (Database.runOrdered).
+    ordered = True
+
     def store(self, recipient, sender, xml, storedAt, expiresAt=None,
-              pairLimit=None, userLimit=None, userBytesLimit=None, stanza=None):
+              pairLimit=None, userLimit=None, userBytesLimit=None, stanza=None,
+              requireAccount=False):
         archiving = None if stanza is None else annotation(stanza, ARCHIVING)
         archiveRow = archivedId = None
         if archiving is not None and not archiving.written:
@@ -106,9 +110,10 @@ class ArchiveQueue(SQLStore):
         elif stanza is not None:
             # Archived when it was first routed (a departed session's leftovers).
             archivedId = stanzaIdBy(stanza, recipient)
-        d = self.database.runInteraction(
+        d = self.database.runOrdered(
             self._store, recipient, sender, xml, storedAt, expiresAt,
-            boundedLimit(pairLimit), boundedLimit(userLimit), userBytesLimit, archiveRow, archivedId)
+            boundedLimit(pairLimit), boundedLimit(userLimit), userBytesLimit, archiveRow, archivedId,
+            requireAccount)
         d.addCallback(raiseOverQuota)
         if archiveRow is not None:
             d.addCallback(archiving.stored)
@@ -116,7 +121,10 @@ class ArchiveQueue(SQLStore):
         return d
 
     def _store(self, transaction, recipient, sender, xml, storedAt, expiresAt,
-               pairLimit, userLimit, userBytesLimit, archiveRow, archivedId):
+               pairLimit, userLimit, userBytesLimit, archiveRow, archivedId,
+               requireAccount=False):
+        if requireAccount and not accountExists(transaction, recipient):
+            return NO_ACCOUNT
         size = len(xml.encode("utf-8"))
         if pairLimit is not None or userLimit is not None or userBytesLimit is not None:
             transaction.engine.lockKey(transaction, "mam_offline_locks", "recipient", recipient)

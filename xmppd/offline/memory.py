@@ -8,9 +8,8 @@ expiry -- and nothing survives a restart.
 from twisted.internet import defer
 from zope.interface import implementer
 
-from xmppd.offline.store import (
-    IOfflineStore, exceededBytes, exceededLimit, nowMicroseconds)
-from xmppd.api import QuotaExceeded
+from xmppd.api import QuotaExceeded, exceededBytes
+from xmppd.offline.store import IOfflineStore, exceededLimit, nowMicroseconds
 
 
 def _size(xml):
@@ -20,6 +19,8 @@ def _size(xml):
 @implementer(IOfflineStore)
 class MemoryOfflineStore:
     database = None
+    # Every store is done when it returns.
+    ordered = True
 
     def __init__(self):
         self.lastId = 0
@@ -38,7 +39,9 @@ class MemoryOfflineStore:
         return exceededLimit(pairLimit, userLimit, pairCount, len(queue))
 
     def store(self, recipient, sender, xml, storedAt, expiresAt=None,
-              pairLimit=None, userLimit=None, userBytesLimit=None, stanza=None):
+              pairLimit=None, userLimit=None, userBytesLimit=None, stanza=None,
+              requireAccount=False):
+        # requireAccount: without a database, the caller checked (IOfflineQueue).
         over = self._over(recipient, sender, pairLimit, userLimit)
         if over is None and userBytesLimit is not None:
             queued = sum(_size(row[4]) for row in self._queue(recipient).values())

@@ -24,8 +24,8 @@ from twisted.words.protocols.jabber.jid import JID
 from zope.interface import implementer
 
 from xmppd.api import (
-    EXPIRES_AT, IOfflineQueue, IOfflineService, OFFLINE_STORED, QuotaExceeded, annotation,
-    copyStanza, offlineCopy)
+    EXPIRES_AT, IOfflineQueue, IOfflineService, OFFLINE_STORED, QuotaExceeded, UnknownUser,
+    annotation, copyStanza, offlineCopy)
 
 from xmppd.offline import policy
 from xmppd.offline.matchers import parseMatchers
@@ -50,6 +50,9 @@ class OfflineService:
     """
 
     enabled = True
+    # The account check of a message to store is this service's, in the
+    # insert's transaction (the router need not ask the database first).
+    checksAccounts = True
 
     def __init__(self, host, options, clock=None):
         self.host = host
@@ -102,10 +105,23 @@ class OfflineService:
         """
         Whether the message is to be stored; with ``quotaAhead`` (AMP must
         know before acting) the limits are counted now, unlocked, too.
+        Without either that or users' own limits nothing is read: the
+        Decision is there at once, and the insert alone counts.
         """
-        return defer.ensureDeferred(self._decide(offlineMessage, quotaAhead))
+        if quotaAhead or self.options.user_limits:
+            return defer.ensureDeferred(self._decide(offlineMessage, quotaAhead))
+        decision = self._eligibility(offlineMessage)
+        if decision.store:
+            try:
+                decision.pairLimit = self.options.pair_limit
+                decision.userLimit = self.userLimitFor(_bare(offlineMessage.recipient))
+            except Exception:
+                log.err(None, "offline quota check failed")
+                return defer.succeed(_storageFailed())
+        return defer.succeed(decision)
 
-    async def _decide(self, offlineMessage, quotaAhead):
+    def _eligibility(self, offlineMessage):
+        """SPEC §2's rules and the expiry: stored, dropped or bounced, limits aside."""
         stanza = offlineMessage.stanza
         decision = policy.eligibility(stanza, self.matchers,
                                       self.options.store_groupchat_messages)
@@ -118,6 +134,13 @@ class OfflineService:
             stanza, receivedAt, getattr(offlineMessage, "expiresAt", None))
         if decision.expiresAt is not None and decision.expiresAt <= receivedAt:
             return policy.dropped("expired")
+        return decision
+
+    async def _decide(self, offlineMessage, quotaAhead):
+        stanza = offlineMessage.stanza
+        decision = self._eligibility(offlineMessage)
+        if not decision.store:
+            return decision
         recipient = _bare(offlineMessage.recipient)
         try:
             decision.pairLimit = await self.pairLimitFor(recipient)
@@ -156,9 +179,26 @@ class OfflineService:
     def commit(self, offlineMessage, decision):
         """Fire "stored", or the reason it was not (already bounced or dropped)."""
         if not decision.store:
+            if not getattr(offlineMessage, "accountKnown", True):
+                # No insert to check it: a message to no account is refused
+                # as such whatever the policy would have done with it.
+                return defer.ensureDeferred(self._refuse(offlineMessage, decision))
             self.reject(offlineMessage, decision)
             return defer.succeed(decision.reason)
-        return defer.ensureDeferred(self.storeNow(offlineMessage, decision))
+        return self.storeNow(offlineMessage, decision)
+
+    async def _refuse(self, offlineMessage, decision):
+        stanza = offlineMessage.stanza
+        try:
+            exists = await self.host.isLocalUser(JID(_bare(offlineMessage.recipient)))
+        except Exception:
+            log.err(None, "account lookup failed")
+            exists, decision = True, _storageFailed()
+        if not exists:
+            offlineMessage.unknownAccount(stanza)
+            return "no-account"
+        self.reject(offlineMessage, decision)
+        return decision.reason
 
     def reject(self, offlineMessage, decision):
         if decision.bounce:
@@ -168,38 +208,80 @@ class OfflineService:
         else:
             self.metrics.dropped.labels(decision.reason).inc()
 
-    async def storeNow(self, offlineMessage, decision):
-        """The atomic insert with the limits (SPEC §4), in the recipient's lane."""
-        stanza = offlineMessage.stanza
-        recipient = _bare(offlineMessage.recipient)
-        receivedAt = getattr(offlineMessage, "receivedAt", None) or self.now()
-        xml = storedCopy(stanza, self.host.domain, receivedAt)
+    def storeNow(self, offlineMessage, decision):
+        """
+        The atomic insert with the limits (SPEC §4) and the account check,
+        in the recipient's lane; the lane may go on once the insert is
+        queued in a queue that keeps the order (``offlineMessage.queued``).
+        Plain callbacks, no coroutine, on the way of every stored message.
+        """
         started = time.perf_counter()
+        store = self.store
+        # The insert checks the account where the users are in its database.
+        inOne = store.database is not None and store.database is getattr(
+            self.host.storage.users, "database", None)
+        handover = self.handover
+        if inOne and (handover is None or handover.done):
+            d = self._insert(offlineMessage, decision, store, inOne)
+        else:
+            d = defer.ensureDeferred(self._insertLater(offlineMessage, decision, store, inOne))
+        d.addCallbacks(self._stored, self._notStored, callbackArgs=(offlineMessage, started),
+                       errbackArgs=(offlineMessage, started))
+        return d
+
+    async def _insertLater(self, offlineMessage, decision, store, inOne):
+        # Older rows of another queue go in first (a start-up's handover).
+        await self.queueReady()
+        if not inOne and not await self.host.isLocalUser(JID(_bare(offlineMessage.recipient))):
+            # Users in memory (the memory backend): nothing runs between.
+            raise UnknownUser(offlineMessage.recipient)
+        return await self._insert(offlineMessage, decision, store, inOne)
+
+    def _insert(self, offlineMessage, decision, store, inOne):
+        stanza = offlineMessage.stanza
         try:
-            # Older rows of another queue go in first (a start-up's handover).
-            await self.queueReady()
-            rowId = await self.store.store(
-                recipient, _bare(stanza["from"]), xml, receivedAt, decision.expiresAt,
-                decision.pairLimit, decision.userLimit,
+            receivedAt = getattr(offlineMessage, "receivedAt", None) or self.now()
+            stored = store.store(
+                _bare(offlineMessage.recipient), _bare(stanza["from"]),
+                storedCopy(stanza, self.host.domain, receivedAt), receivedAt,
+                decision.expiresAt, decision.pairLimit, decision.userLimit,
                 # [modules.offline] max_user_bytes, enforced by the insert.
                 userBytesLimit=self.options.max_user_bytes or None,
                 # A queue that keeps less than the copy reads the message's notes.
-                stanza=stanza)
-        except QuotaExceeded as e:
-            refused = policy.overQuota(e.limit, self.options.quota_exceeded)
-            self.reject(offlineMessage, refused)
-            return refused.reason
+                stanza=stanza,
+                # Even an account that had a session may be deleted by now.
+                requireAccount=inOne)
         except Exception:
-            log.err(None, "storing an offline message failed")
-            failed = _storageFailed()
-            self.reject(offlineMessage, failed)
-            return failed.reason
-        finally:
-            self.metrics.writeSeconds.labels(self.backend).observe(
-                time.perf_counter() - started)
+            return defer.fail()
+        queued = getattr(offlineMessage, "queued", None)
+        if queued is not None and getattr(store, "ordered", False):
+            queued()
+        return stored
+
+    def _stored(self, rowId, offlineMessage, started):
+        self.metrics.writeSeconds.labels(self.backend).observe(time.perf_counter() - started)
         self.metrics.stored.inc()
         self.host.events.fire(OFFLINE_STORED, offlineMessage, rowId)
         return "stored"
+
+    def _notStored(self, failure, offlineMessage, started):
+        self.metrics.writeSeconds.labels(self.backend).observe(time.perf_counter() - started)
+        stanza = offlineMessage.stanza
+        if failure.check(UnknownUser):
+            unknown = getattr(offlineMessage, "unknownAccount", None)
+            if unknown is not None:
+                unknown(stanza)
+            else:
+                self.host.bounce(stanza, "service-unavailable", "cancel")
+            return "no-account"
+        if failure.check(QuotaExceeded):
+            refused = policy.overQuota(failure.value.limit, self.options.quota_exceeded)
+            self.reject(offlineMessage, refused)
+            return refused.reason
+        log.err(failure, "storing an offline message failed")
+        failed = _storageFailed()
+        self.reject(offlineMessage, failed)
+        return failed.reason
 
     # The message/offline event ----------------------------------------------------
 
@@ -210,9 +292,12 @@ class OfflineService:
             if expiresAt is not None:
                 offlineMessage.expiresAt = expiresAt
         d = self.decide(offlineMessage)
-        d.addCallback(lambda decision: self.commit(offlineMessage, decision))
+        d.addCallback(self._commitDecided, offlineMessage)
         d.addErrback(self._failed, offlineMessage)
         return d
+
+    def _commitDecided(self, decision, offlineMessage):
+        return self.commit(offlineMessage, decision)
 
     def _failed(self, failure, offlineMessage):
         log.err(failure, "offline message handling failed")

@@ -17,8 +17,9 @@ import time
 from twisted.internet import defer
 from zope.interface import implementer
 
-from xmppd.api import OverQuota, boundedLimit, raiseOverQuota
-from xmppd.api import IOfflineQueue, SQLStore, exceededBytes, exceededLimit
+from xmppd.api import IOfflineQueue, SQLStore, boundedLimit, exceededLimit
+
+from xmppd.offline.batch import Batcher, Pending
 
 # The contract, and what a limit means, are the API's: a module may
 # provide the queue the offline service stores in (IOfflineQueue).
@@ -62,30 +63,23 @@ def _deleteIds(transaction, ids):
 @implementer(IOfflineStore)
 class OfflineStore(SQLStore):
     accountTables = [("offline_messages", "recipient"), ("offline_locks", "recipient")]
+    # Stores commit in the order asked (Database.runOrdered).
+    ordered = True
+
+    def __init__(self, database):
+        SQLStore.__init__(self, database)
+        self.batcher = Batcher(
+            database, "offline_messages",
+            ("recipient", "sender", "stored_at", "expires_at", "xml"), _values,
+            "offline_locks")
 
     def store(self, recipient, sender, xml, storedAt, expiresAt=None,
-              pairLimit=None, userLimit=None, userBytesLimit=None, stanza=None):
-        d = self.database.runInteraction(
-            self._store, recipient, sender, xml, storedAt, expiresAt,
-            pairLimit, userLimit, userBytesLimit)
-        d.addCallback(raiseOverQuota)
-        return d
-
-    def _store(self, transaction, recipient, sender, xml, storedAt, expiresAt,
-               pairLimit, userLimit, userBytesLimit=None):
-        if pairLimit is not None or userLimit is not None or userBytesLimit is not None:
-            transaction.engine.lockKey(transaction, "offline_locks", "recipient", recipient)
-            overLimit = self._overLimit(transaction, recipient, sender,
-                                        boundedLimit(pairLimit), boundedLimit(userLimit))
-            if overLimit is None and userBytesLimit is not None:
-                overLimit = self._overBytes(transaction, recipient, xml, userBytesLimit)
-            if overLimit is not None:
-                return OverQuota(overLimit)
-        return transaction.engine.insertReturningId(
-            transaction,
-            "INSERT INTO offline_messages (recipient, sender, stored_at, expires_at, xml)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (recipient, sender, storedAt, expiresAt, xml))
+              pairLimit=None, userLimit=None, userBytesLimit=None, stanza=None,
+              requireAccount=False):
+        # Written with whatever else queued meanwhile (xmppd.offline.batch).
+        return self.batcher.add(Pending(
+            recipient, sender, xml, storedAt, expiresAt, boundedLimit(pairLimit),
+            boundedLimit(userLimit), userBytesLimit, requireAccount))
 
     def wouldExceed(self, recipient, sender, pairLimit=None, userLimit=None):
         return self.database.runInteraction(
@@ -119,19 +113,6 @@ class OfflineStore(SQLStore):
         pairCount = row.pop(0) if pairLimit is not None else 0
         userCount = row.pop(0) if userLimit is not None else 0
         return exceededLimit(pairLimit, userLimit, int(pairCount), int(userCount))
-
-    def _overBytes(self, transaction, recipient, xml, limit):
-        """
-        "bytes" if this stanza would take the queue past ``limit`` bytes.
-        A sum over the user's rows: the count limits bound how many there are.
-        """
-        size = len(xml.encode("utf-8"))
-        if exceededBytes(limit, 0, size):
-            return "bytes"
-        row = transaction.execute(
-            "SELECT COALESCE(SUM(%s), 0) FROM offline_messages WHERE recipient = ?"
-            % transaction.engine.octetLength("xml"), (recipient,)).fetchone()
-        return exceededBytes(limit, int(row[0]), size)
 
     def fetch(self, recipient, afterId=0, limit=100, now=None):
         if now is None:
@@ -190,6 +171,11 @@ class OfflineStore(SQLStore):
         if not rows:
             return defer.succeed(0)
         return self.database.runInteraction(_adopt, rows)
+
+
+def _values(pending):
+    return (pending.recipient, pending.sender, pending.storedAt, pending.expiresAt,
+            pending.xml)
 
 
 def _adopt(transaction, rows):

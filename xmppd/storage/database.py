@@ -8,6 +8,7 @@ import random
 from twisted.application import service
 from twisted.enterprise import adbapi
 from twisted.internet import defer, task
+from twisted.python import failure
 from zope.interface import implementer
 
 from xmppd.storage import migrations
@@ -98,6 +99,10 @@ class Database(service.Service):
             self.pool = self.engine.makePool()
             self.pool.start()
             self._group = _GroupCommit(self) if self.engine.poolSize == 1 else None
+            # A pool of several connections commits in no particular order;
+            # the interactions that need their order (and gain from sharing
+            # a commit) queue for one connection at a time.
+            self._ordered = self._group or _GroupCommit(self)
         return self.applySchema()
 
     def stop(self):
@@ -152,6 +157,20 @@ class Database(service.Service):
             return group.run(interaction, args, kw)
         return defer.ensureDeferred(self._runInteraction(interaction, args, kw))
 
+    def runOrdered(self, interaction, *args, **kw):
+        """
+        As ``runInteraction``, and every interaction asked this way commits
+        in the order asked, those that queue behind a running one sharing
+        its successor's transaction (each in its own SAVEPOINT, failing
+        alone): a write that must not overtake the one before it, such as a
+        stored message behind the previous one for the same recipient,
+        while one commit (one InnoDB log flush) covers many.
+        """
+        group = getattr(self, "_ordered", None)
+        if group is not None and self.pool is not None:
+            return group.run(interaction, args, kw)
+        return self.runInteraction(interaction, *args, **kw)
+
     async def _runInteraction(self, interaction, args, kw):
         attempt = 0
         staleConnections = 0
@@ -196,7 +215,8 @@ class Database(service.Service):
 
 class _GroupCommit:
     """
-    Group commit for a one-connection pool (SQLite).
+    Group commit for a one-connection pool (SQLite), and for the ordered
+    interactions on a pool of several (``Database.runOrdered``, MariaDB).
 
     That one connection runs every interaction one after the other anyway;
     paying a thread hop, a ``BEGIN IMMEDIATE`` and a commit for each is
@@ -208,6 +228,12 @@ class _GroupCommit:
     Every Deferred fires only after the commit that made its work durable,
     and a failed commit fails them all, so nobody hears "stored" of a row
     that was not. A lone interaction runs as before, one transaction.
+
+    On MariaDB a batch that InnoDB rolled back whole -- a deadlock victim,
+    a lock wait timeout, a connection found dead before any statement of
+    the batch ran -- is run again whole, as ``Database.runInteraction``
+    does for one interaction: one batch at a time, so that the order holds
+    across the retry.
     """
 
     def __init__(self, database):
@@ -235,25 +261,61 @@ class _GroupCommit:
             return
         self.running = True
         batch, self.pending = self.pending[:GROUP_COMMIT_MAX], self.pending[GROUP_COMMIT_MAX:]
-        d = database.pool.runInteraction(self._interactAll, batch)
-        d.addCallbacks(self._done, self._failed, callbackArgs=(batch,), errbackArgs=(batch,))
+        self._attempt(batch, 1, 0)
 
-    def _interactAll(self, cursor, batch):
+    def _attempt(self, batch, attempt, staleConnections):
+        pool = self.database.pool
+        if pool is None:
+            return self._failed(failure.Failure(StorageError(
+                "the %s database is not running" % (self.database.backend,))), batch)
+        started = []
+        d = pool.runInteraction(self._interactAll, batch, started)
+        d.addCallbacks(self._done, self._retryOrFail, callbackArgs=(batch,),
+                       errbackArgs=(batch, attempt, staleConnections, started))
+
+    def _retryOrFail(self, reason, batch, attempt, staleConnections, started):
+        engine = self.database.engine
+        error = reason.value
+        if isinstance(error, _Failed):
+            error = error.error
+        if isinstance(error, engine.driverErrors + (adbapi.ConnectionLost,)):
+            if engine.isTransient(error) and attempt < TRANSIENT_ATTEMPTS:
+                from twisted.internet import reactor
+                reactor.callLater(random.uniform(0, 0.01 * attempt), self._attempt,
+                                  batch, attempt + 1, staleConnections)
+                return None
+            if (engine.isConnectionLost(error) and not started
+                    and staleConnections < engine.poolSize):
+                return self._attempt(batch, attempt, staleConnections + 1)
+        return self._failed(reason, batch)
+
+    def _interactAll(self, cursor, batch, started):
         engine = self.database.engine
         engine.beginTransaction(cursor)
         if len(batch) == 1:
             interaction, args, kw, _d = batch[0]
+            transaction = Transaction(engine, cursor)
             try:
-                return [(True, interaction(Transaction(engine, cursor), *args, **kw))]
+                result = interaction(transaction, *args, **kw)
             except Exception as error:
+                if transaction.statementsDone:
+                    started.append(True)
                 # adbapi rolls the whole (one-interaction) transaction back.
                 raise _Failed(error)
+            # A commit that fails from here on may have reached the server.
+            started.append(True)
+            return [(True, result)]
         outcomes = []
         for interaction, args, kw, _d in batch:
             cursor.execute("SAVEPOINT interaction")
+            started.append(True)
             try:
                 result = interaction(Transaction(engine, cursor), *args, **kw)
             except Exception as error:
+                if self._abortsTransaction(error):
+                    # InnoDB rolled the whole transaction back: the batch
+                    # runs again, or fails, whole.
+                    raise _Failed(error)
                 cursor.execute("ROLLBACK TO SAVEPOINT interaction")
                 cursor.execute("RELEASE SAVEPOINT interaction")
                 outcomes.append((False, error))
@@ -261,6 +323,11 @@ class _GroupCommit:
                 cursor.execute("RELEASE SAVEPOINT interaction")
                 outcomes.append((True, result))
         return outcomes
+
+    def _abortsTransaction(self, error):
+        engine = self.database.engine
+        return isinstance(error, engine.driverErrors) and (
+            engine.isTransient(error) or engine.isConnectionLost(error))
 
     def _done(self, outcomes, batch):
         for (ok, value), (_i, _a, _k, d) in zip(outcomes, batch):

@@ -73,6 +73,9 @@ class SqliteEngine:
     def lockKey(self, transaction, table, column, value):
         """BEGIN IMMEDIATE already holds the database's only write lock."""
 
+    def lockKeys(self, transaction, table, column, values):
+        """BEGIN IMMEDIATE already holds the database's only write lock."""
+
     def upsert(self, table, keyColumns, valueColumns):
         columns = list(keyColumns) + list(valueColumns)
         return "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s" % (
@@ -83,7 +86,15 @@ class SqliteEngine:
     def insertReturningId(self, transaction, sql, args):
         return transaction.execute(sql, args).lastrowid
 
+    def idStep(self, transaction):
+        """One INSERT per row costs SQLite no round trip; it takes no shortcut."""
+        return None
+
     def forUpdate(self):
+        return ""
+
+    def forShare(self):
+        """BEGIN IMMEDIATE already keeps every other writer out."""
         return ""
 
     def octetLength(self, column):
@@ -141,6 +152,8 @@ def mysqlDriver(name="auto"):
     raise ImportError("no MySQL driver installed (pip install mysqlclient or PyMySQL)")
 
 
+_UNREAD = object()
+
 # MySQL error numbers (include/mysqld_error.h, errmsg.h).
 ER_DUP_ENTRY = 1062
 ER_LOCK_WAIT_TIMEOUT = 1205
@@ -180,6 +193,7 @@ class MysqlEngine:
         self.poolSize = int(pool_size)
         self.connectTimeout = connect_timeout
         self.driverName, self.driver = mysqlDriver(driver)
+        self._idStep = _UNREAD
 
     @property
     def driverErrors(self):
@@ -220,6 +234,15 @@ class MysqlEngine:
             "INSERT INTO %s (%s) VALUES (?) ON DUPLICATE KEY UPDATE %s = %s"
             % (table, column, column, column), (value,))
 
+    def lockKeys(self, transaction, table, column, values):
+        """
+        As lockKey for each of ``values``, in one statement; the caller
+        sorts them, so that two transactions lock in the same order.
+        """
+        transaction.execute(
+            "INSERT INTO %s (%s) VALUES %s ON DUPLICATE KEY UPDATE %s = %s"
+            % (table, column, ", ".join(["(?)"] * len(values)), column, column), values)
+
     def upsert(self, table, keyColumns, valueColumns):
         columns = list(keyColumns) + list(valueColumns)
         # VALUES() rather than the row alias: MariaDB knows only VALUES().
@@ -232,8 +255,27 @@ class MysqlEngine:
         # OK packet (MySQL 8 has no INSERT ... RETURNING).
         return transaction.execute(sql, args).lastrowid
 
+    def idStep(self, transaction):
+        """
+        The step between the ids of the rows of one multi-row INSERT, or
+        None if they need not be evenly spaced: with
+        ``innodb_autoinc_lock_mode`` 0 or 1 (MariaDB's default) such an
+        INSERT takes consecutive values, ``auto_increment_increment`` apart,
+        and the driver's lastrowid is the first. Read once; both are the
+        server's start-up settings.
+        """
+        if self._idStep is _UNREAD:
+            row = transaction.execute(
+                "SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment").fetchone()
+            self._idStep = int(row[1]) if int(row[0]) in (0, 1) else None
+        return self._idStep
+
     def forUpdate(self):
         return " FOR UPDATE"
+
+    def forShare(self):
+        # MariaDB 10.11 knows no FOR SHARE.
+        return " LOCK IN SHARE MODE"
 
     def octetLength(self, column):
         return "LENGTH(%s)" % column

@@ -78,9 +78,22 @@ class IEngine(Interface):
         """The suffix that makes a SELECT lock the rows it reads ('' where the
         transaction already holds the database's lock)."""
 
+    def idStep(transaction):
+        """The step between the ids one multi-row INSERT hands out in row
+        order (the first being the driver's lastrowid), or None where they
+        may not be evenly spaced: insert row by row then."""
+
+    def forShare():
+        """The suffix that makes a SELECT take a shared lock on the rows it
+        reads, so that they cannot be deleted before this transaction ends
+        ('' where the transaction already holds the database's lock)."""
+
     def lockKey(transaction, table, column, value):
         """Lock the row ``value`` of a one-column lock table, creating it:
         what serialises a check and the write after it per key."""
+
+    def lockKeys(transaction, table, column, values):
+        """lockKey for each of the sorted ``values``, in one statement."""
 
     def octetLength(column):
         """SQL for the length in bytes of a text column."""

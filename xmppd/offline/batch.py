@@ -1,0 +1,265 @@
+"""
+The offline store's inserts in batches: every message that queued while
+the previous batch was being written goes in with the next one, in one
+interaction -- the accounts checked in one statement, the recipients'
+lock rows taken in one, the limits counted in one, then one INSERT per
+message in arrival order -- so that a burst costs a few round trips and
+one commit (one InnoDB log flush) per batch instead of four round trips
+and a commit per message.
+
+The limits stay exact (SPEC §4): the counts are read under the
+recipients' locks, and each message is checked against them plus the rows
+this batch accepted before it, exactly what it would have counted in a
+transaction of its own behind them. A message that fails (a driver error on
+its insert, which a statement undoes alone) fails alone; a batch that
+InnoDB rolled back whole is run again whole by ``Database.runOrdered``.
+One batch at a time, so the order of arrival is the order of the ids.
+"""
+
+from twisted.internet import defer
+
+from xmppd.api import (
+    NO_ACCOUNT, OverQuota, StorageError, exceededBytes, exceededLimit, raiseOverQuota)
+
+# Keeps each statement's list of placeholders well under every driver's limit.
+BATCH_MAX = 200
+
+
+class Pending:
+    """One message waiting for its batch, and the Deferred its caller holds."""
+
+    __slots__ = ("recipient", "sender", "xml", "storedAt", "expiresAt", "pairLimit",
+                 "userLimit", "bytesLimit", "requireAccount", "done")
+
+    def __init__(self, recipient, sender, xml, storedAt, expiresAt, pairLimit, userLimit,
+                 bytesLimit, requireAccount):
+        self.recipient = recipient
+        self.sender = sender
+        self.xml = xml
+        self.storedAt = storedAt
+        self.expiresAt = expiresAt
+        self.pairLimit = pairLimit
+        self.userLimit = userLimit
+        self.bytesLimit = bytesLimit
+        self.requireAccount = requireAccount
+        self.done = defer.Deferred()
+
+    @property
+    def limited(self):
+        return (self.pairLimit is not None or self.userLimit is not None
+                or self.bytesLimit is not None)
+
+
+class Batcher:
+    """
+    The queue of one store's pending inserts into ``table`` (its
+    ``columns``, from a Pending by ``values``), whose recipients' lock rows
+    are in ``lockTable``.
+    """
+
+    def __init__(self, database, table, columns, values, lockTable):
+        self.database = database
+        self.table = table
+        self.values = values
+        self.lockTable = lockTable
+        self.rowPlaceholders = "(%s)" % ", ".join("?" * len(columns))
+        self.insertOne = "INSERT INTO %s (%s) VALUES %s" % (
+            table, ", ".join(columns), self.rowPlaceholders)
+        self.insertMany = "INSERT INTO %s (%s) VALUES %%s" % (table, ", ".join(columns))
+        self.waiting = []
+        self.writing = False
+
+    def add(self, pending):
+        self.waiting.append(pending)
+        if not self.writing:
+            self._next()
+        return pending.done
+
+    def _next(self):
+        if not self.waiting:
+            self.writing = False
+            return
+        self.writing = True
+        batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
+        d = self.database.runOrdered(self._write, batch)
+        d.addCallbacks(self._written, self._failed, callbackArgs=(batch,),
+                       errbackArgs=(batch,))
+
+    def _written(self, outcomes, batch):
+        for pending, outcome in zip(batch, outcomes):
+            if isinstance(outcome, Exception):
+                pending.done.errback(outcome)
+                continue
+            try:
+                outcome = raiseOverQuota(outcome)
+            except Exception as refused:
+                pending.done.errback(refused)
+            else:
+                pending.done.callback(outcome)
+        self._next()
+
+    def _failed(self, failure, batch):
+        for pending in batch:
+            pending.done.errback(failure)
+        self._next()
+
+    # In the database's thread ------------------------------------------------------
+
+    def _write(self, transaction, batch):
+        engine = transaction.engine
+        missing = _missingAccounts(transaction, batch)
+        locked = sorted({p.recipient for p in batch
+                         if p.limited and p.recipient not in missing})
+        if locked:
+            engine.lockKeys(transaction, self.lockTable, "recipient", locked)
+        counts = _Counts(transaction, self.table,
+                         [p for p in batch if p.limited and p.recipient not in missing])
+        outcomes, accepted = [], []
+        for index, pending in enumerate(batch):
+            if pending.recipient in missing:
+                outcomes.append(NO_ACCOUNT)
+                continue
+            over = counts.over(pending) if pending.limited else None
+            if over is not None:
+                outcomes.append(OverQuota(over))
+                continue
+            counts.accepted(pending)
+            accepted.append(index)
+            outcomes.append(None)
+        for index, outcome in zip(accepted, self._insertAll(
+                transaction, [batch[index] for index in accepted])):
+            outcomes[index] = outcome
+        return outcomes
+
+    def _insertAll(self, transaction, rows):
+        """
+        The id of each row, or the StorageError of one that failed alone:
+        in multi-row INSERTs where the engine hands out evenly spaced ids,
+        row by row otherwise and for a multi-row INSERT that failed (which
+        a statement undoes whole). A row refused by the database counts
+        for the limits of the rows after it; it cannot take one's place.
+        """
+        engine = transaction.engine
+        ids = []
+        for chunk in _chunks(rows):
+            step = engine.idStep(transaction) if len(chunk) > 1 else None
+            if step is not None:
+                try:
+                    first = transaction.execute(
+                        self.insertMany % ", ".join([self.rowPlaceholders] * len(chunk)),
+                        [value for p in chunk for value in self.values(p)]).lastrowid
+                except engine.driverErrors as error:
+                    if engine.isTransient(error) or engine.isConnectionLost(error):
+                        raise
+                else:
+                    ids += [first + i * step for i in range(len(chunk))]
+                    continue
+            for pending in chunk:
+                try:
+                    ids.append(engine.insertReturningId(
+                        transaction, self.insertOne, self.values(pending)))
+                except engine.driverErrors as error:
+                    if engine.isTransient(error) or engine.isConnectionLost(error):
+                        raise
+                    failed = StorageError("%s: %s" % (self.database.backend, error))
+                    failed.__cause__ = error
+                    ids.append(failed)
+        return ids
+
+
+# The bytes of stored copies one multi-row INSERT carries at most: far below
+# MariaDB's max_allowed_packet (16 MiB by default).
+INSERT_BYTES = 1 << 20
+
+
+def _chunks(rows):
+    chunk, size = [], 0
+    for pending in rows:
+        length = len(pending.xml)
+        if chunk and size + length > INSERT_BYTES:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(pending)
+        size += length
+    if chunk:
+        yield chunk
+
+
+def _missingAccounts(transaction, batch):
+    """The recipients whose store requires an account that does not exist (locking read)."""
+    wanted = sorted({p.recipient for p in batch if p.requireAccount})
+    if not wanted:
+        return set()
+    rows = transaction.execute(
+        "SELECT jid FROM users WHERE jid IN (%s)" % ", ".join("?" * len(wanted))
+        + transaction.engine.forShare(), wanted).fetchall()
+    return set(wanted) - {row[0] for row in rows}
+
+
+class _Counts:
+    """
+    The rows each limit of the batch counts, read once under the locks
+    (each count stopped at its limit, as the one-message check does), and
+    what the batch added since.
+    """
+
+    def __init__(self, transaction, table, limited):
+        self.pairs, self.users, self.bytes = {}, {}, {}
+        # What one accepted row adds to: (recipient, sender) -> pair keys,
+        # recipient -> user keys.
+        self.pairKeys, self.userKeys = {}, {}
+        parts, args, keys = [], [], []
+        for p in limited:
+            if p.pairLimit is not None and p.pairLimit > 0 \
+                    and (p.recipient, p.sender, p.pairLimit) not in self.pairs:
+                self.pairs[(p.recipient, p.sender, p.pairLimit)] = 0
+                self.pairKeys.setdefault((p.recipient, p.sender), []).append(
+                    (p.recipient, p.sender, p.pairLimit))
+                parts.append("SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE recipient = ?"
+                             " AND sender = ? LIMIT ?) AS rows_%d" % (table, len(parts)))
+                args += [p.recipient, p.sender, p.pairLimit]
+                keys.append((self.pairs, (p.recipient, p.sender, p.pairLimit)))
+            if p.userLimit is not None and p.userLimit > 0 \
+                    and (p.recipient, p.userLimit) not in self.users:
+                self.users[(p.recipient, p.userLimit)] = 0
+                self.userKeys.setdefault(p.recipient, []).append((p.recipient, p.userLimit))
+                parts.append("SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE recipient = ?"
+                             " LIMIT ?) AS rows_%d" % (table, len(parts)))
+                args += [p.recipient, p.userLimit]
+                keys.append((self.users, (p.recipient, p.userLimit)))
+            if p.bytesLimit is not None and p.recipient not in self.bytes:
+                self.bytes[p.recipient] = 0
+                parts.append("SELECT COALESCE(SUM(%s), 0) FROM %s WHERE recipient = ?"
+                             % (transaction.engine.octetLength("xml"), table))
+                args.append(p.recipient)
+                keys.append((self.bytes, p.recipient))
+        if parts:
+            row = transaction.execute(
+                "SELECT " + ", ".join("(%s)" % part for part in parts), args).fetchone()
+            for (counts, key), value in zip(keys, row):
+                counts[key] = int(value)
+
+    def over(self, p):
+        """The limit this message would pass, given the rows accepted before it."""
+        if (p.pairLimit is not None and p.pairLimit <= 0) or (
+                p.userLimit is not None and p.userLimit <= 0):
+            return exceededLimit(p.pairLimit, p.userLimit, 0, 0)
+        pairCount = self.pairs.get((p.recipient, p.sender, p.pairLimit), 0)
+        userCount = self.users.get((p.recipient, p.userLimit), 0)
+        over = exceededLimit(p.pairLimit, p.userLimit, pairCount, userCount)
+        if over is None and p.bytesLimit is not None:
+            over = exceededBytes(p.bytesLimit, self.bytes.get(p.recipient, 0), _size(p.xml))
+        return over
+
+    def accepted(self, p):
+        """One more row for every count this message's recipient and sender share."""
+        for key in self.pairKeys.get((p.recipient, p.sender), ()):
+            self.pairs[key] += 1
+        for key in self.userKeys.get(p.recipient, ()):
+            self.users[key] += 1
+        if p.recipient in self.bytes:
+            self.bytes[p.recipient] += _size(p.xml)
+
+
+def _size(xml):
+    return len(xml.encode("utf-8"))
