@@ -35,14 +35,20 @@ async def nextMessage(client):
             return element
 
 
-@asyncioTest
-async def test_laptop_gets_received_and_sent_copies_of_the_phones_chat(serve):
-    xmpp = await serve("sqlite")
+async def bobsPhoneAndCarbonLaptop(xmpp):
+    """alice online; bob's phone at priority 10, his laptop at 0 with carbons on."""
     alice = await online(xmpp, "alice")
     phone = await online(xmpp, "bob", "phone", priority=10)
     laptop = await connect(xmpp, "bob", "laptop")
     await enableCarbons(laptop)
     await sendPresence(laptop, priority=0)
+    return alice, phone, laptop
+
+
+@asyncioTest
+async def test_laptop_gets_received_and_sent_copies_of_the_phones_chat(serve):
+    xmpp = await serve("sqlite")
+    alice, phone, laptop = await bobsPhoneAndCarbonLaptop(xmpp)
     send(alice, "bob@localhost", "a1", "hi bob")
     original = await nextMessage(phone)
     assert body(original) == "hi bob"
@@ -93,11 +99,7 @@ async def disableCarbons(client):
 @asyncioTest
 async def test_copies_stop_when_carbons_are_disabled_or_the_resource_comes_back_without_them(serve):
     xmpp = await serve("sqlite")
-    alice = await online(xmpp, "alice")
-    phone = await online(xmpp, "bob", "phone", priority=10)
-    laptop = await connect(xmpp, "bob", "laptop")
-    await enableCarbons(laptop)
-    await sendPresence(laptop, priority=0)
+    alice, phone, laptop = await bobsPhoneAndCarbonLaptop(xmpp)
     send(alice, "bob@localhost", "a1", "copied")
     assert body(await nextMessage(phone)) == "copied"
     assert body(forwarded(await nextMessage(laptop), "received")) == "copied"
