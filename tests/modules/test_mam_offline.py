@@ -8,6 +8,7 @@ that synced through MAM. Real TCP and TLS, SQLite and MariaDB.
 """
 
 import pytest
+from twisted.internet.defer import Deferred
 
 from tests.aio import asyncioTest, wait
 from tests.modules.mam_transcript import (
@@ -33,7 +34,7 @@ from tests.offline.transcript import (
 )
 from tests.rawclient import NS_CLIENT, q
 
-from xmppd.api import IOfflineService
+from xmppd.api import PRESENCE_CONTACTS, IOfflineService
 
 BOB = "bob@localhost"
 NO_PERMANENT_STORE = "<no-permanent-store xmlns='urn:xmpp:hints'/>"
@@ -176,17 +177,14 @@ async def test_a_message_archived_after_the_mam_sync_still_comes_offline(serve, 
     assert (await query(phone)).bodies == ["synced", "after the sync"]
 
 
-@asyncioTest
-async def test_a_client_that_sends_presence_right_behind_its_mam_query_is_not_flooded(
-        serve, backend):
+async def syncThenPresence(xmpp, phone):
+    """
+    The MAM query and the initial presence in one write, the presence
+    before the query's answer came; then everything until the delivery
+    that presence started is over. The archive's results and the offline
+    messages, apart.
+    """
     from tests.offline.transcript import readUntilDelivered
-    xmpp = await serve(backend, modules=MAM_ON)
-    alice = await online(xmpp, "alice")
-    send(alice, BOB, "a1", "archived")
-    send(alice, BOB, "a2", "off the record", payload=NO_PERMANENT_STORE)
-    assert await settle(xmpp, "bob", alice) == [[]]
-    phone = await connect(xmpp, "bob", "phone")
-    # Pipelined: the presence goes before the query's answer came.
     phone.sendRaw("<iq type='set' id='sync'><query xmlns='urn:xmpp:mam:2' queryid='s'/></iq>"
                   "<presence/>")
     received = []
@@ -196,7 +194,59 @@ async def test_a_client_that_sends_presence_right_behind_its_mam_query_is_not_fl
     messages = [e for e in received if e.tag == q(NS_CLIENT, "message")]
     results = [m for m in messages if m.find("{urn:xmpp:mam:2}result") is not None]
     offline = [m for m in messages if m.find("{urn:xmpp:mam:2}result") is None]
+    return results, offline
+
+
+@asyncioTest
+async def test_a_client_that_sends_presence_right_behind_its_mam_query_is_not_flooded(
+        serve, backend):
+    xmpp = await serve(backend, modules=MAM_ON)
+    await twoWaiting(xmpp)
+    phone = await connect(xmpp, "bob", "phone")
+    results, offline = await syncThenPresence(xmpp, phone)
     assert len(results) == 1 and [body(m) for m in offline] == ["off the record"]
+    assert await storedCount(xmpp, "bob") == 0
+
+
+@asyncioTest
+async def test_the_sync_is_read_to_its_end_when_the_presence_waits_on_the_roster(
+        serve, backend):
+    """
+    The query's answer, and pongs after it, can reach the client while its
+    initial presence still waits for the roster read that comes before the
+    offline delivery starts (seen on MariaDB under load). Here that read is
+    held until the client's third round trip, past where reading until the
+    message lane was idle stopped, so the off-the-record message came after
+    the test had looked.
+    """
+    xmpp = await serve(backend, modules=MAM_ON)
+    host = xmpp.host()
+    await twoWaiting(xmpp)
+    held, asked = Deferred(), []
+
+    def holdBobsInitialRosterRead(owner, initial):
+        if owner != BOB or not initial:
+            return None
+        asked.append(owner)
+        host.events.unhook(PRESENCE_CONTACTS, holdBobsInitialRosterRead)
+        held.addCallback(lambda _: host.events.fire(PRESENCE_CONTACTS, owner, initial))
+        return held
+
+    host.events.hook(PRESENCE_CONTACTS, holdBobsInitialRosterRead, 1000)
+    phone = await connect(xmpp, "bob", "phone")
+    roundTrip, trips = phone.roundTrip, []
+
+    async def roundTripReleasingTheThird(*args, **kwargs):
+        trips.append(None)
+        if len(trips) == 3:
+            held.callback(None)
+        return await roundTrip(*args, **kwargs)
+
+    phone.roundTrip = roundTripReleasingTheThird
+    results, offline = await syncThenPresence(xmpp, phone)
+    assert asked == [BOB]
+    assert len(results) == 1 and [body(m) for m in offline] == ["off the record"]
+    assert held.called
     assert await storedCount(xmpp, "bob") == 0
 
 

@@ -139,17 +139,27 @@ async def settle(xmpp, recipient, *senders):
 
 async def readUntilDelivered(xmpp, client):
     """
-    Every element ``client`` receives until its account's offline delivery
-    is over (each batch acknowledged by the pings the client answers while
-    it reads), in order.
+    Every element ``client`` receives until the work its account has queued
+    is over (``RunningServer.accountWorkDone``), in order. The message lane
+    alone is not enough: an initial presence waits for its roster before
+    it starts the offline delivery, and a client can get an answer -- a
+    MAM page, a pong -- while that read is still on the database. The
+    delivery's batches are acknowledged by the pings the client answers
+    while it reads here.
     """
+    from tests.aio import wait
     account = client.jid.split("/")[0]
-    received = []
-    while True:
+    # Past this pong the server has read everything the client sent before.
+    received = await client.roundTrip()
+    # A future, not the Deferred: its ``called`` is true as soon as the
+    # roster lane is through, while it still waits for the message lane.
+    over = wait(xmpp.accountWorkDone(account))
+    while not over.done():
         received.extend(await client.roundTrip())
-        if not xmpp.server.pipeline.busy(account):
-            received.extend(await client.roundTrip())
-            return received
+    over.result()
+    # What the delivery's end released (held live stanzas) comes behind it.
+    received.extend(await client.roundTrip())
+    return received
 
 
 async def assertDroppedSilently(xmpp, sender, recipient):
