@@ -25,7 +25,7 @@ from zope.interface import implementer
 
 from xmppd.api import (
     EXPIRES_AT, IOfflineQueue, IOfflineService, OFFLINE_STORED, QuotaExceeded, UnknownUser,
-    annotation, copyStanza, offlineCopy)
+    annotation, offlineCopy)
 
 from xmppd.offline import policy
 from xmppd.offline.matchers import parseMatchers
@@ -37,7 +37,7 @@ LIMIT_KEY = "store-limit"
 
 def storedCopy(stanza, domain, receivedAt):
     """The stanza as sent, plus the server's XEP-0203 delay (SPEC §2), as XML."""
-    return offlineCopy(copyStanza(stanza).toXml(), domain, receivedAt)
+    return offlineCopy(stanza, domain, receivedAt)
 
 
 @implementer(IOfflineService)
