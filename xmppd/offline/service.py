@@ -19,7 +19,7 @@ import time
 import weakref
 
 from twisted.internet import defer
-from twisted.python import log
+from twisted.python import failure, log
 from twisted.words.protocols.jabber.jid import JID
 from zope.interface import implementer
 
@@ -110,6 +110,10 @@ class OfflineService:
         """
         if quotaAhead or self.options.user_limits:
             return defer.ensureDeferred(self._decide(offlineMessage, quotaAhead))
+        return defer.succeed(self._decideNow(offlineMessage))
+
+    def _decideNow(self, offlineMessage):
+        """``decide`` when nothing is to be read: the Decision itself."""
         decision = self._eligibility(offlineMessage)
         if decision.store:
             try:
@@ -117,8 +121,8 @@ class OfflineService:
                 decision.userLimit = self.userLimitFor(_bare(offlineMessage.recipient))
             except Exception:
                 log.err(None, "offline quota check failed")
-                return defer.succeed(_storageFailed())
-        return defer.succeed(decision)
+                return _storageFailed()
+        return decision
 
     def _eligibility(self, offlineMessage):
         """SPEC §2's rules and the expiry: stored, dropped or bounced, limits aside."""
@@ -291,8 +295,17 @@ class OfflineService:
             expiresAt = annotation(offlineMessage.stanza, EXPIRES_AT)
             if expiresAt is not None:
                 offlineMessage.expiresAt = expiresAt
-        d = self.decide(offlineMessage)
-        d.addCallback(self._commitDecided, offlineMessage)
+        if self.options.user_limits:
+            d = self.decide(offlineMessage)
+            d.addCallback(self._commitDecided, offlineMessage)
+            d.addErrback(self._failed, offlineMessage)
+            return d
+        # Nothing to read before the insert (the usual case): no Deferred
+        # for the decision, one for the outcome.
+        try:
+            d = self.commit(offlineMessage, self._decideNow(offlineMessage))
+        except Exception:
+            return defer.succeed(self._failed(failure.Failure(), offlineMessage))
         d.addErrback(self._failed, offlineMessage)
         return d
 
