@@ -262,14 +262,23 @@ class OfflineService:
             queued()
         return stored
 
+    @property
+    def _writeSeconds(self):
+        # The backend's child of the histogram, found once: labels() takes
+        # a lock and builds its key on every call, per stored message.
+        child = self.__dict__.get("_writeSecondsChild")
+        if child is None:
+            child = self._writeSecondsChild = self.metrics.writeSeconds.labels(self.backend)
+        return child
+
     def _stored(self, rowId, offlineMessage, started):
-        self.metrics.writeSeconds.labels(self.backend).observe(time.perf_counter() - started)
+        self._writeSeconds.observe(time.perf_counter() - started)
         self.metrics.stored.inc()
         self.host.events.fire(OFFLINE_STORED, offlineMessage, rowId)
         return "stored"
 
     def _notStored(self, failure, offlineMessage, started):
-        self.metrics.writeSeconds.labels(self.backend).observe(time.perf_counter() - started)
+        self._writeSeconds.observe(time.perf_counter() - started)
         stanza = offlineMessage.stanza
         if failure.check(UnknownUser):
             unknown = getattr(offlineMessage, "unknownAccount", None)
