@@ -127,15 +127,16 @@ class OfflineService:
     def _eligibility(self, offlineMessage):
         """SPEC §2's rules and the expiry: stored, dropped or bounced, limits aside."""
         stanza = offlineMessage.stanza
+        children = policy.elementsOf(stanza)
         decision = policy.eligibility(stanza, self.matchers,
-                                      self.options.store_groupchat_messages)
+                                      self.options.store_groupchat_messages, children)
         if not decision.store:
             return decision
         receivedAt = getattr(offlineMessage, "receivedAt", None)
         if receivedAt is None:
             receivedAt = offlineMessage.receivedAt = self.now()
         decision.expiresAt = policy.expiresAt(
-            stanza, receivedAt, getattr(offlineMessage, "expiresAt", None))
+            stanza, receivedAt, getattr(offlineMessage, "expiresAt", None), children)
         if decision.expiresAt is not None and decision.expiresAt <= receivedAt:
             return policy.dropped("expired")
         return decision
