@@ -118,7 +118,9 @@ class OfflineService:
         if decision.store:
             try:
                 decision.pairLimit = self.options.pair_limit
-                decision.userLimit = self.userLimitFor(_bare(offlineMessage.recipient))
+                # The router's bare JID as is: the access rules would parse a
+                # string into a JID again, for every stored message.
+                decision.userLimit = self.userLimitFor(_bareJID(offlineMessage.recipient))
             except Exception:
                 log.err(None, "offline quota check failed")
                 return _storageFailed()
@@ -376,3 +378,9 @@ def _bare(jid):
     if isinstance(jid, JID):
         return jid.userhost()
     return JID(jid).userhost()
+
+
+def _bareJID(jid):
+    if isinstance(jid, JID):
+        return jid.userhostJID()
+    return JID(jid).userhostJID()
