@@ -10,6 +10,9 @@ from datetime import datetime, timezone
 from twisted.words.protocols.jabber import error
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
+from twisted.words.xish.domish import escapeToXml
+
+from xmppd.c2s.serialize import toXml
 
 from xmppd.jidprep import internJID
 
@@ -42,33 +45,55 @@ def copyStanza(stanza):
 
 def formatStamp(microseconds):
     """XEP-0082 date-time in UTC, to the microsecond."""
-    moment = datetime.fromtimestamp(microseconds // 1_000_000, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + ".%06dZ" % (microseconds % 1_000_000)
+    global _stampSecond
+    seconds = microseconds // 1_000_000
+    # One tuple, read once: a thread that formats another second meanwhile
+    # replaces it whole.
+    cached = _stampSecond
+    if cached[0] != seconds:
+        # datetime and strftime cost more than the rest of a stored
+        # message's copy; every message of the same second shares them.
+        moment = datetime.fromtimestamp(seconds, timezone.utc)
+        cached = _stampSecond = (seconds, moment.strftime("%Y-%m-%dT%H:%M:%S"))
+    return cached[1] + ".%06dZ" % (microseconds % 1_000_000)
 
+
+_stampSecond = (None, None)
 
 OFFLINE_STORAGE = "Offline Storage"
+# The delay element as domish writes it alone: its namespace declared,
+# attributes in the order set, domish's quoting.
+_DELAY = "<delay xmlns='%s' from='%%s' stamp='%%s'>%s</delay>" % (NS_DELAY, OFFLINE_STORAGE)
 
 
-def offlineCopy(stanzaXml, domain, storedAt):
+def offlineCopy(stanza, domain, storedAt):
     """
     A stored message as offline storage hands it out (SPEC §2): the stanza
     as routed, serialised, with the server's XEP-0203 ``<delay/>`` of the
     moment it was stored, last. Whoever keeps the queue builds it with this
     one function, so that a queue which keeps only the stanza (or a
     reference to an archived one) and adds the delay when it is read gives
-    back the very bytes the offline module stored.
+    back the very bytes the offline module stored. ``stanza`` is that
+    serialisation, or the element itself (serialised here, as alone).
     """
-    element = domish.Element((NS_DELAY, "delay"))
-    element["from"] = domain
-    element["stamp"] = formatStamp(storedAt)
-    element.addContent(OFFLINE_STORAGE)
-    # Serialised alone it reads as it would inside the stanza: its own
-    # namespace declared, domish's quoting.
-    delay = element.toXml()
+    stanzaXml = stanza if isinstance(stanza, str) else serializedAlone(stanza)
+    delay = _DELAY % (escapeToXml(domain, 1), formatStamp(storedAt))
     if stanzaXml.endswith("/>"):
         name = stanzaXml[1:].split(None, 1)[0].split("/", 1)[0]
         return "%s>%s</%s>" % (stanzaXml[:-2], delay, name)
-    return stanzaXml[:stanzaXml.rindex("</")] + delay + stanzaXml[stanzaXml.rindex("</"):]
+    end = stanzaXml.rindex("</")
+    return stanzaXml[:end] + delay + stanzaXml[end:]
+
+
+def serializedAlone(stanza):
+    """
+    ``copyStanza(stanza).toXml()``, without the copy: the stanza's own
+    prefix declarations, which the copy would not carry, are the one case
+    where the two differ, and that case takes the copy.
+    """
+    if stanza.localPrefixes:
+        return copyStanza(stanza).toXml()
+    return toXml(stanza, "", {})
 
 
 # Annotations ----------------------------------------------------------------

@@ -10,9 +10,9 @@ import pytest
 from tests.aio import asyncioTest
 from tests.conftest import WITH_MEMORY
 from tests.offline.transcript import (
-    assertDroppedSilently, body, expectMessages, expectSilence, online, send, settle,
+    assertDroppedSilently, assertOfflineCopy, body, expectMessages, expectSilence, online, send, settle,
     storedCount)
-from tests.rawclient import q
+from tests.rawclient import NS_CLIENT, q
 
 BOB = "bob@localhost"
 RECEIPTS = "urn:xmpp:receipts"
@@ -136,3 +136,30 @@ async def test_rule6_content(serve, backend):
     received = await bobReads(xmpp, [("k1", "hi"), ("k2", None), ("k3", None), ("k4", None)])
     assert received[0].get("type") == "normal"
     assert received[2].find(q("eu.siacs.conversations.axolotl", "encrypted")) is not None
+
+
+@pytest.mark.parametrize("backend", WITH_MEMORY)
+@asyncioTest
+async def test_stored_copy_keeps_namespaces_declared_by_prefix_and_quoting(serve, backend):
+    # The stored copy is serialised without domish's general serialiser
+    # unless the stanza needs prefixes: both ways must give the same stanza.
+    xmpp = await serve(backend)
+    alice = await online(xmpp, "alice")
+    alice.sendRaw("<message xmlns:p='urn:example:on-message' to='%s' id='n1' type='chat'>"
+                  "<body xml:lang='en'>a &lt;b&gt; &amp; 'c' \"d\"</body>"
+                  "<p:note kind='x&apos;y'>one</p:note></message>" % BOB)
+    alice.sendRaw("<message to='%s' id='n2' type='chat'><body>two</body>"
+                  "<q:item xmlns:q='urn:example:on-child' q:attr='v'>2</q:item>"
+                  "<plain xmlns='urn:example:plain' at='&lt;&amp;'/></message>" % BOB)
+    assert await settle(xmpp, "bob", alice) == [[]]
+    first, second = await bobReads(xmpp, [("n1", "a <b> & 'c' \"d\""), ("n2", "two")])
+    assertOfflineCopy(first, alice.jid, "n1", "a <b> & 'c' \"d\"")
+    assert first.find(q(NS_CLIENT, "body")).get(
+        "{http://www.w3.org/XML/1998/namespace}lang") == "en"
+    note = first.find(q("urn:example:on-message", "note"))
+    assert note is not None and note.text == "one" and note.get("kind") == "x'y"
+    assertOfflineCopy(second, alice.jid, "n2", "two")
+    item = second.find(q("urn:example:on-child", "item"))
+    assert item is not None and item.text == "2"
+    assert item.get("{urn:example:on-child}attr") == "v"
+    assert second.find(q("urn:example:plain", "plain")).get("at") == "<&"

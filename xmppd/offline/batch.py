@@ -90,6 +90,10 @@ class Batcher:
             if isinstance(outcome, Exception):
                 pending.done.errback(outcome)
                 continue
+            if type(outcome) is int:
+                # A row's id: most outcomes, no refusal to raise.
+                pending.done.callback(outcome)
+                continue
             try:
                 outcome = raiseOverQuota(outcome)
             except Exception as refused:

@@ -81,16 +81,30 @@ def overQuota(limit, quotaExceeded):
     return bounced(reason, QUEUE_FULL_TEXT)
 
 
-def eligibility(stanza, matchers, storeGroupchat):
-    """Rules 1 and 3–6, in order: the first that decides, decides."""
+def elementsOf(stanza):
+    """
+    The stanza's child elements, listed once for every rule that reads
+    them: domish's ``elements()`` asks zope.interface of every child, each
+    time, on the way of every stored message.
+    """
+    return [child for child in stanza.children if not isinstance(child, str)]
+
+
+def eligibility(stanza, matchers, storeGroupchat, children=None):
+    """
+    Rules 1 and 3–6, in order: the first that decides, decides.
+    ``children``: ``elementsOf(stanza)``, when the caller has it.
+    """
     kind = stanza.getAttribute("type", "normal")
     if kind == "error":
         return dropped("error")
     match = firstMatch(matchers, stanza)
     if match is not None:
         return stored("matcher") if match.store else dropped("matcher")
+    if children is None:
+        children = elementsOf(stanza)
     if kind != "groupchat":
-        hints = {child.name for child in stanza.elements() if child.uri == NS_HINTS}
+        hints = [child.name for child in children if child.uri == NS_HINTS]
         if "no-store" in hints:
             return dropped("no-store-hint")
         if "store" in hints:
@@ -101,14 +115,14 @@ def eligibility(stanza, matchers, storeGroupchat):
         if storeGroupchat:
             return stored("groupchat")
         return bounced("groupchat")
-    if hasContent(stanza):
+    if hasContent(stanza, children):
         return stored("content")
     return dropped("ephemeral")
 
 
-def hasContent(stanza):
+def hasContent(stanza, children=None):
     """A non-empty body, or any child a user would want to see later."""
-    for child in stanza.elements():
+    for child in elementsOf(stanza) if children is None else children:
         if child.name == "body" and child.uri == NS_CLIENT:
             if str(child).strip():
                 return True
@@ -133,13 +147,13 @@ def _isEphemeral(child):
     return False
 
 
-def expiresAt(stanza, receivedAt, ampExpiresAt=None):
+def expiresAt(stanza, receivedAt, ampExpiresAt=None, children=None):
     """
     When a stored copy expires (µs), or None: the earlier of XEP-0023's
     ``seconds`` counted from reception and an AMP ``expire-at``.
     """
     candidates = [] if ampExpiresAt is None else [int(ampExpiresAt)]
-    for child in stanza.elements():
+    for child in elementsOf(stanza) if children is None else children:
         if child.uri == NS_EXPIRE and child.name == "x":
             text = child.getAttribute("seconds", "")
             if len(text) > 20:

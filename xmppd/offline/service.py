@@ -19,13 +19,13 @@ import time
 import weakref
 
 from twisted.internet import defer
-from twisted.python import log
+from twisted.python import failure, log
 from twisted.words.protocols.jabber.jid import JID
 from zope.interface import implementer
 
 from xmppd.api import (
     EXPIRES_AT, IOfflineQueue, IOfflineService, OFFLINE_STORED, QuotaExceeded, UnknownUser,
-    annotation, copyStanza, offlineCopy)
+    annotation, offlineCopy)
 
 from xmppd.offline import policy
 from xmppd.offline.matchers import parseMatchers
@@ -37,7 +37,7 @@ LIMIT_KEY = "store-limit"
 
 def storedCopy(stanza, domain, receivedAt):
     """The stanza as sent, plus the server's XEP-0203 delay (SPEC §2), as XML."""
-    return offlineCopy(copyStanza(stanza).toXml(), domain, receivedAt)
+    return offlineCopy(stanza, domain, receivedAt)
 
 
 @implementer(IOfflineService)
@@ -110,28 +110,35 @@ class OfflineService:
         """
         if quotaAhead or self.options.user_limits:
             return defer.ensureDeferred(self._decide(offlineMessage, quotaAhead))
+        return defer.succeed(self._decideNow(offlineMessage))
+
+    def _decideNow(self, offlineMessage):
+        """``decide`` when nothing is to be read: the Decision itself."""
         decision = self._eligibility(offlineMessage)
         if decision.store:
             try:
                 decision.pairLimit = self.options.pair_limit
-                decision.userLimit = self.userLimitFor(_bare(offlineMessage.recipient))
+                # The router's bare JID as is: the access rules would parse a
+                # string into a JID again, for every stored message.
+                decision.userLimit = self.userLimitFor(_bareJID(offlineMessage.recipient))
             except Exception:
                 log.err(None, "offline quota check failed")
-                return defer.succeed(_storageFailed())
-        return defer.succeed(decision)
+                return _storageFailed()
+        return decision
 
     def _eligibility(self, offlineMessage):
         """SPEC §2's rules and the expiry: stored, dropped or bounced, limits aside."""
         stanza = offlineMessage.stanza
+        children = policy.elementsOf(stanza)
         decision = policy.eligibility(stanza, self.matchers,
-                                      self.options.store_groupchat_messages)
+                                      self.options.store_groupchat_messages, children)
         if not decision.store:
             return decision
         receivedAt = getattr(offlineMessage, "receivedAt", None)
         if receivedAt is None:
             receivedAt = offlineMessage.receivedAt = self.now()
         decision.expiresAt = policy.expiresAt(
-            stanza, receivedAt, getattr(offlineMessage, "expiresAt", None))
+            stanza, receivedAt, getattr(offlineMessage, "expiresAt", None), children)
         if decision.expiresAt is not None and decision.expiresAt <= receivedAt:
             return policy.dropped("expired")
         return decision
@@ -258,14 +265,23 @@ class OfflineService:
             queued()
         return stored
 
+    @property
+    def _writeSeconds(self):
+        # The backend's child of the histogram, found once: labels() takes
+        # a lock and builds its key on every call, per stored message.
+        child = self.__dict__.get("_writeSecondsChild")
+        if child is None:
+            child = self._writeSecondsChild = self.metrics.writeSeconds.labels(self.backend)
+        return child
+
     def _stored(self, rowId, offlineMessage, started):
-        self.metrics.writeSeconds.labels(self.backend).observe(time.perf_counter() - started)
+        self._writeSeconds.observe(time.perf_counter() - started)
         self.metrics.stored.inc()
         self.host.events.fire(OFFLINE_STORED, offlineMessage, rowId)
         return "stored"
 
     def _notStored(self, failure, offlineMessage, started):
-        self.metrics.writeSeconds.labels(self.backend).observe(time.perf_counter() - started)
+        self._writeSeconds.observe(time.perf_counter() - started)
         stanza = offlineMessage.stanza
         if failure.check(UnknownUser):
             unknown = getattr(offlineMessage, "unknownAccount", None)
@@ -291,8 +307,17 @@ class OfflineService:
             expiresAt = annotation(offlineMessage.stanza, EXPIRES_AT)
             if expiresAt is not None:
                 offlineMessage.expiresAt = expiresAt
-        d = self.decide(offlineMessage)
-        d.addCallback(self._commitDecided, offlineMessage)
+        if self.options.user_limits:
+            d = self.decide(offlineMessage)
+            d.addCallback(self._commitDecided, offlineMessage)
+            d.addErrback(self._failed, offlineMessage)
+            return d
+        # Nothing to read before the insert (the usual case): no Deferred
+        # for the decision, one for the outcome.
+        try:
+            d = self.commit(offlineMessage, self._decideNow(offlineMessage))
+        except Exception:
+            return defer.succeed(self._failed(failure.Failure(), offlineMessage))
         d.addErrback(self._failed, offlineMessage)
         return d
 
@@ -353,3 +378,9 @@ def _bare(jid):
     if isinstance(jid, JID):
         return jid.userhost()
     return JID(jid).userhost()
+
+
+def _bareJID(jid):
+    if isinstance(jid, JID):
+        return jid.userhostJID()
+    return JID(jid).userhostJID()
