@@ -305,6 +305,12 @@ class ClientStream(HardenedXmlStream):
             self.endSession(resumable=True)
             self.sendStreamError(error.StreamError("connection-timeout", text="no answer to the idle probe"))
 
+    def authenticated(self):
+        """A session is bound to this stream: its auth timeout is over."""
+        timer, self._authTimer = self._authTimer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
     def _authTimedOut(self):
         self._authTimer = None
         if self.authenticator.session is None:
