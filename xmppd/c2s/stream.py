@@ -36,6 +36,9 @@ class OutputBudget:
     the stream is closed.
     """
 
+    # One per connection: slots instead of an instance dict.
+    __slots__ = ("stream", "limit", "paused", "unread")
+
     def __init__(self, stream, limit):
         self.stream = stream
         self.limit = limit
@@ -62,6 +65,9 @@ class OutputBudget:
         return self.unread > self.limit
 
 
+NO_REASONS = frozenset()
+
+
 class ReadGate:
     """
     Why the server is not reading from a client, by named reason.
@@ -73,25 +79,29 @@ class ReadGate:
     reason holds, so that one part cannot undo another's pause.
     """
 
+    # One per connection, nearly always open: slots, and the reasons an
+    # immutable set (the empty one shared) rather than a 216-byte set each.
+    __slots__ = ("stream", "reasons")
+
     def __init__(self, stream):
         self.stream = stream
-        self.reasons = set()
+        self.reasons = NO_REASONS
 
     def close(self, reason):
         if not self.reasons and self.stream.transport is not None:
             self.stream.transport.pauseProducing()
-        self.reasons.add(reason)
+        self.reasons = self.reasons | {reason}
 
     def open(self, reason):
         if reason not in self.reasons:
             return
-        self.reasons.discard(reason)
+        self.reasons = (self.reasons - {reason}) or NO_REASONS
         if not self.reasons and self.stream.transport is not None:
             self.stream.transport.resumeProducing()
 
     def forget(self, reason):
         """Drop a reason without reading again: the stream is closing."""
-        self.reasons.discard(reason)
+        self.reasons = (self.reasons - {reason}) or NO_REASONS
 
 
 # The reasons a ClientStream stops reading. A paused intake also holds back
