@@ -37,6 +37,9 @@ EMPTY = ()
 
 
 class AckTracker:
+    # One per session: slots instead of an instance dict.
+    __slots__ = ("written", "acked", "unacked", "_waiters")
+
     def __init__(self):
         self.written = 0
         self.acked = 0

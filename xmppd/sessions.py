@@ -58,6 +58,20 @@ DEFERRED_LIMIT = 256
 class Session:
     """One bound resource of an account, on one client stream."""
 
+    # The core's own attributes live in slots: as a plain instance the 30 of
+    # them overflowed CPython's shared-key dict into a 1.5 KiB one of its
+    # own, in every idle session. Modules still hang their flags on a
+    # session (carbons, mamSyncing, ...) in the __dict__, created on the
+    # first one.
+    __slots__ = (
+        "manager", "jid", "bareJID", "fullJID", "stream", "available", "priority",
+        "presence", "rosterRequested", "_directedPresence", "closed", "hibernating",
+        "streamManagement", "acks", "storedLeftUnacked", "lastRowWritten", "_holds",
+        "_held", "holdCarried", "_hibernationWatchers", "inactive", "_deferred",
+        "_ackRequested", "_ackTimer", "_probes", "_probeNumbers", "received",
+        "handled", "_handledAhead", "_paused", "__dict__", "__weakref__",
+    )
+
     def __init__(self, manager, jid, stream):
         self.manager = manager
         self.jid = jid

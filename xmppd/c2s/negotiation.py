@@ -51,8 +51,24 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         self._throttleLogged = False
         self._answerPending = False
         self._heldElements = []
-        self.session = None
+        self._session = None
         self.host = None
+
+    @property
+    def session(self):
+        """The stream's bound (or resumed) session; None before and after."""
+        return self._session
+
+    @session.setter
+    def session(self, session):
+        self._session = session
+        if session is not None:
+            # Bound or resumed (XEP-0198): the stream is authenticated, and
+            # its auth timeout would otherwise wait out its minute in the
+            # reactor with its stream, in every idle session.
+            authenticated = getattr(self.xmlstream, "authenticated", None)
+            if authenticated is not None:
+                authenticated()
 
     # Stream start ---------------------------------------------------------
 

@@ -49,11 +49,16 @@ class ScramMechanism:
     def __init__(self, hashName, host, accounts, secret, channelBinding=None, plus=False):
         self.host = host
         self.accounts = accounts
-        self.scram = ScramServer(hashName, self._lookup, secret, channelBinding, plus)
-        self.step = 0
 
-    def _lookup(self, username):
-        return self.accounts.getScramCredentials(username + "@" + self.host, self.scram.hashName)
+        # Not a bound method: the exchange referring back to its mechanism
+        # made a cycle, which kept both (and the channel binding) after a
+        # login until the next collection of cycles.
+        def lookup(username):
+            return accounts.getScramCredentials(username + "@" + host, hashName)
+
+        self._lookup = lookup
+        self.scram = ScramServer(hashName, lookup, secret, channelBinding, plus)
+        self.step = 0
 
     @defer.inlineCallbacks
     def start(self, initial):

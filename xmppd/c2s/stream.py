@@ -36,6 +36,9 @@ class OutputBudget:
     the stream is closed.
     """
 
+    # One per connection: slots instead of an instance dict.
+    __slots__ = ("stream", "limit", "paused", "unread")
+
     def __init__(self, stream, limit):
         self.stream = stream
         self.limit = limit
@@ -62,6 +65,9 @@ class OutputBudget:
         return self.unread > self.limit
 
 
+NO_REASONS = frozenset()
+
+
 class ReadGate:
     """
     Why the server is not reading from a client, by named reason.
@@ -73,25 +79,29 @@ class ReadGate:
     reason holds, so that one part cannot undo another's pause.
     """
 
+    # One per connection, nearly always open: slots, and the reasons an
+    # immutable set (the empty one shared) rather than a 216-byte set each.
+    __slots__ = ("stream", "reasons")
+
     def __init__(self, stream):
         self.stream = stream
-        self.reasons = set()
+        self.reasons = NO_REASONS
 
     def close(self, reason):
         if not self.reasons and self.stream.transport is not None:
             self.stream.transport.pauseProducing()
-        self.reasons.add(reason)
+        self.reasons = self.reasons | {reason}
 
     def open(self, reason):
         if reason not in self.reasons:
             return
-        self.reasons.discard(reason)
+        self.reasons = (self.reasons - {reason}) or NO_REASONS
         if not self.reasons and self.stream.transport is not None:
             self.stream.transport.resumeProducing()
 
     def forget(self, reason):
         """Drop a reason without reading again: the stream is closing."""
-        self.reasons.discard(reason)
+        self.reasons = (self.reasons - {reason}) or NO_REASONS
 
 
 # The reasons a ClientStream stops reading. A paused intake also holds back
@@ -105,15 +115,20 @@ RATE = "rate limit"
 class ClientStream(HardenedXmlStream):
     """A client connection; stanzas go to its negotiator, then to its session."""
 
-    _idleTimer = None
-    _pingSentAt = None
-    _abortTimer = None
-    _handshakeTimer = None
-    _rateTimer = None
-    _rateLogged = False
-    _unparsed = b""
-    _intakeHeld = False
-    _output = None
+    # This class's own attributes in slots: added to Twisted's XmlStream's,
+    # they overflowed CPython's shared-key instance dict (about 30 names)
+    # into a 1.5 KiB dict of its own in every connection.
+    __slots__ = ("readGate", "peerAddress", "lastActivity", "_authTimer", "_idleTimer",
+                 "_pingSentAt", "_abortTimer", "_handshakeTimer", "_rateTimer",
+                 "_rateLogged", "_unparsed", "_intakeHeld", "_output")
+
+    def __init__(self, *args, **kwargs):
+        HardenedXmlStream.__init__(self, *args, **kwargs)
+        self.readGate = self.peerAddress = self.lastActivity = None
+        self._authTimer = self._idleTimer = self._pingSentAt = self._abortTimer = None
+        self._handshakeTimer = self._rateTimer = self._output = None
+        self._rateLogged = self._intakeHeld = False
+        self._unparsed = b""
 
     def connectionMade(self):
         server, clock = self.factory.server, self.factory.clock
@@ -299,6 +314,12 @@ class ClientStream(HardenedXmlStream):
             # A dead connection, not the client's choice: XEP-0198 may resume it.
             self.endSession(resumable=True)
             self.sendStreamError(error.StreamError("connection-timeout", text="no answer to the idle probe"))
+
+    def authenticated(self):
+        """A session is bound to this stream: its auth timeout is over."""
+        timer, self._authTimer = self._authTimer, None
+        if timer is not None and timer.active():
+            timer.cancel()
 
     def _authTimedOut(self):
         self._authTimer = None

@@ -164,6 +164,10 @@ class HardenedElementStream(domish.ExpatElementStream):
         parser.StartElementHandler = _superseded
         parser.EndElementHandler = _superseded
         parser.CharacterDataHandler = _ignore
+        # No handler of the old parser refers back to its stream: the pair
+        # goes by reference counting once the read is done, instead of
+        # waiting, expat's buffers and all, for a late collection of cycles.
+        parser.StartNamespaceDeclHandler = parser.EndNamespaceDeclHandler = _ignore
         self.DocumentStartEvent = self.ElementEvent = self.DocumentEndEvent = _ignore
 
 
