@@ -108,9 +108,11 @@ class Lanes:
     def _enqueue(self, key, item, place):
         queue = self._queues.get(key)
         if queue is not None:
-            # Empty, outside the pump, only while jobs that let it go run
-            # on: nothing else would start this one.
-            idle = not queue and key not in self._pumping
+            # Empty, outside the pump, while jobs that let it go run on:
+            # nothing else would start this one. (Empty while a job's
+            # result fires, the pump that fires it goes on by itself: a
+            # subclass's pump, the cluster's, never overlaps jobs.)
+            idle = not queue and key in self._unfinished and key not in self._pumping
             place(queue, item)
             if idle:
                 self._pump(key)
