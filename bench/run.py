@@ -254,12 +254,7 @@ def growthRound(server, plan, phase, rep):
             os.makedirs(args.profile, exist_ok=True)
             profile = os.path.join(args.profile, "%s-grow-%s-%s-%d.txt"
                                    % (server.name, phase, name, rep))
-            server.startProfile(profile)
-        try:
-            return fn(*a)
-        finally:
-            if profile:
-                server.stopProfile()
+        return runProfiled(server, profile, fn, *a)
 
     for key, (_s, _r, messages) in plan.growthShapes().items():
         r = profiled(key[5:], driver.scenarioStore, server, plan.storeSenders[phase, rep, key],
@@ -311,17 +306,22 @@ def growByRows(server, plan, record):
             record(key, value)
 
 
+def runProfiled(server, profile, fn, *a):
+    """``fn(*a)``, with py-spy recording the server into ``profile`` if one is named."""
+    if profile:
+        server.startProfile(profile)
+    try:
+        return fn(*a)
+    finally:
+        if profile:
+            server.stopProfile()
+
+
 def runScenario(server, scenario, rep, plan, profile):
     args = plan.args
 
     def profiled(fn, *a):
-        if profile:
-            server.startProfile(profile)
-        try:
-            return fn(*a)
-        finally:
-            if profile:
-                server.stopProfile()
+        return runProfiled(server, profile, fn, *a)
 
     if scenario == "store":
         base = profile
