@@ -64,3 +64,22 @@ def test_parsed_elements_serialise_as_domish_parsed_ones():
     ours = _serialised(HardenedElementStream(), data)
     assert ours == _serialised(domish.ExpatElementStream(), data)
     assert len(ours) == len(STANZAS)
+
+
+def test_a_parsed_child_has_its_parent_for_as_long_as_the_stanza_is_held():
+    elements = []
+    stream = HardenedElementStream()
+    stream.DocumentStartEvent = lambda root: None
+    stream.ElementEvent = elements.append
+    stream.parse(HEADER + b"<message><body>hi</body><x xmlns='urn:x'><y/></x></message>")
+    (message,) = elements
+    body, x = message.elements()
+    assert body.parent is message and x.parent is message
+    assert next(x.elements()).parent is x
+    added = message.addElement("thread")
+    assert added.parent is message
+    moved = domish.Element((None, "wrapper"))
+    moved.addChild(body)
+    assert body.parent is moved
+    body.parent = None
+    assert body.parent is None
