@@ -85,7 +85,10 @@ handler returning anything but None stops the event there):
   stanzas it never delivered; the router routes them again.
 
 The events keep positional arguments: hooks in modules and tests name them
-that way.
+that way. A hook with nothing to do for a while (blocking's checks while no
+account has a blocklist) may be suspended, ``host.events.suspend(name,
+handler)``, and resumed in its place, ``host.events.resume(name, handler)``:
+the stanzas that fire the event meanwhile do not call it.
 """
 
 from twisted.words.protocols.jabber.error import StanzaError

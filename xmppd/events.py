@@ -54,22 +54,61 @@ class EventBus:
         # unhooks while the event runs changes the next firing, not this one.
         self._handlers = {}
         self._hooked = {}
+        # name -> the handlers hooked but suspended (skipped for now).
+        self._suspended = {}
 
     def hook(self, name, handler, priority=0):
         """Call ``handler(*args)`` on ``name``; higher priorities run first."""
         hooked = self._hooked.setdefault(name, [])
         hooked.append((priority, len(hooked), handler))
         hooked.sort(key=lambda item: (-item[0], item[1]))
-        self._handlers[name] = tuple(h for _, _, h in hooked)
+        self._rebuild(name)
 
     def unhook(self, name, handler):
         hooked = [h for h in self._hooked.get(name, []) if h[2] != handler]
+        self._forgetSuspended(name, handler)
         if hooked:
             self._hooked[name] = hooked
-            self._handlers[name] = tuple(h for _, _, h in hooked)
+        else:
+            self._hooked.pop(name, None)
+        self._rebuild(name)
+
+    def suspend(self, name, handler):
+        """
+        Skip a hooked handler, as if unhooked, until ``resume``; it keeps its
+        place among the others. For a hook with nothing to do for now (no
+        blocklist on the server, no resource with carbons on): every stanza
+        fires these events, and one whose handlers are all suspended costs
+        its firer one dictionary miss.
+        """
+        suspended = self._suspended.setdefault(name, [])
+        if handler not in suspended and any(h[2] == handler for h in self._hooked.get(name, ())):
+            suspended.append(handler)
+            self._rebuild(name)
+        elif not suspended:
+            del self._suspended[name]
+
+    def resume(self, name, handler):
+        """Call a suspended handler again, in its place."""
+        if self._forgetSuspended(name, handler):
+            self._rebuild(name)
+
+    def _forgetSuspended(self, name, handler):
+        suspended = self._suspended.get(name)
+        if suspended is None or handler not in suspended:
+            return False
+        suspended.remove(handler)
+        if not suspended:
+            del self._suspended[name]
+        return True
+
+    def _rebuild(self, name):
+        suspended = self._suspended.get(name, ())
+        handlers = tuple(h for _, _, h in self._hooked.get(name, ()) if h not in suspended)
+        if handlers:
+            self._handlers[name] = handlers
         else:
             # An event nobody hooks costs its firer one dictionary miss.
-            self._hooked.pop(name, None)
             self._handlers.pop(name, None)
 
     def fire(self, name, *args):

@@ -134,3 +134,35 @@ async def test_a_deleted_account_takes_its_blocklist_and_a_new_one_of_its_name_s
     assert reply.find(q(NS_BLOCKING, "blocklist")).findall(q(NS_BLOCKING, "item")) == []
     send(carol, "alice@localhost", "c1", "hello again")
     assert body(await alice.expect()) == "hello again"
+
+
+@asyncioTest
+async def test_a_blocklist_stored_before_the_start_is_enforced_from_the_first_message(
+        make_database, tmp_path):
+    from tests.harness import startServer
+    from xmppd.modules.blocking import BlockingHandler
+    database = await wait(make_database("sqlite"))
+    first = await wait(startServer(database, tmp_path / "first"))
+    for name in ("alice", "bob", "carol"):
+        await wait(first.addUser(name, "secret-" + name))
+    await wait(first.storage.blocklist.add("alice@localhost", ["carol@localhost"]))
+    await wait(first.stop())
+    xmpp = await wait(startServer(database, tmp_path / "second"))
+    try:
+        (blocking,) = [h for h in xmpp.host() if isinstance(h, BlockingHandler)]
+        await wait(blocking.ready)
+        alice = await online(xmpp, "alice")
+        carol = await online(xmpp, "carol")
+        send(carol, "alice@localhost", "c1", "let me in")
+        assertBounce(await carol.expect(), "c1", "service-unavailable", "cancel",
+                     sender="alice@localhost", body="let me in")
+        bob = await online(xmpp, "bob")
+        send(bob, "alice@localhost", "b1", "not blocked")
+        assert body(await alice.expect()) == "not blocked"
+        # Unblocked, the list is gone, and so are the checks: carol gets through.
+        reply = await iq(alice, "u1", "<unblock xmlns='%s'/>" % NS_BLOCKING)
+        assert reply.get("type") == "result"
+        send(carol, "alice@localhost", "c2", "friends again")
+        assert body(await alice.expect()) == "friends again"
+    finally:
+        await wait(xmpp.stop())

@@ -63,6 +63,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         self.maxItems = options.max_items
         self.lists = {}
         self.ready = None
+        self._checking = True
         host.addDiscoFeature(NS_BLOCKING)
 
     @property
@@ -78,6 +79,8 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         events.hook(PRESENCE_INBOUND, self.onPresence, PRIORITY)
         events.hook(ACCOUNT_DELETED, self.onAccountDeleted)
         events.hook(BLOCKED, self.onBlockedQuestion)
+        self._checking = True
+        self._listsChanged()
         self.ready = self.store.all()
         self.ready.addCallback(self._loaded)
         self.ready.addErrback(log.err, "could not load the blocklists")
@@ -86,6 +89,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         domain = "@" + self.host.domain
         self.lists.update({owner: items for owner, items in lists.items()
                            if owner.endswith(domain)})
+        self._listsChanged()
 
     def connectionLost(self, reason):
         events = self.host.events
@@ -99,6 +103,28 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
     def onAccountDeleted(self, bareJID):
         # Its rows went with the account; a new account of that name starts empty.
         self.lists.pop(bareJID, None)
+        self._listsChanged()
+
+    def _checks(self):
+        return ((INBOUND_EVENT, self.onInboundMessage), (CLIENT_OUTBOUND_EVENT, self.onOutbound),
+                (PRESENCE_INBOUND, self.onPresence), (BLOCKED, self.onBlockedQuestion))
+
+    def _listsChanged(self):
+        """
+        While no account of the host has a list, every check would find
+        nothing: its hooks are suspended, and the stanzas of a server
+        without blocklists pass no check at all.
+        """
+        checking = bool(self.lists)
+        if checking == self._checking:
+            return
+        self._checking = checking
+        events = self.host.events
+        for name, handler in self._checks():
+            if checking:
+                events.resume(name, handler)
+            else:
+                events.suspend(name, handler)
 
     def blocks(self, owner, jid):
         items = self.lists.get(owner)
@@ -175,6 +201,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
             raise StanzaError("bad-request", "modify", "block at least one JID")
         account = owner.userhost()
         current = self.lists.setdefault(account, set())
+        self._listsChanged()
         new = [i for i in items if i not in current]
         if len(current) + len(new) > self.maxItems:
             raise StanzaError("resource-constraint", "wait",
@@ -195,6 +222,7 @@ class BlockingHandler(XMPPHandler, IQHandlerMixin):
         current.difference_update(gone)
         if not current:
             self.lists.pop(account, None)
+            self._listsChanged()
         self._push("unblock", account, gone if items else [])
 
     def _sendUnavailableTo(self, owner, item):

@@ -73,6 +73,7 @@ class CarbonsHandler(XMPPHandler, IQHandlerMixin):
         self.enabled = {}
         cluster = host.config.cluster
         self.countsEveryResource = cluster is None or not cluster.enabled
+        self._copying = True
         host.addDiscoFeature(NS_CARBONS)
         # §6: which messages are copied follows the XEP's rules, as stated.
         host.addDiscoFeature(NS_CARBONS_RULES)
@@ -83,6 +84,8 @@ class CarbonsHandler(XMPPHandler, IQHandlerMixin):
         self.host.events.hook(ROUTE_EVENT, self.onRoute, PRIORITY)
         self.host.events.hook(CLIENT_OUTBOUND_EVENT, self.onOutbound, PRIORITY)
         self.host.events.hook(RESOURCE_UNBOUND, self.onUnbound)
+        self._copying = True
+        self._enabledChanged()
 
     def connectionLost(self, reason):
         self.host.events.unhook(ROUTE_EVENT, self.onRoute)
@@ -96,6 +99,7 @@ class CarbonsHandler(XMPPHandler, IQHandlerMixin):
         session = self._sessionOf(iq)
         session.carbons = True
         self.enabled.setdefault(session.bareJID.userhost(), set()).add(session)
+        self._enabledChanged()
 
     def onDisable(self, iq):
         session = self._sessionOf(iq)
@@ -112,6 +116,25 @@ class CarbonsHandler(XMPPHandler, IQHandlerMixin):
             sessions.discard(session)
             if not sessions:
                 del self.enabled[account]
+                self._enabledChanged()
+
+    def _enabledChanged(self):
+        """
+        While no resource of the host has carbons on, no message is copied:
+        the hooks are suspended, and a message costs carbons nothing. (On a
+        cluster another node's resources may have them on: always hooked.)
+        """
+        copying = bool(self.enabled) or not self.countsEveryResource
+        if copying == self._copying:
+            return
+        self._copying = copying
+        events = self.host.events
+        for name, handler in ((ROUTE_EVENT, self.onRoute),
+                              (CLIENT_OUTBOUND_EVENT, self.onOutbound)):
+            if copying:
+                events.resume(name, handler)
+            else:
+                events.suspend(name, handler)
 
     def _sessionOf(self, iq):
         from twisted.words.protocols.jabber.error import StanzaError
