@@ -66,6 +66,19 @@ def _built():
     lang = domish.Element((None, "message"))
     lang[("http://www.w3.org/XML/1998/namespace", "lang")] = "en"
     yield lang
+    # A raw child alone, texts in pieces, each character that needs escaping.
+    raw = domish.Element((None, "message"))
+    raw.addRawXml("<body>as is &amp; kept</body>")
+    yield raw
+    pieces = domish.Element((None, "message"))
+    pieces["id"] = "a>b"
+    pieces["to"] = "x\"y"
+    body = pieces.addElement("body")
+    body.addContent("one & ")
+    body.children.append("two > ")
+    body.children.append("three")
+    pieces.addElement("subject", content="<plain>")
+    yield pieces
 
 
 @pytest.mark.parametrize("element", list(_built()))

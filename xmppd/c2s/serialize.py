@@ -36,6 +36,9 @@ def toXml(element, defaultUri, prefixes):
 
 
 def _write(element, inherited, prefixes, write):
+    # Each element's start tag is built as one string, and escaping is only
+    # paid for by the values that need it: most attribute values (JIDs,
+    # types, ids) and texts have nothing to escape.
     if element.localPrefixes:
         raise _NeedsPrefixes()
     default = element.defaultUri
@@ -49,27 +52,40 @@ def _write(element, inherited, prefixes, write):
         raise _NeedsPrefixes()
     name = element.name
     if default != inherited:
-        write("<%s xmlns='%s'" % (name, default))
+        tag = f"<{name} xmlns='{default}'"
     else:
-        write("<" + name)
+        tag = "<" + name
     for key, value in element.attributes.items():
+        if "&" in value or "<" in value or ">" in value or "'" in value or '"' in value:
+            value = escapeToXml(value, 1)
         if type(key) is tuple:
             if key[0] != NS_XML:
                 raise _NeedsPrefixes()
             # The xml prefix is always in scope (domish's G_PREFIXES).
-            write(" xml:%s='%s'" % (key[1], escapeToXml(value, 1)))
+            tag += f" xml:{key[1]}='{value}'"
         else:
-            write(" %s='%s'" % (key, escapeToXml(value, 1)))
+            tag += f" {key}='{value}'"
     children = element.children
     if not children:
-        write("/>")
+        write(tag + "/>")
         return
-    write(">")
+    if len(children) == 1:
+        text = children[0]
+        if type(text) is str:
+            # A leaf with text (a body, a status): the whole element at once.
+            if "&" in text or "<" in text or ">" in text:
+                text = escapeToXml(text)
+            write(f"{tag}>{text}</{name}>")
+            return
+    write(tag + ">")
     for child in children:
-        if isinstance(child, SerializedXML):
-            write(child)
-        elif isinstance(child, str):
-            write(escapeToXml(child))
+        if isinstance(child, str):
+            if isinstance(child, SerializedXML):
+                write(child)
+            elif "&" in child or "<" in child or ">" in child:
+                write(escapeToXml(child))
+            else:
+                write(child)
         else:
             _write(child, default, prefixes, write)
-    write("</%s>" % name)
+    write(f"</{name}>")
