@@ -77,3 +77,45 @@ def test_a_lane_with_a_pump_of_its_own_is_always_pumped():
     outcome = LockedLanes().runNow("bob", lambda: "routed")
     assert isinstance(outcome, defer.Deferred) and outcome.result == "routed"
     assert LockedLanes.pumped == 1
+
+
+def test_a_live_job_that_lets_go_lets_overlapping_jobs_on_and_holds_the_rest():
+    lanes, order = Lanes(), []
+    storing = defer.Deferred()
+
+    def store():
+        order.append("store")
+        lanes.letGo("bob")
+        return storing
+
+    first = lanes.runNow("bob", store)
+    second = lanes.runNow("bob", order.append, "overlapping")
+    delivery = lanes.run("bob", order.append, "delivery")
+    assert order == ["store", "overlapping"] and second.called and not delivery.called
+    assert not first.called and lanes.busy("bob")
+    storing.callback("stored")
+    assert order == ["store", "overlapping", "delivery"]
+    assert first.result == "stored" and delivery.called
+    assert not lanes.busy("bob")
+
+
+def test_a_live_job_that_lets_go_and_finishes_at_once_gives_its_outcome_as_is():
+    lanes, order = Lanes(), []
+
+    def job():
+        lanes.letGo("bob")
+        lanes.run("bob", order.append, "queued")
+        order.append("job")
+        return "done"
+
+    assert lanes.runNow("bob", job) == "done"
+    assert order == ["job", "queued"]
+    assert not lanes.busy("bob")
+
+
+def test_a_live_job_whose_deferred_fired_already_gives_its_result_as_is():
+    lanes = Lanes()
+    assert lanes.runNow("bob", defer.succeed, "stored") == "stored"
+    failed = lanes.runNow("bob", defer.fail, ValueError("no"))
+    assert isinstance(failed, Failure) and failed.check(ValueError)
+    assert not lanes.busy("bob")

@@ -68,9 +68,49 @@ class Lanes:
             # A lane with a pump of its own (the cluster's takes the
             # account's lock first) is always pumped.
             return self.runOverlapping(key, job, *args)
+        # What _pump and the first turn of _pumpLoop do for this job, in
+        # one frame: nearly every live message comes this way. The job's
+        # item only holds its place at the head of the queue (for letGo,
+        # and so that what is queued meanwhile waits); nothing runs it
+        # from there.
         pending = _Pending()
-        self._queues[key] = deque([(_Overlapping(job), args, pending)])
-        self._pump(key)
+        state = _JobState()
+        queue = self._queues[key] = deque(((job, args, pending),))
+        self._overlapping[key] = state
+        self._blocked.discard(key)
+        self._pumping.add(key)
+        try:
+            try:
+                outcome = job(*args)
+            except BaseException:
+                outcome = failure.Failure()
+            else:
+                if type(outcome) is CoroutineType:
+                    outcome = defer.Deferred.fromCoroutine(outcome)
+            if outcome is not None and isinstance(outcome, defer.Deferred):
+                outcome.addBoth(self._done, key, state)
+                state.calling = False
+                if state.finished:
+                    self._settle(key, state.outcome)
+            elif state.gone:
+                self._done(outcome, key, state)
+                state.calling = False
+            else:
+                # _done and _settle for a job that finished at once without
+                # letting go: its item is still the head of the queue.
+                if self._overlapping.get(key) is state:
+                    del self._overlapping[key]
+                state.calling = False
+                state.finished = True
+                queue.popleft()
+                pending.outcome = outcome
+            if queue and (state.gone or state.finished):
+                # What was queued while it ran goes on now.
+                self._pumpLoop(key)
+        finally:
+            self._pumping.discard(key)
+        if not queue and key not in self._unfinished:
+            del self._queues[key]
         if pending.outcome is not _NOT_RUN:
             return pending.outcome
         pending.deferred = defer.Deferred()

@@ -136,6 +136,10 @@ class MessageRouter(XMPPHandler):
         message.handled = True
         account = internJID(message["to"]).userhost()
         outcome = self.pipeline.runNow(account, self.routeNow, message)
+        if outcome is None:
+            # Routed at once (a live delivery to an idle lane): handled now.
+            message.handling = None
+            return
         if isinstance(outcome, defer.Deferred):
             if outcome.called and not isinstance(outcome.result, Failure):
                 # Routed already: no callback to run on a fired Deferred.
