@@ -178,8 +178,8 @@ class Host(InternalComponent):
         if not isinstance(stanza, domish.Element):
             return
         stanza.handled = False
-        to = stanza.getAttribute("to")
-        if stanza.name == "iq" and to is not None:
+        to = stanza.attributes.get("to") if stanza.name == "iq" else None
+        if to is not None:
             to = JID(to)
             if to.user and to.resource:
                 return self.deliverIQ(to, stanza)

@@ -82,6 +82,25 @@ def internJID(jidstring):
     return _jid.JID(jidstring)
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _cachedForms(jidstring):
+    jid = _cachedJID(jidstring)
+    return jid.full(), jid.userhost()
+
+
+def preparedForms(jidstring):
+    """
+    ``(full, bare)``: the prepared address as a string and its bare JID,
+    remembered for the addresses every message names (its ``to``, which
+    is stamped prepared and then looked up by its bare JID at each step);
+    ``InvalidFormat`` for an invalid one, never remembered.
+    """
+    if type(jidstring) is str and len(jidstring) <= MAX_JID_LENGTH:
+        return _cachedForms(jidstring)
+    jid = _jid.JID(jidstring)
+    return jid.full(), jid.userhost()
+
+
 def install():
     """Route Twisted's JID(), and its interning, through the memos (idempotent)."""
     _jid.parse = parse

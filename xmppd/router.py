@@ -25,7 +25,7 @@ from wokkel.subprotocols import XMPPHandler
 from xmppd.events import MESSAGE_INBOUND, MESSAGE_OFFLINE, MESSAGE_ROUTE
 from xmppd.events import SESSION_LEFT_BEHIND as LEFT_BEHIND_EVENT
 from xmppd.iservices import IOfflineService
-from xmppd.jidprep import internJID
+from xmppd.jidprep import internJID, preparedForms
 from xmppd.stanzas import annotated
 
 OFFLINE_EVENT = MESSAGE_OFFLINE
@@ -84,8 +84,9 @@ def route(sessions, message):
     """
     # Shared, memoised JIDs: each message would otherwise parse its 'to'
     # into a new JID at every step of its way.
-    to = internJID(message["to"])
-    kind = message.getAttribute("type", "normal")
+    attributes = message.attributes
+    to = internJID(attributes["to"])
+    kind = attributes.get("type", "normal")
     if not to.user:
         # Nothing here answers messages to the domain itself.
         return Routing(BOUNCE)
@@ -134,8 +135,8 @@ class MessageRouter(XMPPHandler):
         if getattr(message, "handled", False):
             return
         message.handled = True
-        account = internJID(message["to"]).userhost()
-        outcome = self.pipeline.runNow(account, self.routeNow, message)
+        account = preparedForms(message.attributes["to"])[1]
+        outcome = self.host.server.pipeline.runNow(account, self.routeNow, message)
         if outcome is None:
             # Routed at once (a live delivery to an idle lane): handled now.
             message.handling = None
@@ -161,19 +162,23 @@ class MessageRouter(XMPPHandler):
         self.host.bounce(message, "internal-server-error", "wait")
 
     def routeNow(self, message):
-        if self.host.events.fire(INBOUND_EVENT, message) is not None:
+        host = self.host
+        if host.events.fire(INBOUND_EVENT, message) is not None:
             # Taken before any routing (a sender the recipient blocked).
             return None
-        routing = route(self.host.sessions, message)
-        if routing.verdict in (DELIVER, BOUNCE) and self.taken(message, routing):
+        routing = route(host.server.sessions, message)
+        verdict = routing.verdict
+        if (verdict == DELIVER or verdict == BOUNCE) and host.events.fire(
+                ROUTE_EVENT, message, routing) is not None:
+            # Taken (AMP's rules, XEP-0079 §2.2.2).
             return None
-        if routing.verdict == OFFLINE:
-            return self.offline(message, routing.bare)
-        if routing.verdict == DELIVER:
+        if verdict == DELIVER:
             for session in routing.sessions:
                 session.send(message)
-        elif routing.verdict == BOUNCE:
-            self.host.bounce(message, "service-unavailable", "cancel")
+        elif verdict == OFFLINE:
+            return self.offline(message, routing.bare)
+        elif verdict == BOUNCE:
+            host.bounce(message, "service-unavailable", "cancel")
         return None
 
     def taken(self, message, routing):

@@ -33,7 +33,7 @@ class ServerRouter(Router):
 
     def route(self, stanza):
         # Shared and memoised: every stanza that crosses the router asks.
-        destination = internJID(stanza["to"]).host
+        destination = internJID(stanza.attributes["to"]).host
         route = self.routes.get(destination)
         if route is None:
             route = self.routes.get(None)
@@ -147,15 +147,16 @@ class XMPPServer:
         is for the sender's own account (RFC 6120 §10.3), except presence,
         where no ``to`` means a broadcast that the sender's host handles.
         """
-        if not stanza.getAttribute("to"):
+        attributes = stanza.attributes
+        if not attributes.get("to"):
             if stanza.name == "presence":
                 return session.host.receive(stanza)
-            stanza["to"] = session.bareJID.full()
+            attributes["to"] = session.bareJID.full()
         # Modules see what a client sends before it is routed: blocking
         # refuses it, carbons copy it to the sender's other resources.
         if session.host.events.fire(CLIENT_OUTBOUND_EVENT, session, stanza) is not None:
             return
-        if stanza.name == "presence" and JID(stanza["to"]).host not in self.hosts:
+        if stanza.name == "presence" and JID(attributes["to"]).host not in self.hosts:
             # Presence to another domain is the sender's host's business
             # first (RFC 6121 §3.1.2, §4.6: roster state, directed presence);
             # the host routes it on when done. A local recipient's host

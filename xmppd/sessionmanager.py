@@ -92,7 +92,10 @@ class SessionManager:
         """Every bound session of an account, available or not."""
         if not isinstance(bareJID, str):
             bareJID = bareJID.userhost()
-        return list(self.accounts.get(bareJID, {}).values())
+        resources = self.accounts.get(bareJID)
+        # Asked for every message routed: no empty dict made for an
+        # account without any.
+        return list(resources.values()) if resources else []
 
     def availableResources(self, bareJID):
         """Sessions that count as online for delivery: available, priority ≥ 0."""

@@ -172,10 +172,13 @@ class Session:
         self._checkUnacked(message and rowId is None)
 
     def _writeTracked(self, stanza, rowId):
-        if rowId is not None and rowId > self.lastRowWritten:
-            self.lastRowWritten = rowId
-        message = rowId is not None or isMessage(stanza)
-        self.acks.wrote(stanza, rowId, track=message or self.streamManagement is not None)
+        if rowId is not None:
+            if rowId > self.lastRowWritten:
+                self.lastRowWritten = rowId
+            message = True
+        else:
+            message = isinstance(stanza, str) or stanza.name == "message"
+        self.acks.wrote(stanza, rowId, message or self.streamManagement is not None)
         if self.stream is not None:
             self.stream.send(stanza)
         return message
@@ -183,14 +186,14 @@ class Session:
     def _checkUnacked(self, askSoon):
         sm = self.streamManagement
         limit = sm.maxUnacked if sm is not None else self.manager.server.maxUnacknowledged
-        if len(self.acks) > limit:
+        if len(self.acks.unacked) > limit:
             # A client that never acknowledges (or never comes back to
             # resume, or never answers an IQ) would grow this queue for good.
             if self.hibernating:
                 self.manager.unbind(self)
             else:
                 self.sendStreamError("policy-violation", "too many unacknowledged stanzas")
-        elif askSoon:
+        elif askSoon and not self._ackRequested:
             self._askForAckSoon()
 
     def writeReply(self, stanza):
@@ -438,7 +441,8 @@ class Session:
             return self.sendStreamError("unsupported-stanza-type")
         if stanza.name not in STANZA_NAMES:
             return self.sendStreamError("unsupported-stanza-type")
-        sender = stanza.getAttribute("from")
+        attributes = stanza.attributes
+        sender = attributes.get("from")
         if sender is not None:
             try:
                 claimed = jidFromAttribute(sender)
@@ -448,15 +452,16 @@ class Session:
                 return self.sendStreamError("invalid-from")
         self.received += 1
         number = self.received
-        if self._probeAnswered(stanza):
+        isIQ = stanza.name == "iq"
+        if isIQ and self._probeAnswered(stanza):
             return self._handledNow(number)
-        stanza.attributes["from"] = self.fullJID
+        attributes["from"] = self.fullJID
         problem = checkStanza(stanza)
         if problem is not None:
-            if stanza.getAttribute("type") != "error":
+            if attributes.get("type") != "error":
                 self.writeReply(stanzaError(stanza, *problem))
             return self._handledNow(number)
-        if isLegacySessionRequest(stanza):
+        if isIQ and isLegacySessionRequest(stanza):
             # RFC 3921's session establishment is a no-op kept for old clients.
             self.writeReply(toResponse(stanza, "result"))
             return self._handledNow(number)
@@ -468,6 +473,10 @@ class Session:
         # attributes, never its children (a <handling/> child would do).
         handling = stanza.__dict__.get("handling")
         if handling is None or handling.called:
+            if number == self.handled + 1 and self._handledAhead is None and not self._paused:
+                # _handledNow's whole work when nothing is out of order or held.
+                self.handled = number
+                return None
             return self._handledNow(number)
         handling.addBoth(self._handledLater, number)
         if self.received - self.handled >= INTAKE_HIGH and not self._paused:

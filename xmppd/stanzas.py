@@ -14,7 +14,7 @@ from twisted.words.xish.domish import escapeToXml
 
 from xmppd.c2s.serialize import toXml
 
-from xmppd.jidprep import internJID
+from xmppd.jidprep import internJID, preparedForms
 
 NS_CLIENT = "jabber:client"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -186,23 +186,30 @@ def isLegacySessionRequest(stanza):
 
 def checkStanza(stanza):
     """An RFC 6120 §8.3.3 (condition, type, text) for a bad stanza, or None."""
-    kind = stanza.getAttribute("type")
-    to = stanza.getAttribute("to")
+    attributes = stanza.attributes
+    kind = attributes.get("type")
+    to = attributes.get("to")
     if to is not None:
+        # JID("") is a RuntimeError in Twisted, not an invalid address.
+        if not to:
+            return ("jid-malformed", "modify", "invalid 'to' address")
         try:
-            stanza["to"] = jidFromAttribute(to).full()
+            # Shared and memoised: the same few addresses, message after message.
+            attributes["to"] = preparedForms(to)[0]
         except (InvalidFormat, UnicodeError, ValueError):
             return ("jid-malformed", "modify", "invalid 'to' address")
-    if stanza.name == "iq":
+    name = stanza.name
+    if name == "message":
+        if kind is not None and kind not in MESSAGE_TYPES:
+            return ("bad-request", "modify", "unknown message type")
+        return None
+    if name == "iq":
         if kind not in IQ_TYPES:
             return ("bad-request", "modify", "iq type must be get, set, result or error")
         if not stanza.getAttribute("id"):
             return ("bad-request", "modify", "iq without id")
         if kind in ("get", "set") and len(list(stanza.elements())) != 1:
             return ("bad-request", "modify", "a get or set iq has exactly one child")
-    elif stanza.name == "message":
-        if kind is not None and kind not in MESSAGE_TYPES:
-            return ("bad-request", "modify", "unknown message type")
     elif kind is not None and kind not in PRESENCE_TYPES:
         return ("bad-request", "modify", "unknown presence type")
     return None

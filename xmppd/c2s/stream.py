@@ -170,7 +170,11 @@ class ClientStream(HardenedXmlStream):
         if self.rawDataOutFn:
             self.rawDataOutFn(obj)
         self.transport.write(obj)
-        if self._output.wrote(len(obj)):
+        # OutputBudget.wrote, in this frame: every stanza written comes here.
+        output = self._output
+        if output.paused:
+            output.unread += len(obj)
+        if output.unread > output.limit:
             self._outputOverflowed()
 
     def _outputOverflowed(self):
@@ -222,19 +226,25 @@ class ClientStream(HardenedXmlStream):
         self.readGate.open(BACKLOG)
 
     def dataReceived(self, data):
-        self.lastActivity = now = self.factory.clock.seconds()
+        factory = self.factory
+        self.lastActivity = now = factory.clock.seconds()
+        rateLimits = factory.server.rateLimits
+        # Without a per-account limit the account is not needed: no string
+        # made for it on every read.
+        account = self._account() if rateLimits.perAccount is not None else None
         if self._rateTimer is None:
-            wait = self.factory.server.rateLimits.charge(
-                self.peerAddress, self._account(), len(data), now)
+            wait = rateLimits.charge(self.peerAddress, account, len(data), now)
             if wait > 0:
                 self._throttle(wait)
         else:
             # Read before the pause took effect (TLS had it decrypted already).
-            self.factory.server.rateLimits.charge(
-                self.peerAddress, self._account(), len(data), now)
+            rateLimits.charge(self.peerAddress, account, len(data), now)
         if self._intakeHeld:
             self._unparsed += data
             return
+        if len(data) <= INTAKE_SLICE:
+            # A read of one TLS record, often one stanza: the common case.
+            return HardenedXmlStream.dataReceived(self, data)
         self._parse(data)
 
     def _parse(self, data):
