@@ -128,3 +128,27 @@ def test_observer_arguments_and_failures_are_treated_as_xish_treats_them():
 
     expected = calls(utility.EventDispatcher())
     assert calls(StanzaDispatcher()) == expected == ["failing", ("tag", "message", "kw"), "plain"]
+
+
+def test_observers_joining_and_leaving_a_query_are_called_as_xish_calls_them():
+    def calls(dispatcher):
+        seen = []
+        message = parseXml("<message to='a@h'/>")
+
+        def one(element):
+            seen.append("one")
+
+        dispatcher.addObserver("/message", one)
+        dispatcher.dispatch(message)
+        dispatcher.addObserver("/message", lambda element: seen.append("two"))
+        dispatcher.dispatch(message)
+        dispatcher.addOnetimeObserver("/message", lambda element: seen.append("once"))
+        dispatcher.dispatch(message)
+        dispatcher.dispatch(message)
+        dispatcher.removeObserver("/message", one)
+        dispatcher.dispatch(message)
+        return seen
+
+    expected = calls(utility.EventDispatcher())
+    assert calls(StanzaDispatcher()) == expected
+    assert expected == ["one", "one", "two", "one", "two", "once", "one", "two", "two"]

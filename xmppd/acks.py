@@ -78,10 +78,16 @@ class AckTracker:
         if number <= self.acked:
             return
         self.acked = number
-        while self.unacked and self.unacked[0].number <= number:
-            self.unacked.popleft()
-        if not self.unacked:
+        unacked = self.unacked
+        if unacked and unacked[-1].number <= number:
+            # Everything written is acknowledged, the usual answer to a
+            # probe after a burst: let go of it at once, not one by one.
             self.unacked = EMPTY
+        else:
+            while unacked and unacked[0].number <= number:
+                unacked.popleft()
+            if not unacked:
+                self.unacked = EMPTY
         while self._waiters and self._waiters[0][0] <= number:
             self._waiters.popleft()[1].callback(True)
         if not self._waiters:

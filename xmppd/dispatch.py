@@ -111,7 +111,11 @@ class StanzaDispatcher(utility.EventDispatcher):
         self._candidates = {}
 
     def _observersFor(self, name, kind):
-        """The (priority, query, callbacks, matcher) that may match, in xish's order."""
+        """
+        The (priority, query, callbacks, matcher, direct) that may match, in
+        xish's order; ``direct`` is the one observer to call when the query
+        has exactly one, lasting and without extra arguments (see _directCall).
+        """
         if not self._candidates:
             self._names, self._types = set(), set()
             for priorityObservers in self._xpathObservers.values():
@@ -132,7 +136,8 @@ class StanzaDispatcher(utility.EventDispatcher):
                         continue
                     if wantedKind is not ANY and wantedKind != key[1]:
                         continue
-                    found.append((priority, query, callbacks, matcherFor(query)))
+                    found.append((priority, query, callbacks, matcherFor(query),
+                                  _directCall(callbacks)))
             self._candidates[key] = found
         return found
 
@@ -144,10 +149,16 @@ class StanzaDispatcher(utility.EventDispatcher):
         self._dispatchDepth += 1
         emptyLists = []
         try:
-            for priority, query, callbacks, matches in observers:
+            for priority, query, callbacks, matches, direct in observers:
                 if matches is None or matches(obj):
-                    _callEach(callbacks, obj)
                     foundTarget = True
+                    if direct is not None:
+                        try:
+                            direct(obj)
+                        except BaseException:
+                            log.err()
+                        continue
+                    _callEach(callbacks, obj)
                     if not callbacks.callbacks:
                         emptyLists.append((priority, query))
         finally:
@@ -161,6 +172,23 @@ class StanzaDispatcher(utility.EventDispatcher):
             for update in updates:
                 update()
         return foundTarget
+
+
+def _directCall(callbacks):
+    """
+    The observer itself when ``callbacks`` holds just one, not one-time, and
+    registered without extra arguments (the router's, AMP's): _callEach
+    would copy the list and unpack the entry for every stanza to call it.
+    The index is rebuilt whenever an observer is added or removed, and only
+    a one-time observer leaves the list otherwise, so this stays true.
+    """
+    entries = list(callbacks.callbacks.values())
+    if len(entries) != 1:
+        return None
+    wrapper, onetime = entries[0]
+    if onetime or wrapper.args or wrapper.kwargs:
+        return None
+    return wrapper.method
 
 
 def _callEach(callbacks, obj):

@@ -229,16 +229,17 @@ class ClientStream(HardenedXmlStream):
         factory = self.factory
         self.lastActivity = now = factory.clock.seconds()
         rateLimits = factory.server.rateLimits
-        # Without a per-account limit the account is not needed: no string
-        # made for it on every read.
-        account = self._account() if rateLimits.perAccount is not None else None
-        if self._rateTimer is None:
-            wait = rateLimits.charge(self.peerAddress, account, len(data), now)
-            if wait > 0:
-                self._throttle(wait)
-        else:
-            # Read before the pause took effect (TLS had it decrypted already).
-            rateLimits.charge(self.peerAddress, account, len(data), now)
+        # Nothing to charge without limits, and no account string to make
+        # on every read without a per-account one.
+        if rateLimits.perAddress is not None or rateLimits.perAccount is not None:
+            account = self._account() if rateLimits.perAccount is not None else None
+            if self._rateTimer is None:
+                wait = rateLimits.charge(self.peerAddress, account, len(data), now)
+                if wait > 0:
+                    self._throttle(wait)
+            else:
+                # Read before the pause took effect (TLS had it decrypted already).
+                rateLimits.charge(self.peerAddress, account, len(data), now)
         if self._intakeHeld:
             self._unparsed += data
             return
