@@ -30,6 +30,8 @@ class Written:
         self.rowId = rowId
 
 
+_newWritten = object.__new__
+
 # What ``unacked`` and the waiters are while empty: an empty deque costs
 # about 600 bytes, and most sessions spend most of their life with nothing
 # unacknowledged.
@@ -55,7 +57,12 @@ class AckTracker:
         if track:
             if self.unacked is EMPTY:
                 self.unacked = deque()
-            self.unacked.append(Written(self.written, stanza, rowId))
+            # Written(...) without its __init__ frame: one per message written.
+            written = _newWritten(Written)
+            written.number = self.written
+            written.stanza = stanza
+            written.rowId = rowId
+            self.unacked.append(written)
         return self.written
 
     def whenAcked(self, number=None):

@@ -99,7 +99,13 @@ class SessionManager:
 
     def availableResources(self, bareJID):
         """Sessions that count as online for delivery: available, priority ≥ 0."""
-        return [s for s in self.resources(bareJID) if s.available and s.priority >= 0]
+        # A loop, not a comprehension: on CPython 3.11 that is a function
+        # call of its own, for every message routed.
+        found = []
+        for session in self.resources(bareJID):
+            if session.available and session.priority >= 0:
+                found.append(session)
+        return found
 
     def highestPriorityResources(self, bareJID):
         """Where a chat/normal message to the bare JID goes (RFC 6121 §8.5.2.1.1)."""

@@ -139,6 +139,11 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
     # Elements before binding -----------------------------------------------
 
     def elementReceived(self, element):
+        session = self._session
+        if session is not None and element.uri == NS_CLIENT and not self._answerPending:
+            # A bound stream's stanza, nearly every element: what the checks
+            # below come to for it.
+            return session.receivedFromClient(element)
         if self._answerPending:
             if len(self._heldElements) >= MAX_HELD_ELEMENTS:
                 return self.xmlstream.sendStreamError(error.StreamError(

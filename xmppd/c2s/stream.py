@@ -339,7 +339,7 @@ class ClientStream(HardenedXmlStream):
                 "connection-timeout", text="not authenticated in time"))
 
     def onElement(self, element):
-        if getattr(self, "_closing", False):
+        if self._closing:
             return
         self.authenticator.elementReceived(element)
 

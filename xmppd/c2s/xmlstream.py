@@ -219,6 +219,8 @@ class HardenedXmlStream(xmlstream.XmlStream):
     maxStanzaDepth = HardenedElementStream.maxStanzaDepth
     # Set by restartStream: what the bytes after the restart point are.
     _restartedAfter = None
+    # Set once our closing tag or stream error is sent: nothing more is read.
+    _closing = False
 
     def _initializeStream(self):
         stream = HardenedElementStream()
