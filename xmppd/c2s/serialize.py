@@ -28,17 +28,18 @@ def toXml(element, defaultUri, prefixes):
     """
     out = []
     try:
-        _write(element, defaultUri, prefixes, out.append)
+        _write(element, defaultUri, prefixes, out)
     except _NeedsPrefixes:
         return element.toXml(prefixes=prefixes, defaultUri=defaultUri,
                              prefixesInScope=list(prefixes.values()))
     return "".join(out)
 
 
-def _write(element, inherited, prefixes, write):
-    # Each element's start tag is built as one string, and escaping is only
-    # paid for by the values that need it: most attribute values (JIDs,
-    # types, ids) and texts have nothing to escape.
+def _write(element, inherited, prefixes, out):
+    # The pieces go onto ``out`` a few at a time (one list extend each),
+    # joined once at the end; escaping is only paid for by the values that
+    # need it: most attribute values (JIDs, types, ids) and texts have
+    # nothing to escape.
     if element.localPrefixes:
         raise _NeedsPrefixes()
     default = element.defaultUri
@@ -52,9 +53,9 @@ def _write(element, inherited, prefixes, write):
         raise _NeedsPrefixes()
     name = element.name
     if default != inherited:
-        tag = f"<{name} xmlns='{default}'"
+        out += ("<", name, " xmlns='", default, "'")
     else:
-        tag = "<" + name
+        out += ("<", name)
     for key, value in element.attributes.items():
         if "&" in value or "<" in value or ">" in value or "'" in value or '"' in value:
             value = escapeToXml(value, 1)
@@ -62,30 +63,29 @@ def _write(element, inherited, prefixes, write):
             if key[0] != NS_XML:
                 raise _NeedsPrefixes()
             # The xml prefix is always in scope (domish's G_PREFIXES).
-            tag += f" xml:{key[1]}='{value}'"
+            out += (" xml:", key[1], "='", value, "'")
         else:
-            tag += f" {key}='{value}'"
+            out += (" ", key, "='", value, "'")
     children = element.children
     if not children:
-        write(tag + "/>")
+        out.append("/>")
         return
-    if len(children) == 1:
+    if len(children) == 1 and type(children[0]) is str:
+        # A leaf with one text (a body, a status).
         text = children[0]
-        if type(text) is str:
-            # A leaf with text (a body, a status): the whole element at once.
-            if "&" in text or "<" in text or ">" in text:
-                text = escapeToXml(text)
-            write(f"{tag}>{text}</{name}>")
-            return
-    write(tag + ">")
+        if "&" in text or "<" in text or ">" in text:
+            text = escapeToXml(text)
+        out += (">", text, "</", name, ">")
+        return
+    out.append(">")
     for child in children:
         if isinstance(child, str):
             if isinstance(child, SerializedXML):
-                write(child)
+                out.append(child)
             elif "&" in child or "<" in child or ">" in child:
-                write(escapeToXml(child))
+                out.append(escapeToXml(child))
             else:
-                write(child)
+                out.append(child)
         else:
-            _write(child, default, prefixes, write)
-    write(f"</{name}>")
+            _write(child, default, prefixes, out)
+    out += ("</", name, ">")
