@@ -53,6 +53,11 @@ def _ignore(*args):
 
 
 _newElement = object.__new__
+# expat's "uri name" of an element, split once: the same few names come in
+# every stanza. At most this many are kept, so that a client inventing
+# names cannot grow it; past it a name is split each time.
+MAX_SPLIT_NAMES = 1024
+_splitNames = {}
 _weakReference = weakref.ref
 
 
@@ -135,7 +140,12 @@ class HardenedElementStream(domish.ExpatElementStream):
             raise domish.ParserError("Maximum element count exceeded")
         # What domish's handler and Element() do, in one call per element
         # instead of three: every element of every stanza comes through here.
-        uri, _, local = name.rpartition(" ")
+        split = _splitNames.get(name)
+        if split is None:
+            split = name.rpartition(" ")
+            if len(_splitNames) < MAX_SPLIT_NAMES:
+                _splitNames[name] = split
+        uri, _, local = split
         for key in attrs:
             if " " in key:
                 attrs = _qualifiedAttributes(attrs)
