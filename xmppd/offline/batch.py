@@ -200,11 +200,23 @@ def _missingAccounts(transaction, batch):
     return set(wanted) - {row[0] for row in rows}
 
 
+# How far one recipient's rows are counted to spare the counts of its pairs:
+# a long queue costs no more than this to find that they are needed after all.
+RECIPIENT_COUNT_MAX = 2000
+
+
 class _Counts:
     """
     The rows each limit of the batch counts, read once under the locks
     (each count stopped at its limit, as the one-message check does), and
     what the batch added since.
+
+    A pair never has more rows than its recipient: when a recipient's rows
+    plus all the batch brings it stay within the smallest pair limit of
+    its messages, none of its pairs can pass one, and their counts (one per
+    pair, most of a batch to many recipients) are not read at all. Only
+    the recipients without that room have their pairs counted, in a second
+    statement.
     """
 
     def __init__(self, transaction, table, limited):
@@ -212,9 +224,55 @@ class _Counts:
         # What one accepted row adds to: (recipient, sender) -> pair keys,
         # recipient -> user keys.
         self.pairKeys, self.userKeys = {}, {}
+        # The recipients whose pairs cannot reach their limits in this batch.
+        self.roomy = set()
+        # recipient -> [messages in the batch, largest user limit, smallest pair limit]
+        plans = {}
+        # The recipients whose bytes are summed, in order (the row's columns).
+        bytesWanted = {}
+        for p in limited:
+            plan = plans.get(p.recipient)
+            if plan is None:
+                plan = plans[p.recipient] = [0, 0, None]
+            plan[0] += 1
+            if p.userLimit is not None and p.userLimit > plan[1]:
+                plan[1] = p.userLimit
+            if p.pairLimit is not None and p.pairLimit > 0 and (
+                    plan[2] is None or p.pairLimit < plan[2]):
+                plan[2] = p.pairLimit
+            if p.bytesLimit is not None:
+                bytesWanted[p.recipient] = True
+        parts, args, reads = [], [], []
+        for recipient, (messages, userBound, smallestPair) in plans.items():
+            # Counted up to the largest user limit (every smaller one reads
+            # the same count, stopped at itself) or, for the pairs, up to
+            # one row past the room the batch needs.
+            pairBound = 0 if smallestPair is None else min(
+                smallestPair - messages + 1, RECIPIENT_COUNT_MAX)
+            bound = max(userBound, pairBound)
+            if bound > 0:
+                parts.append("SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE recipient = ?"
+                             " LIMIT ?) AS rows_%d" % (table, len(parts)))
+                args += [recipient, bound]
+                reads.append((recipient, pairBound))
+        for recipient in bytesWanted:
+            self.bytes[recipient] = 0
+            parts.append("SELECT COALESCE(SUM(%s), 0) FROM %s WHERE recipient = ?"
+                         % (transaction.engine.octetLength("xml"), table))
+            args.append(recipient)
+        rows = {}
+        if parts:
+            row = transaction.execute(
+                "SELECT " + ", ".join("(%s)" % part for part in parts), args).fetchone()
+            for (recipient, pairBound), value in zip(reads, row):
+                rows[recipient] = value = int(value)
+                if value < pairBound:
+                    self.roomy.add(recipient)
+            for recipient, value in zip(bytesWanted, row[len(reads):]):
+                self.bytes[recipient] = int(value)
         parts, args, keys = [], [], []
         for p in limited:
-            if p.pairLimit is not None and p.pairLimit > 0 \
+            if p.pairLimit is not None and p.pairLimit > 0 and p.recipient not in self.roomy \
                     and (p.recipient, p.sender, p.pairLimit) not in self.pairs:
                 self.pairs[(p.recipient, p.sender, p.pairLimit)] = 0
                 self.pairKeys.setdefault((p.recipient, p.sender), []).append(
@@ -222,35 +280,26 @@ class _Counts:
                 parts.append("SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE recipient = ?"
                              " AND sender = ? LIMIT ?) AS rows_%d" % (table, len(parts)))
                 args += [p.recipient, p.sender, p.pairLimit]
-                keys.append((self.pairs, (p.recipient, p.sender, p.pairLimit)))
+                keys.append((p.recipient, p.sender, p.pairLimit))
             if p.userLimit is not None and p.userLimit > 0 \
                     and (p.recipient, p.userLimit) not in self.users:
-                self.users[(p.recipient, p.userLimit)] = 0
+                self.users[(p.recipient, p.userLimit)] = min(rows[p.recipient], p.userLimit)
                 self.userKeys.setdefault(p.recipient, []).append((p.recipient, p.userLimit))
-                parts.append("SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE recipient = ?"
-                             " LIMIT ?) AS rows_%d" % (table, len(parts)))
-                args += [p.recipient, p.userLimit]
-                keys.append((self.users, (p.recipient, p.userLimit)))
-            if p.bytesLimit is not None and p.recipient not in self.bytes:
-                self.bytes[p.recipient] = 0
-                parts.append("SELECT COALESCE(SUM(%s), 0) FROM %s WHERE recipient = ?"
-                             % (transaction.engine.octetLength("xml"), table))
-                args.append(p.recipient)
-                keys.append((self.bytes, p.recipient))
         if parts:
             row = transaction.execute(
                 "SELECT " + ", ".join("(%s)" % part for part in parts), args).fetchone()
-            for (counts, key), value in zip(keys, row):
-                counts[key] = int(value)
+            for key, value in zip(keys, row):
+                self.pairs[key] = int(value)
 
     def over(self, p):
         """The limit this message would pass, given the rows accepted before it."""
         if (p.pairLimit is not None and p.pairLimit <= 0) or (
                 p.userLimit is not None and p.userLimit <= 0):
             return exceededLimit(p.pairLimit, p.userLimit, 0, 0)
+        pairLimit = None if p.recipient in self.roomy else p.pairLimit
         pairCount = self.pairs.get((p.recipient, p.sender, p.pairLimit), 0)
         userCount = self.users.get((p.recipient, p.userLimit), 0)
-        over = exceededLimit(p.pairLimit, p.userLimit, pairCount, userCount)
+        over = exceededLimit(pairLimit, p.userLimit, pairCount, userCount)
         if over is None and p.bytesLimit is not None:
             over = exceededBytes(p.bytesLimit, self.bytes.get(p.recipient, 0), _size(p.xml))
         return over
