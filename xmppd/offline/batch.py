@@ -66,6 +66,7 @@ class Batcher:
         self.insertOne = "INSERT INTO %s (%s) VALUES %s" % (
             table, ", ".join(columns), self.rowPlaceholders)
         self.insertMany = "INSERT INTO %s (%s) VALUES %%s" % (table, ", ".join(columns))
+        self.insertRows = INSERT_PLACEHOLDERS // len(columns)
         self.waiting = []
         self.writing = False
 
@@ -145,13 +146,14 @@ class Batcher:
         """
         engine = transaction.engine
         ids = []
-        for chunk in _chunks(rows):
+        for chunk in _chunks(rows, self.insertRows):
             step = engine.idStep(transaction) if len(chunk) > 1 else None
             if step is not None:
                 try:
-                    first = transaction.execute(
+                    transaction.execute(
                         self.insertMany % ", ".join([self.rowPlaceholders] * len(chunk)),
-                        [value for p in chunk for value in self.values(p)]).lastrowid
+                        [value for p in chunk for value in self.values(p)])
+                    first = engine.firstInsertedId(transaction, len(chunk))
                 except engine.driverErrors as error:
                     if engine.isTransient(error) or engine.isConnectionLost(error):
                         raise
@@ -174,13 +176,15 @@ class Batcher:
 # The bytes of stored copies one multi-row INSERT carries at most: far below
 # MariaDB's max_allowed_packet (16 MiB by default).
 INSERT_BYTES = 1 << 20
+# Its placeholders at most: SQLite before 3.32 takes no more than 999.
+INSERT_PLACEHOLDERS = 999
 
 
-def _chunks(rows):
+def _chunks(rows, maxRows):
     chunk, size = [], 0
     for pending in rows:
         length = len(pending.xml)
-        if chunk and size + length > INSERT_BYTES:
+        if chunk and (size + length > INSERT_BYTES or len(chunk) == maxRows):
             yield chunk
             chunk, size = [], 0
         chunk.append(pending)
