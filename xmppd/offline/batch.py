@@ -87,6 +87,14 @@ class Batcher:
                        errbackArgs=(batch,))
 
     def _written(self, outcomes, batch):
+        # What queued meanwhile goes to the database before this batch's
+        # outcomes run (they resume the senders held at their intake bound,
+        # whose parsing goes on in this call): the database writes while
+        # the reactor works. With nothing queued, what the outcomes bring
+        # waits for them all, to go in one batch.
+        following = bool(self.waiting)
+        if following:
+            self._next()
         for pending, outcome in zip(batch, outcomes):
             if isinstance(outcome, Exception):
                 pending.done.errback(outcome)
@@ -101,7 +109,8 @@ class Batcher:
                 pending.done.errback(refused)
             else:
                 pending.done.callback(outcome)
-        self._next()
+        if not following:
+            self._next()
 
     def _failed(self, failure, batch):
         for pending in batch:
