@@ -127,11 +127,10 @@ class Delivery:
                         delivered = False
                         break
                     # Past the hold: the stored messages are what it waits for.
-                    session.writeStored(piece)
                     # The rows go when the client acknowledges them, even if
                     # that is after a XEP-0198 resumption, long after this
                     # lane moved on.
-                    acked = session.requestAck()
+                    acked = session.writeStored(piece, ask=True)
                     acked.addCallback(deletions.acknowledged, [row[0] for row in piece])
                     unacked.append((acked, len(piece)))
                     unackedRows += len(piece)
