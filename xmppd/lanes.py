@@ -21,10 +21,8 @@ until every earlier one has finished, as before: a delivery never reads
 the queue before the stores ahead of it committed.
 
 ``runNow`` is ``runOverlapping`` for the job that mostly finishes at once
-(a live message to an online recipient) or lets go at once (a message to
-store): on a lane where nothing waits it runs at once, and its outcome
-comes back as is, with no Deferred made for it at all -- the job's own
-Deferred, if it let go and runs on, with the lane's part done first.
+(a live message to an online recipient): on an idle lane it runs at once,
+and its outcome comes back as is, with no Deferred made for it at all.
 """
 
 from collections import deque
@@ -61,30 +59,20 @@ class Lanes:
 
     def runNow(self, key, job, *args):
         """
-        As ``runOverlapping``; but on a lane where no job waits (idle, or
-        only running jobs that let it go) the job runs now, and if it
-        finished before this returns, its outcome is returned as is (a
-        Failure if it raised) instead of a Deferred; if it let the lane go
-        and returned a Deferred, that Deferred itself, which fires with
-        the job's outcome once the lane has counted it finished. Anything
-        queued for ``key`` while it runs waits for it.
+        As ``runOverlapping``; but on an idle lane the job runs now, and if
+        it finished before this returns, its outcome is returned as is (a
+        Failure if it raised) instead of a Deferred. Anything queued for
+        ``key`` while it runs waits for it.
         """
-        if type(self)._pump is not Lanes._pump:
+        if key in self._queues or type(self)._pump is not Lanes._pump:
             # A lane with a pump of its own (the cluster's takes the
             # account's lock first) is always pumped.
             return self.runOverlapping(key, job, *args)
-        queue = self._queues.get(key)
-        if queue is None:
-            queue = self._queues[key] = deque()
-        elif queue or key in self._pumping:
-            return self.runOverlapping(key, job, *args)
         pending = _Pending()
-        queue.append((_Overlapping(job), args, pending))
+        self._queues[key] = deque([(_Overlapping(job), args, pending)])
         self._pump(key)
         if pending.outcome is not _NOT_RUN:
             return pending.outcome
-        if pending.running is not None:
-            return pending.running
         pending.deferred = defer.Deferred()
         return pending.deferred
 
@@ -158,9 +146,6 @@ class Lanes:
             outcome = _call(job, args)
             if isinstance(outcome, defer.Deferred):
                 outcome.addBoth(self._done, key, state)
-                if state.gone and not outcome.called and type(state.result) is _Pending:
-                    # runNow hands the job's own Deferred on: no other made.
-                    state.result.running = outcome
             else:
                 self._done(outcome, key, state)
             state.calling = False
@@ -178,10 +163,6 @@ class Lanes:
             unfinished.remove(state.result)
             if not unfinished:
                 del self._unfinished[key]
-            if type(state.result) is _Pending and state.result.running is not None:
-                # The job's Deferred is runNow's result: its outcome goes on.
-                self._resume(key)
-                return outcome
             # What the result's callbacks queue here waits for _resume: the
             # lane may have nothing unfinished left, and nothing else would
             # start it.
@@ -261,16 +242,11 @@ _NOT_RUN = object()
 class _Pending:
     """
     The result of a ``runNow`` job: its outcome, if it finished before
-    runNow returned, else the Deferred runNow returned: the job's own
-    (``running``) if it let go, else one made for it.
+    runNow returned, else the Deferred runNow returned.
     """
 
-    __slots__ = ("outcome", "deferred", "running")
-
-    def __init__(self):
-        self.outcome = _NOT_RUN
-        self.deferred = None
-        self.running = None
+    outcome = _NOT_RUN
+    deferred = None
 
 
 class _JobState:

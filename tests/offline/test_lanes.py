@@ -143,42 +143,6 @@ def test_a_store_that_lets_go_and_finishes_at_once_leaves_an_idle_lane():
     assert not lanes.busy("k")
 
 
-def test_run_now_behind_stores_that_let_go_runs_a_store_at_once_on_its_own_deferred():
-    lanes = Lanes()
-    jobs = Jobs(lanes)
-    jobs.store("s1")
-
-    def store():
-        jobs.started.append("s2")
-        end = jobs.ends["s2"] = defer.Deferred()
-        lanes.letGo(jobs.key)
-        return end
-    second = lanes.runNow(jobs.key, store)
-    assert jobs.started == ["s1", "s2"]
-    # No Deferred made for it: the job's own comes back.
-    assert second is jobs.ends["s2"]
-    delivery = fired(jobs.other("deliver"))
-    stored = fired(second)
-    jobs.ends["s2"].callback("stored 2")
-    assert stored == ["stored 2"] and jobs.started == ["s1", "s2"]
-    jobs.ends["s1"].callback("stored 1")
-    assert jobs.started[-1] == "deliver"
-    jobs.ends["deliver"].callback("delivered")
-    assert delivery == ["delivered"] and not lanes.busy(jobs.key)
-
-
-def test_run_now_behind_a_waiting_job_queues_behind_it():
-    lanes = Lanes()
-    jobs = Jobs(lanes)
-    jobs.store("s1")
-    jobs.other("deliver")
-    live = lanes.runNow(jobs.key, jobs.started.append, "live")
-    assert jobs.started == ["s1"] and isinstance(live, defer.Deferred)
-    jobs.ends["s1"].callback(None)
-    jobs.ends["deliver"].callback(None)
-    assert jobs.started == ["s1", "deliver", "live"] and live.called
-
-
 def test_a_job_queued_as_the_last_store_ahead_of_it_finishes_starts():
     # The store's result fires with the lane idle but not yet ended: what its
     # callbacks queue (a delivery) is pumped, not left waiting for good.
