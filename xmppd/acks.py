@@ -17,6 +17,22 @@ messages are routed again and its stored rows stay stored.
 from collections import deque
 
 from twisted.internet import defer
+from twisted.words.xish.domish import escapeToXml
+
+# What asks a client without XEP-0198 to acknowledge what it has read: an
+# IQ get, which RFC 6120 §8.2.3 obliges every client to answer (a result or
+# an error both prove that everything before it was read). A disco#info
+# query rather than a XEP-0199 ping: every client answers disco (XEP-0030,
+# needed for caps), whereas go-sendxmpp 0.5.6, in --listen mode, crashes on
+# a ping from its server.
+NS_ACK_PROBE = "http://jabber.org/protocol/disco#info"
+ACK_PROBE_ID = "xmppd-ack-%d"
+_ACK_PROBE = "<iq type='get' id='%s' from='%s' to='%s'><query xmlns='" + NS_ACK_PROBE + "'/></iq>"
+
+
+def probeXML(probeId, domain, fullJID):
+    """The probe as a stream writes it: text to go in the same write as what it follows."""
+    return _ACK_PROBE % (probeId, escapeToXml(domain, 1), escapeToXml(fullJID, 1))
 
 
 class Written:

@@ -203,7 +203,16 @@ class Lanes:
             unfinished.remove(state.result)
             if not unfinished:
                 del self._unfinished[key]
-            _fire(state.result, outcome)
+            # What the result's callbacks queue here waits for _resume: the
+            # lane may have nothing unfinished left, and nothing else would
+            # start it.
+            pumping = key in self._pumping
+            self._pumping.add(key)
+            try:
+                _fire(state.result, outcome)
+            finally:
+                if not pumping:
+                    self._pumping.discard(key)
             self._resume(key)
         elif state.calling:
             state.finished, state.outcome = True, outcome
@@ -217,13 +226,20 @@ class Lanes:
             self._pump(key)
 
     def _resume(self, key):
-        """A job that let the lane go finished: the lane goes on if it waited, or ends."""
+        """
+        A job that let the lane go finished: the lane goes on with what
+        waits in it (a job behind the unfinished ones, or one queued as
+        their results fired), or ends.
+        """
         queue = self._queues.get(key)
-        if queue is None or key in self._pumping or key in self._unfinished:
+        if queue is None or key in self._pumping:
             return
-        if key in self._blocked:
-            self._pump(key)
-        elif not queue:
+        if queue:
+            # Unless its first job is an overlapping one still running
+            # (the pump loop decides whether a plain one may start).
+            if key not in self._overlapping:
+                self._pump(key)
+        elif key not in self._unfinished:
             del self._queues[key]
 
     def _settle(self, key, outcome):

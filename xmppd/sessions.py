@@ -25,21 +25,12 @@ from twisted.python import log
 from twisted.words.protocols.jabber import error
 from twisted.words.protocols.jabber.jid import InvalidFormat
 from twisted.words.protocols.jabber.xmlstream import toResponse
-from twisted.words.xish import domish
 
-from xmppd.acks import AckTracker
+from xmppd.acks import ACK_PROBE_ID, AckTracker, probeXML
 from xmppd.events import SESSION_LEFT_BEHIND
 from xmppd.stanzas import NS_CLIENT, STANZA_NAMES, stanzaError
 from xmppd.stanzas import canWait, checkStanza, isLegacySessionRequest, isMessage, jidFromAttribute
 
-# What asks a client without XEP-0198 to acknowledge what it has read: an
-# IQ get, which RFC 6120 §8.2.3 obliges every client to answer (a result or
-# an error both prove that everything before it was read). A disco#info
-# query rather than a XEP-0199 ping: every client answers disco (XEP-0030,
-# needed for caps), whereas go-sendxmpp 0.5.6, in --listen mode, crashes on
-# a ping from its server.
-NS_ACK_PROBE = "http://jabber.org/protocol/disco#info"
-ACK_PROBE_ID = "xmppd-ack-%d"
 # Fired on the host with (session, stanzas) when a session ends holding
 # stanzas it never delivered: the message router routes them again.
 LEFT_BEHIND_EVENT = SESSION_LEFT_BEHIND
@@ -245,23 +236,35 @@ class Session:
         for stanza in held:
             self.write(stanza)
 
-    def writeStored(self, rows):
+    def writeStored(self, rows, ask=False):
         """
         Write stored ``(rowId, sender, xml)`` rows past any hold, as ``write``
         would one by one, but in one write into the stream: a drain of
-        thousands pays one TLS record and one socket write per batch.
+        thousands pays one TLS record and one socket write per batch. With
+        ``ask``, then ``requestAck`` and return its waiter: an IQ probe goes
+        in that same write, not in a TLS record of its own.
         """
         if not rows:
-            return
+            return self.requestAck() if ask else None
         wrote = self.acks.wrote
         for rowId, _sender, xml in rows:
             wrote(xml, rowId)
         last = rows[-1][0]
         if last > self.lastRowWritten:
             self.lastRowWritten = last
+        data = "".join([row[2] for row in rows])
+        waiter = None
+        if ask and self.streamManagement is None and self.stream is not None and not self.closed:
+            waiter = self.acks.whenAcked()
+            self._ackRequested = True
+            self._watchAck()
+            data += self._newProbe()
         if self.stream is not None:
-            self.stream.send("".join([row[2] for row in rows]))
+            self.stream.send(data)
         self._checkUnacked(False)
+        if ask and waiter is None:
+            return self.requestAck()
+        return waiter
 
     def takeCarriedHold(self):
         """
@@ -331,19 +334,20 @@ class Session:
 
     def probe(self):
         """An IQ whose answer, result or error, acknowledges what came before it."""
+        probe = self._newProbe()
+        if self.stream is not None:
+            self.stream.send(probe)
+
+    def _newProbe(self):
+        """Count a probe written now and remember its id; its XML."""
         self._probeNumbers += 1
         probeId = ACK_PROBE_ID % self._probeNumbers
-        iq = domish.Element((None, "iq"))
-        iq.attributes.update({"type": "get", "id": probeId, "from": self.jid.host,
-                              "to": self.jid.full()})
-        iq.addElement((NS_ACK_PROBE, "query"))
         self.acks.wrote(track=False)
         if len(self._probes) >= 16:
             # A client that answers none is closed by the idle check.
             self._probes.pop(next(iter(self._probes)))
         self._probes[probeId] = self.acks.written
-        if self.stream is not None:
-            self.stream.send(iq)
+        return probeXML(probeId, self.jid.host, self.jid.full())
 
     def acknowledged(self, number):
         """The client has read our stanzas up to ``number``."""

@@ -141,3 +141,35 @@ def test_a_store_that_lets_go_and_finishes_at_once_leaves_an_idle_lane():
     results = [fired(lanes.runOverlapping("k", job)) for _ in range(3)]
     assert results == [["stored"]] * 3
     assert not lanes.busy("k")
+
+
+def test_a_job_queued_as_the_last_store_ahead_of_it_finishes_starts():
+    # The store's result fires with the lane idle but not yet ended: what its
+    # callbacks queue (a delivery) is pumped, not left waiting for good.
+    lanes = Lanes()
+    jobs = Jobs(lanes)
+    stored = jobs.store("s1")
+    delivery = []
+    stored.addCallback(lambda _: delivery.append(fired(jobs.other("deliver"))))
+    jobs.ends["s1"].callback("stored")
+    assert jobs.started == ["s1", "deliver"]
+    jobs.ends["deliver"].callback("delivered")
+    assert delivery == [["delivered"]] and not lanes.busy(jobs.key)
+
+
+def test_a_message_routed_as_the_last_store_ahead_of_it_finishes_is_routed():
+    # A sender's next message to the same recipient, parsed when the
+    # store before it finished (its intake resumed): routed at once.
+    lanes = Lanes()
+    jobs = Jobs(lanes)
+
+    def store():
+        jobs.started.append("s1")
+        end = jobs.ends["s1"] = defer.Deferred()
+        lanes.letGo(jobs.key)
+        return end
+    routed = []
+    lanes.runNow(jobs.key, store).addCallback(
+        lambda _: lanes.runNow(jobs.key, routed.append, "live"))
+    jobs.ends["s1"].callback("stored")
+    assert routed == ["live"] and not lanes.busy(jobs.key)

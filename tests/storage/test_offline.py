@@ -160,6 +160,25 @@ class TestOfflineStore:
         assert await offline.count(ALICE) == 5
 
     @pytest_twisted.ensureDeferred
+    async def test_a_burst_counts_each_pair_not_the_recipients_other_rows(self, offline):
+        # Alice's queue holds more than the pair limit, all from Carol: a
+        # burst from Bob and Dave is counted per pair, and Dave's overflows.
+        await storeSeveral(offline, 3, sender=CAROL)
+        dave = "dave@example.org"
+        senders = [BOB, dave] * 4 + [dave]
+        results = await defer.DeferredList(
+            [offline.store(ALICE, sender, message(n), NOW + n, pairLimit=4)
+             for n, sender in enumerate(senders)], consumeErrors=True)
+        assert [ok for ok, _ in results] == [True] * 8 + [False]
+        assert results[8][1].value.limit == "pair"
+        # Room for the whole burst below the pair limit: the user limit,
+        # read from the same count, still refuses the row past it.
+        stored, refused = await storeConcurrently(
+            offline, [CAROL] * 3, pairLimit=20, userLimit=13)
+        assert len(stored) == 2 and [error.limit for error in refused] == ["user"]
+        assert await offline.count(ALICE) == 13
+
+    @pytest_twisted.ensureDeferred
     async def test_deleting_the_account_deletes_its_queue_not_what_it_sent(
             self, offline, account_manager):
         for jid in (ALICE, CAROL):

@@ -66,6 +66,7 @@ class Batcher:
         self.insertOne = "INSERT INTO %s (%s) VALUES %s" % (
             table, ", ".join(columns), self.rowPlaceholders)
         self.insertMany = "INSERT INTO %s (%s) VALUES %%s" % (table, ", ".join(columns))
+        self.insertRows = INSERT_PLACEHOLDERS // len(columns)
         self.waiting = []
         self.writing = False
 
@@ -86,6 +87,14 @@ class Batcher:
                        errbackArgs=(batch,))
 
     def _written(self, outcomes, batch):
+        # What queued meanwhile goes to the database before this batch's
+        # outcomes run (they resume the senders held at their intake bound,
+        # whose parsing goes on in this call): the database writes while
+        # the reactor works. With nothing queued, what the outcomes bring
+        # waits for them all, to go in one batch.
+        following = bool(self.waiting)
+        if following:
+            self._next()
         for pending, outcome in zip(batch, outcomes):
             if isinstance(outcome, Exception):
                 pending.done.errback(outcome)
@@ -100,7 +109,8 @@ class Batcher:
                 pending.done.errback(refused)
             else:
                 pending.done.callback(outcome)
-        self._next()
+        if not following:
+            self._next()
 
     def _failed(self, failure, batch):
         for pending in batch:
@@ -145,13 +155,14 @@ class Batcher:
         """
         engine = transaction.engine
         ids = []
-        for chunk in _chunks(rows):
+        for chunk in _chunks(rows, self.insertRows):
             step = engine.idStep(transaction) if len(chunk) > 1 else None
             if step is not None:
                 try:
-                    first = transaction.execute(
+                    transaction.execute(
                         self.insertMany % ", ".join([self.rowPlaceholders] * len(chunk)),
-                        [value for p in chunk for value in self.values(p)]).lastrowid
+                        [value for p in chunk for value in self.values(p)])
+                    first = engine.firstInsertedId(transaction, len(chunk))
                 except engine.driverErrors as error:
                     if engine.isTransient(error) or engine.isConnectionLost(error):
                         raise
@@ -174,13 +185,15 @@ class Batcher:
 # The bytes of stored copies one multi-row INSERT carries at most: far below
 # MariaDB's max_allowed_packet (16 MiB by default).
 INSERT_BYTES = 1 << 20
+# Its placeholders at most: SQLite before 3.32 takes no more than 999.
+INSERT_PLACEHOLDERS = 999
 
 
-def _chunks(rows):
+def _chunks(rows, maxRows):
     chunk, size = [], 0
     for pending in rows:
         length = len(pending.xml)
-        if chunk and size + length > INSERT_BYTES:
+        if chunk and (size + length > INSERT_BYTES or len(chunk) == maxRows):
             yield chunk
             chunk, size = [], 0
         chunk.append(pending)
@@ -200,11 +213,23 @@ def _missingAccounts(transaction, batch):
     return set(wanted) - {row[0] for row in rows}
 
 
+# How far one recipient's rows are counted to spare the counts of its pairs:
+# a long queue costs no more than this to find that they are needed after all.
+RECIPIENT_COUNT_MAX = 2000
+
+
 class _Counts:
     """
     The rows each limit of the batch counts, read once under the locks
     (each count stopped at its limit, as the one-message check does), and
     what the batch added since.
+
+    A pair never has more rows than its recipient: when a recipient's rows
+    plus all the batch brings it stay within the smallest pair limit of
+    its messages, none of its pairs can pass one, and their counts (one per
+    pair, most of a batch to many recipients) are not read at all. Only
+    the recipients without that room have their pairs counted, in a second
+    statement.
     """
 
     def __init__(self, transaction, table, limited):
@@ -212,9 +237,55 @@ class _Counts:
         # What one accepted row adds to: (recipient, sender) -> pair keys,
         # recipient -> user keys.
         self.pairKeys, self.userKeys = {}, {}
+        # The recipients whose pairs cannot reach their limits in this batch.
+        self.roomy = set()
+        # recipient -> [messages in the batch, largest user limit, smallest pair limit]
+        plans = {}
+        # The recipients whose bytes are summed, in order (the row's columns).
+        bytesWanted = {}
+        for p in limited:
+            plan = plans.get(p.recipient)
+            if plan is None:
+                plan = plans[p.recipient] = [0, 0, None]
+            plan[0] += 1
+            if p.userLimit is not None and p.userLimit > plan[1]:
+                plan[1] = p.userLimit
+            if p.pairLimit is not None and p.pairLimit > 0 and (
+                    plan[2] is None or p.pairLimit < plan[2]):
+                plan[2] = p.pairLimit
+            if p.bytesLimit is not None:
+                bytesWanted[p.recipient] = True
+        parts, args, reads = [], [], []
+        for recipient, (messages, userBound, smallestPair) in plans.items():
+            # Counted up to the largest user limit (every smaller one reads
+            # the same count, stopped at itself) or, for the pairs, up to
+            # one row past the room the batch needs.
+            pairBound = 0 if smallestPair is None else min(
+                smallestPair - messages + 1, RECIPIENT_COUNT_MAX)
+            bound = max(userBound, pairBound)
+            if bound > 0:
+                parts.append("SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE recipient = ?"
+                             " LIMIT ?) AS rows_%d" % (table, len(parts)))
+                args += [recipient, bound]
+                reads.append((recipient, pairBound))
+        for recipient in bytesWanted:
+            self.bytes[recipient] = 0
+            parts.append("SELECT COALESCE(SUM(%s), 0) FROM %s WHERE recipient = ?"
+                         % (transaction.engine.octetLength("xml"), table))
+            args.append(recipient)
+        rows = {}
+        if parts:
+            row = transaction.execute(
+                "SELECT " + ", ".join("(%s)" % part for part in parts), args).fetchone()
+            for (recipient, pairBound), value in zip(reads, row):
+                rows[recipient] = value = int(value)
+                if value < pairBound:
+                    self.roomy.add(recipient)
+            for recipient, value in zip(bytesWanted, row[len(reads):]):
+                self.bytes[recipient] = int(value)
         parts, args, keys = [], [], []
         for p in limited:
-            if p.pairLimit is not None and p.pairLimit > 0 \
+            if p.pairLimit is not None and p.pairLimit > 0 and p.recipient not in self.roomy \
                     and (p.recipient, p.sender, p.pairLimit) not in self.pairs:
                 self.pairs[(p.recipient, p.sender, p.pairLimit)] = 0
                 self.pairKeys.setdefault((p.recipient, p.sender), []).append(
@@ -222,35 +293,26 @@ class _Counts:
                 parts.append("SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE recipient = ?"
                              " AND sender = ? LIMIT ?) AS rows_%d" % (table, len(parts)))
                 args += [p.recipient, p.sender, p.pairLimit]
-                keys.append((self.pairs, (p.recipient, p.sender, p.pairLimit)))
+                keys.append((p.recipient, p.sender, p.pairLimit))
             if p.userLimit is not None and p.userLimit > 0 \
                     and (p.recipient, p.userLimit) not in self.users:
-                self.users[(p.recipient, p.userLimit)] = 0
+                self.users[(p.recipient, p.userLimit)] = min(rows[p.recipient], p.userLimit)
                 self.userKeys.setdefault(p.recipient, []).append((p.recipient, p.userLimit))
-                parts.append("SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE recipient = ?"
-                             " LIMIT ?) AS rows_%d" % (table, len(parts)))
-                args += [p.recipient, p.userLimit]
-                keys.append((self.users, (p.recipient, p.userLimit)))
-            if p.bytesLimit is not None and p.recipient not in self.bytes:
-                self.bytes[p.recipient] = 0
-                parts.append("SELECT COALESCE(SUM(%s), 0) FROM %s WHERE recipient = ?"
-                             % (transaction.engine.octetLength("xml"), table))
-                args.append(p.recipient)
-                keys.append((self.bytes, p.recipient))
         if parts:
             row = transaction.execute(
                 "SELECT " + ", ".join("(%s)" % part for part in parts), args).fetchone()
-            for (counts, key), value in zip(keys, row):
-                counts[key] = int(value)
+            for key, value in zip(keys, row):
+                self.pairs[key] = int(value)
 
     def over(self, p):
         """The limit this message would pass, given the rows accepted before it."""
         if (p.pairLimit is not None and p.pairLimit <= 0) or (
                 p.userLimit is not None and p.userLimit <= 0):
             return exceededLimit(p.pairLimit, p.userLimit, 0, 0)
+        pairLimit = None if p.recipient in self.roomy else p.pairLimit
         pairCount = self.pairs.get((p.recipient, p.sender, p.pairLimit), 0)
         userCount = self.users.get((p.recipient, p.userLimit), 0)
-        over = exceededLimit(p.pairLimit, p.userLimit, pairCount, userCount)
+        over = exceededLimit(pairLimit, p.userLimit, pairCount, userCount)
         if over is None and p.bytesLimit is not None:
             over = exceededBytes(p.bytesLimit, self.bytes.get(p.recipient, 0), _size(p.xml))
         return over

@@ -28,8 +28,12 @@ from twisted.python import log
 
 from xmppd.api import OFFLINE_DELIVERED, targets
 
-# Batches read from the queue per query.
-FETCH_BATCHES = 4
+# Batches read from the queue per query: few for the first, which is on the
+# way of the first message; more for the next ones, each read while the
+# block before it is sent, so that a read the database is slow to answer
+# (it is deleting what the client acknowledged) still comes in time.
+FIRST_FETCH_BATCHES = 4
+FETCH_BATCHES = 8
 
 
 class Delivery:
@@ -105,8 +109,9 @@ class Delivery:
         # What one query reads: a few batches, for fewer round trips to the
         # database; the next block is read while this one is sent.
         block = batch * FETCH_BATCHES
+        asked = batch * FIRST_FETCH_BATCHES
         await self.service.queueReady()
-        rows = await self._fetch(recipient, afterId, block)
+        rows = await self._fetch(recipient, afterId, asked)
         deletions = _Deletions(self, session, batch)
         unacked = deque()
         unackedRows = 0
@@ -115,8 +120,9 @@ class Delivery:
         try:
             while rows and delivered:
                 following = None
-                if len(rows) == block:
+                if len(rows) == asked:
                     following = self._fetch(recipient, rows[-1][0], block)
+                    asked = block
                 for start in range(0, len(rows), part):
                     piece = rows[start:start + part]
                     while delivered and unacked and unackedRows + len(piece) > batch:
@@ -127,11 +133,10 @@ class Delivery:
                         delivered = False
                         break
                     # Past the hold: the stored messages are what it waits for.
-                    session.writeStored(piece)
                     # The rows go when the client acknowledges them, even if
                     # that is after a XEP-0198 resumption, long after this
                     # lane moved on.
-                    acked = session.requestAck()
+                    acked = session.writeStored(piece, ask=True)
                     acked.addCallback(deletions.acknowledged, [row[0] for row in piece])
                     unacked.append((acked, len(piece)))
                     unackedRows += len(piece)

@@ -66,6 +66,22 @@ class OfflineService:
         self._noFlood = weakref.WeakSet()
 
     @property
+    def options(self):
+        return self._options
+
+    @options.setter
+    def options(self, options):
+        self._options = options
+        # Read for every stored message: as plain attributes, since the
+        # config section answers each name through __getattr__ (a failed
+        # lookup first) every time.
+        self._userLimits = options.user_limits
+        self._pairLimit = options.pair_limit
+        self._userLimitRule = options.access_max_user_messages
+        self._storeGroupchat = options.store_groupchat_messages
+        self._bytesLimit = options.max_user_bytes or None
+
+    @property
     def pipeline(self):
         return self.host.lanes
 
@@ -108,7 +124,7 @@ class OfflineService:
         Without either that or users' own limits nothing is read: the
         Decision is there at once, and the insert alone counts.
         """
-        if quotaAhead or self.options.user_limits:
+        if quotaAhead or self._userLimits:
             return defer.ensureDeferred(self._decide(offlineMessage, quotaAhead))
         return defer.succeed(self._decideNow(offlineMessage))
 
@@ -117,7 +133,7 @@ class OfflineService:
         decision = self._eligibility(offlineMessage)
         if decision.store:
             try:
-                decision.pairLimit = self.options.pair_limit
+                decision.pairLimit = self._pairLimit
                 # The router's bare JID as is: the access rules would parse a
                 # string into a JID again, for every stored message.
                 decision.userLimit = self.userLimitFor(_bareJID(offlineMessage.recipient))
@@ -131,7 +147,7 @@ class OfflineService:
         stanza = offlineMessage.stanza
         children = policy.elementsOf(stanza)
         decision = policy.eligibility(stanza, self.matchers,
-                                      self.options.store_groupchat_messages, children)
+                                      self._storeGroupchat, children)
         if not decision.store:
             return decision
         receivedAt = getattr(offlineMessage, "receivedAt", None)
@@ -174,7 +190,7 @@ class OfflineService:
         return self.options.pair_limit
 
     def userLimitFor(self, recipient):
-        return self.host.access.evaluate(self.options.access_max_user_messages, recipient)
+        return self.host.access.evaluate(self._userLimitRule, recipient)
 
     async def _overQuota(self, recipient, sender, pairLimit, userLimit):
         if pairLimit is None and userLimit is None:
@@ -253,7 +269,7 @@ class OfflineService:
                 storedCopy(stanza, self.host.domain, receivedAt), receivedAt,
                 decision.expiresAt, decision.pairLimit, decision.userLimit,
                 # [modules.offline] max_user_bytes, enforced by the insert.
-                userBytesLimit=self.options.max_user_bytes or None,
+                userBytesLimit=self._bytesLimit,
                 # A queue that keeps less than the copy reads the message's notes.
                 stanza=stanza,
                 # Even an account that had a session may be deleted by now.
@@ -307,7 +323,7 @@ class OfflineService:
             expiresAt = annotation(offlineMessage.stanza, EXPIRES_AT)
             if expiresAt is not None:
                 offlineMessage.expiresAt = expiresAt
-        if self.options.user_limits:
+        if self._userLimits:
             d = self.decide(offlineMessage)
             d.addCallback(self._commitDecided, offlineMessage)
             d.addErrback(self._failed, offlineMessage)

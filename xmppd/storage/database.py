@@ -330,21 +330,25 @@ class _GroupCommit:
             engine.isTransient(error) or engine.isConnectionLost(error))
 
     def _done(self, outcomes, batch):
+        # The next transaction starts before these callbacks run, and what
+        # they ask starts at once if nothing else is: the connection works
+        # while the reactor runs them (a stored batch's callbacks parse the
+        # next messages of the senders they resume).
+        self._next()
         for (ok, value), (_i, _a, _k, d) in zip(outcomes, batch):
             if ok:
                 d.callback(value)
             else:
                 d.errback(self._wrap(value))
-        self._next()
 
     def _failed(self, failure, batch):
         error = failure.value
         if isinstance(error, _Failed):
             error = error.error
         wrapped = self._wrap(error)
+        self._next()
         for _i, _a, _k, d in batch:
             d.errback(wrapped)
-        self._next()
 
     def _wrap(self, error):
         database = self.database

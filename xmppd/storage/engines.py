@@ -87,8 +87,18 @@ class SqliteEngine:
         return transaction.execute(sql, args).lastrowid
 
     def idStep(self, transaction):
-        """One INSERT per row costs SQLite no round trip; it takes no shortcut."""
-        return None
+        """
+        1: under ``BEGIN IMMEDIATE`` nobody else inserts, and AUTOINCREMENT
+        gives each row of one INSERT the largest id so far plus one. One
+        statement for the batch costs SQLite no round trip less, but it
+        hands the GIL to the reactor and takes it back twice instead of
+        twice per row, and each taking back waits for a busy reactor.
+        """
+        return 1
+
+    def firstInsertedId(self, transaction, count):
+        """SQLite's lastrowid is the last row of a multi-row INSERT."""
+        return transaction.lastrowid - count + 1
 
     def forUpdate(self):
         return ""
@@ -269,6 +279,10 @@ class MysqlEngine:
                 "SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment").fetchone()
             self._idStep = int(row[1]) if int(row[0]) in (0, 1) else None
         return self._idStep
+
+    def firstInsertedId(self, transaction, count):
+        """Both drivers' lastrowid is the first row of a multi-row INSERT."""
+        return transaction.lastrowid
 
     def forUpdate(self):
         return " FOR UPDATE"

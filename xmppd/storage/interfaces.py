@@ -80,8 +80,13 @@ class IEngine(Interface):
 
     def idStep(transaction):
         """The step between the ids one multi-row INSERT hands out in row
-        order (the first being the driver's lastrowid), or None where they
-        may not be evenly spaced: insert row by row then."""
+        order, or None where they may not be evenly spaced: insert row by
+        row then."""
+
+    def firstInsertedId(transaction, count):
+        """The id of the first of the ``count`` rows the multi-row INSERT
+        just run handed out (the drivers' lastrowid is the first row's on
+        MySQL, the last row's on SQLite)."""
 
     def forShare():
         """The suffix that makes a SELECT take a shared lock on the rows it
