@@ -274,7 +274,8 @@ class _ServerConnection(SSL.Connection):
     logs nothing, so a client that could not connect left no trace for the
     operator. Twisted drives the handshake through ``do_handshake``; when
     the peer hangs up first (as clients that reject the certificate often
-    do, without an alert), the error surfaces in the last ``recv`` instead.
+    do, without an alert), the error surfaces in the last ``recv`` instead
+    (xmppd.tlstransport reads without ``recv`` and reports it here).
     """
 
     _handshakeFinished = False
@@ -286,7 +287,7 @@ class _ServerConnection(SSL.Connection):
         except SSL.WantReadError:
             raise
         except SSL.Error as e:
-            self._logFailure(e)
+            self.logHandshakeFailure(e)
             raise
         self._handshakeFinished = True
         # From now on a failed read is no handshake's to log: reads go
@@ -302,10 +303,11 @@ class _ServerConnection(SSL.Connection):
             raise
         except SSL.Error as e:
             if not self._handshakeFinished:
-                self._logFailure(e)
+                self.logHandshakeFailure(e)
             raise
 
-    def _logFailure(self, error):
+    def logHandshakeFailure(self, error):
+        """Log why the handshake failed, the first time only (also xmppd.tlstransport's)."""
         if not self._failureLogged:
             self._failureLogged = True
             log.info("TLS handshake with {peer} failed: {reason}",
