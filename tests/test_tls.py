@@ -181,3 +181,29 @@ def test_context_factory_refuses_tls_older_than_1_2(tmp_path):
     assert options & SSL.OP_NO_TLSv1
     assert options & SSL.OP_NO_TLSv1_1
     assert not options & SSL.OP_NO_TLSv1_2
+
+
+def test_tls13_handshake_prefers_aes128_gcm_sha256(tmp_path):
+    # The client's order puts AES-256 first; the server's preference decides.
+    certPath, keyPath = generated(tmp_path)
+    context = serverContextFactory(certPath, keyPath).getContext()
+    server = SSL.Connection(context, None)
+    server.set_accept_state()
+    client = ssl.create_default_context()
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = client.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    for _ in range(3):
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            server.bio_write(outgoing.read())
+            try:
+                server.do_handshake()
+            except SSL.WantReadError:
+                pass
+            incoming.write(server.bio_read(65536))
+    assert tls.version() == "TLSv1.3"
+    assert tls.cipher()[0] == "TLS_AES_128_GCM_SHA256"

@@ -28,6 +28,7 @@ from xmppd.installsecret import createPrivateFile, ensureDataDirectory, loadInst
 from xmppd.server import XMPPServer
 from xmppd.storage import Database, openStores
 from xmppd.tls import ensureCertificate, serverContextFactory
+from xmppd.tlstransport import LeanTLSFactory
 
 
 class Options(usage.Options):
@@ -272,8 +273,10 @@ def makeService(options):
     else:
         internet.TCPServer(c2s.port, factory, interface=c2s.interface).setServiceParent(top)
         if c2s.direct_tls_port:
-            internet.SSLServer(c2s.direct_tls_port, DirectTLSFactory(factory),
-                               server.tlsContext, interface=c2s.interface).setServiceParent(top)
+            # listenSSL's TLSMemoryBIOFactory, with xmppd's TLS layer.
+            internet.TCPServer(c2s.direct_tls_port,
+                               LeanTLSFactory(server.tlsContext, False, DirectTLSFactory(factory)),
+                               interface=c2s.interface).setServiceParent(top)
     for name, moduleOptions in sorted(config.modules.items()):
         servicesFor = getattr(options["modules"][name], "servicesFor", None)
         if moduleOptions.enabled and servicesFor is not None:

@@ -20,6 +20,7 @@ from twisted.words.xish import domish
 from xmppd.c2s.sasl import NS_SASL, SASLFailure, createMechanism, mechanismsFor
 from xmppd.c2s.xmlstream import NS_CLIENT, NS_STREAMS
 from xmppd.stanzas import NS_SESSION, NS_STANZAS, STANZA_NAMES, stanzaError
+from xmppd.tlstransport import startTLS
 
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
@@ -175,7 +176,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
             xs.send(domish.Element((NS_TLS, "failure")))
             return xs.sendStreamError(error.StreamError("policy-violation"))
         xs.send(domish.Element((NS_TLS, "proceed")))
-        xs.transport.startTLS(self.server.tlsContextFor(self.host))
+        startTLS(xs.transport, self.server.tlsContextFor(self.host))
         self.encrypted = True
         xs.restartStream("starttls")
         xs.tlsStarted()

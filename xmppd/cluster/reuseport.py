@@ -12,7 +12,8 @@ import ipaddress
 import socket
 
 from twisted.application import service
-from twisted.protocols.tls import TLSMemoryBIOFactory
+
+from xmppd.tlstransport import LeanTLSFactory
 
 
 def reusePortSocket(interface, port, backlog=128):
@@ -47,7 +48,7 @@ class ReusePortServer(service.Service):
         sock = reusePortSocket(self.interface, self.portNumber)
         factory = self.factory
         if self.tlsContext is not None:
-            factory = TLSMemoryBIOFactory(self.tlsContext, False, factory)
+            factory = LeanTLSFactory(self.tlsContext, False, factory)
         try:
             self.port = reactor.adoptStreamPort(sock.fileno(), sock.family, factory)
         finally:

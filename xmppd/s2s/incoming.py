@@ -26,6 +26,7 @@ from twisted.words.xish import domish
 from wokkel.server import NS_DIALBACK, generateKey
 
 from xmppd.c2s.xmlstream import NS_STREAMS, HardenedXmlStream
+from xmppd.tlstransport import startTLS
 
 NS_SERVER = "jabber:server"
 NS_CLIENT = "jabber:client"
@@ -159,7 +160,7 @@ class S2SListenAuthenticator(xmlstream.ListenAuthenticator):
             return xs.sendStreamError(error.StreamError(
                 "policy-violation", text="TLS is already on"))
         xs.send(domish.Element((NS_TLS, "proceed")))
-        xs.transport.startTLS(self.service.tls.serverOptions(self.local))
+        startTLS(xs.transport, self.service.tls.serverOptions(self.local))
         self.encrypted = True
         xs.reset()
 

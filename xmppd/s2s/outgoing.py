@@ -32,6 +32,7 @@ from wokkel.server import (NS_DIALBACK, OriginatingDialbackInitializer,
 
 from xmppd.c2s.xmlstream import HardenedXmlStream
 from xmppd.s2s.incoming import CERTIFICATE, DIALBACK, NS_SASL, NS_SERVER
+from xmppd.tlstransport import startTLS
 
 NS_DIALBACK_FEATURE = "urn:xmpp:features:dialback"
 
@@ -177,11 +178,19 @@ class S2SConnectAuthenticator(xmlstream.ConnectAuthenticator):
 
 
 class _TLSInitializer(xmlstream.TLSInitiatingInitializer):
-    """Twisted's STARTTLS initializer, telling the authenticator TLS is on."""
+    """
+    Twisted's STARTTLS initializer on xmppd's TLS layer
+    (``xmppd.tlstransport``), telling the authenticator TLS is on.
+    """
 
     def onProceed(self, obj):
         self.xmlstream.authenticator.encrypted = True
-        xmlstream.TLSInitiatingInitializer.onProceed(self, obj)
+        # Twisted's onProceed, with startTLS the only change.
+        self.xmlstream.removeObserver("/failure", self.onFailure)
+        startTLS(self.xmlstream.transport, self._configurationForTLS)
+        self.xmlstream.reset()
+        self.xmlstream.sendHeader()
+        self._deferred.callback(xmlstream.Reset)
 
 
 class S2SOutboundStream(HardenedXmlStream):

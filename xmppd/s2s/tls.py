@@ -22,7 +22,7 @@ from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from zope.interface import implementer
 
 from xmppd.config import ConfigError, formatValue
-from xmppd.tls import ALPN_S2S, ServerTLSContext
+from xmppd.tls import ALPN_S2S, ServerTLSContext, preferFastCipherSuites
 
 
 def _acceptAny(connection, certificate, errno, depth, ok):
@@ -44,6 +44,7 @@ def _optionsLike(base):
     # Ask for the peer's certificate (servers do not by default) and keep
     # the connection whatever it is: see the module docstring.
     options.getContext().set_verify(SSL.VERIFY_PEER, _acceptAny)
+    preferFastCipherSuites(options.getContext())
     return options
 
 
