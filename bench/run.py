@@ -119,7 +119,13 @@ class Plan:
                     self.drainUsers[phase, r, n] = "%sd%d.%d" % (tag, r, n)
         self.fillSenders = ["f%d" % i for i in range(FILL_SENDERS)]
         self.loginUsers = ["l%d" % i for i in range(a.login_clients)]
-        self.routePairs = [("a%d" % i, "b%d" % i) for i in range(a.route_pairs)]
+        # Pairs of their own per repetition: messages xmppd delivered after a
+        # receiver's last answered acknowledgement probe are stored again
+        # when it closes (nothing unacknowledged is lost), and on the same
+        # accounts they would arrive at the next repetition's login, be
+        # counted there and hold its first probe unanswered.
+        self.routePairs = {r: [("a%d.%d" % (r, i), "b%d.%d" % (r, i)) for i in range(a.route_pairs)]
+                           for r in range(a.reps)}
         # The idle scenario and the growth by sessions share their accounts.
         self.idleSessions = self.sessions("i", a.idle_sessions)
         self.growSessions = self.sessions("i", a.grow_sessions)
@@ -154,7 +160,7 @@ class Plan:
         if "login" in scenarios:
             users += self.loginUsers
         if "route" in scenarios:
-            users += [u for pair in self.routePairs for u in pair]
+            users += [u for pairs in self.routePairs.values() for pair in pairs for u in pair]
         return users
 
     def idleUsers(self):
@@ -358,7 +364,7 @@ def runScenario(server, scenario, rep, plan, profile):
                 % (server.name, r["logins"], 100 * r["server_cpu"], 1e6 * r["cpu_per_login"]))
         yield "login", r["logins_per_s"]
     elif scenario == "route":
-        r = profiled(driver.scenarioRoute, server, plan.routePairs, args.route_messages,
+        r = profiled(driver.scenarioRoute, server, plan.routePairs[rep], args.route_messages,
                      args.procs)
         log("%s route: %d messages, server CPU %.0f%% of one core, %.0f µs CPU per message"
             % (server.name, r["received"], 100 * r["server_cpu"], 1e6 * r["cpu_per_message"]))
