@@ -26,7 +26,7 @@ from twisted.words.protocols.jabber import error
 from twisted.words.protocols.jabber.jid import InvalidFormat
 from twisted.words.protocols.jabber.xmlstream import toResponse
 
-from xmppd.acks import ACK_PROBE_ID, AckTracker, probeXML
+from xmppd.acks import AckRequests, AckTracker
 from xmppd.events import SESSION_LEFT_BEHIND
 from xmppd.stanzas import NS_CLIENT, STANZA_NAMES, stanzaError
 from xmppd.stanzas import canWait, checkStanza, isLegacySessionRequest, isMessage, jidFromAttribute
@@ -46,7 +46,7 @@ INTAKE_LOW = 32
 DEFERRED_LIMIT = 256
 
 
-class Session:
+class Session(AckRequests):
     """One bound resource of an account, on one client stream."""
 
     # The core's own attributes live in slots: as a plain instance the 30 of
@@ -273,97 +273,6 @@ class Session:
         """
         carried, self.holdCarried = self.holdCarried, False
         return carried
-
-    # Acknowledgements ------------------------------------------------------------
-
-    def requestAck(self):
-        """
-        Ask the client to acknowledge everything written so far; fire True
-        when it has, False if the session ends first.
-        """
-        if self.closed:
-            # Ended already, perhaps by the very writes being asked about
-            # (too many unacknowledged): its waiters were fired, and one
-            # added now would never be.
-            return defer.succeed(False)
-        waiter = self.acks.whenAcked()
-        if not waiter.called:
-            self._sendAckRequest()
-        return waiter
-
-    def _askForAckSoon(self):
-        # One request for a burst of writes: the answer covers all of them.
-        if not self._ackRequested and not self.closed:
-            self._ackRequested = True
-            self.manager.clock.callLater(0, self._sendAckRequest)
-
-    def _sendAckRequest(self):
-        self._ackRequested = True
-        if self.closed or self.stream is None or self.acks.acked >= self.acks.written:
-            self._ackRequested = False
-            return
-        self._watchAck()
-        sm = self.streamManagement
-        if sm is not None:
-            return sm.requestAck(self)
-        self.probe()
-
-    def _watchAck(self):
-        """
-        A request unanswered for ``ping_timeout`` means a client that reads
-        nothing: the connection is treated as lost (resumable under
-        XEP-0198), or one silent client would keep its account's offline
-        delivery -- and everything queued behind it -- waiting for good.
-        """
-        if self._ackTimer is None:
-            self._ackTimer = self.manager.clock.callLater(
-                self.manager.server.pingTimeout, self._ackTimedOut, self.acks.written)
-
-    def _ackTimedOut(self, number):
-        self._ackTimer = None
-        if self.closed or self.stream is None:
-            return
-        if self.acks.acked >= number:
-            if self._ackRequested:
-                self._watchAck()
-            return
-        stream = self.stream
-        stream.endSession(resumable=True)
-        stream.sendStreamError(error.StreamError(
-            "connection-timeout", text="no acknowledgement of what was sent"))
-
-    def probe(self):
-        """An IQ whose answer, result or error, acknowledges what came before it."""
-        probe = self._newProbe()
-        if self.stream is not None:
-            self.stream.send(probe)
-
-    def _newProbe(self):
-        """Count a probe written now and remember its id; its XML."""
-        self._probeNumbers += 1
-        probeId = ACK_PROBE_ID % self._probeNumbers
-        self.acks.wrote(track=False)
-        if len(self._probes) >= 16:
-            # A client that answers none is closed by the idle check.
-            self._probes.pop(next(iter(self._probes)))
-        self._probes[probeId] = self.acks.written
-        return probeXML(probeId, self.jid.host, self.jid.full())
-
-    def acknowledged(self, number):
-        """The client has read our stanzas up to ``number``."""
-        self.acks.ackUpTo(number)
-        self._ackRequested = False
-        if self.acks.unacked and self.acks.unacked[-1].rowId is None:
-            self._askForAckSoon()
-
-    def _probeAnswered(self, stanza):
-        if stanza.name != "iq" or stanza.getAttribute("type") not in ("result", "error"):
-            return False
-        number = self._probes.pop(stanza.getAttribute("id"), None)
-        if number is None:
-            return False
-        self.acknowledged(number)
-        return True
 
     # Ending ----------------------------------------------------------------------
 
