@@ -99,7 +99,7 @@ from wokkel.subprotocols import IQHandlerMixin, XMPPHandler
 
 from xmppd import __version__ as VERSION
 from xmppd.config import ConfigError, Option, Schema
-from xmppd.config.server import normaliseDomain, parseHostPort
+from xmppd.config.values import normaliseDomain, parseHostPort
 from xmppd.ctl import CommandError, existingAccount, parseAccount
 from xmppd.entitycaps import HASHES as CAPS_HASHES
 from xmppd.entitycaps import NS_CAPS, capsElement, capsOf, capsVer, infoQuery

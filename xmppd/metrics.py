@@ -24,7 +24,7 @@ def metricsService(server, listen):
     from twisted.web.resource import Resource
     from twisted.web.server import Site
 
-    from xmppd.config.server import parseHostPort
+    from xmppd.config.values import parseHostPort
 
     interface, port = parseHostPort(listen)
     root = Resource()

@@ -3,7 +3,7 @@ The configuration: one TOML file, validated at start-up against schemas.
 
 ``schema`` is the small declarative library that the server and every
 module use to describe their options; ``server`` holds the server's own
-tables and ``loadConfig``. Import from here.
+tables and ``loadConfig``, ``values`` the values they parse. Import from here.
 """
 
 from xmppd.config.schema import (
@@ -20,19 +20,16 @@ from xmppd.config.schema import (
     parseDuration,
     parseSize,
 )
-from xmppd.config.server import (
+from xmppd.config.server import ROOT, ServerConfig, loadConfig, parseConfig
+from xmppd.config.values import (
     ALLOW,
     BUILTIN_ACLS,
     DENY,
     INFINITY,
-    ROOT,
     AccessItem,
-    ServerConfig,
-    loadConfig,
     normaliseAclPattern,
     normaliseBareJID,
     normaliseDomain,
-    parseConfig,
     parseHostPort,
 )
 

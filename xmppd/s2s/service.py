@@ -30,7 +30,7 @@ from wokkel.generic import XmlPipe
 
 from xmppd.stanzas import stanzaError
 from xmppd.c2s.xmlstream import NS_CLIENT
-from xmppd.config.server import normaliseDomain, parseHostPort
+from xmppd.config.values import normaliseDomain, parseHostPort
 from xmppd.s2s import outgoing
 from xmppd.s2s.incoming import S2SServerFactory, domainOf
 from xmppd.s2s.status import StatusFile
