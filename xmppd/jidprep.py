@@ -24,15 +24,84 @@ hostile address costs no more than preparing the longest valid one.
 """
 
 import functools
+import re
 
 from twisted.words.protocols.jabber import jid as _jid
+from twisted.words.protocols.jabber.xmpp_stringprep import nameprep, nodeprep, resourceprep
 
 CACHE_SIZE = 16384
+# Domains are few (the server's own and its peers'), but a client may name
+# any number: bounded like the rest.
+DOMAIN_CACHE_SIZE = 1024
 MAX_PART = 1023
 MAX_JID_LENGTH = 3 * MAX_PART + 2
 
 _parse = _jid.parse
-_prep = _jid.prep
+# Twisted's own, kept to compare against (``install`` replaces it).
+TWISTED_PREP = _jid.prep
+
+# What stringprep does to pure ASCII, without its tables. Nodeprep maps
+# only A-Z (table B.2) and prohibits the space (C.1.1), the controls
+# (C.2.1) and the eight characters RFC 7622 §3.3.1 names; resourceprep
+# maps nothing and prohibits only the controls. NFKC leaves ASCII as it is,
+# and no ASCII character is unassigned or right-to-left. Anything else,
+# and any ASCII string with a prohibited character (whose error Twisted
+# words), goes to Twisted's profiles; tests/test_jidprep.py holds the two
+# paths to the same answers.
+_NODE_PROHIBITED_ASCII = re.compile("[\x00-\x20\"&'/:<>@\x7f]")
+_RESOURCE_PROHIBITED_ASCII = re.compile("[\x00-\x1f\x7f]")
+
+
+def nodeprepared(localpart):
+    """RFC 7622 nodeprep (Twisted's ``nodeprep.prepare``), fast for ASCII."""
+    if localpart.isascii() and _NODE_PROHIBITED_ASCII.search(localpart) is None:
+        return localpart.lower()
+    return nodeprep.prepare(localpart)
+
+
+def resourceprepared(resourcepart):
+    """RFC 7622 resourceprep (Twisted's ``resourceprep.prepare``), fast for ASCII."""
+    if resourcepart.isascii() and _RESOURCE_PROHIBITED_ASCII.search(resourcepart) is None:
+        return resourcepart
+    return resourceprep.prepare(resourcepart)
+
+
+@functools.lru_cache(maxsize=DOMAIN_CACHE_SIZE)
+def domainprepared(domainpart):
+    """
+    Twisted's nameprep, remembered: a login's new resource should not redo
+    its domain. An empty label ("a..b", ".b") is refused as invalid, where
+    Twisted's nameprep fails with an IndexError that no caller expects.
+    """
+    try:
+        return nameprep.prepare(domainpart)
+    except IndexError:
+        raise UnicodeError("empty label in %r" % (domainpart,))
+
+
+def _prep(user, host, resource):
+    """Twisted's ``jid.prep``, with the preparations above: the same answers and errors."""
+    if user:
+        try:
+            user = nodeprepared(str(user))
+        except UnicodeError:
+            raise _jid.InvalidFormat("Invalid character in username")
+    else:
+        user = None
+    if not host:
+        raise _jid.InvalidFormat("Server address required.")
+    try:
+        host = domainprepared(str(host))
+    except UnicodeError:
+        raise _jid.InvalidFormat("Invalid character in hostname")
+    if resource:
+        try:
+            resource = resourceprepared(str(resource))
+        except UnicodeError:
+            raise _jid.InvalidFormat("Invalid character in resource")
+    else:
+        resource = None
+    return (user, host, resource)
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)

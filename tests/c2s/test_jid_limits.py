@@ -27,6 +27,20 @@ async def test_message_to_a_localpart_over_1023_bytes_is_jid_malformed(make_data
 
 
 @asyncioTest
+async def test_message_to_a_domain_with_an_empty_label_is_jid_malformed(make_database, tmp_path):
+    server = await hostileServer(make_database, tmp_path)
+    try:
+        alice = await online(server, "alice")
+        for i, address in enumerate(("bob@a..b", "bob@.localhost", "a..b")):
+            send(alice, address, "empty%d" % i, "hi")
+            reply = await alice.expect()
+            assert stanzaErrorCondition(reply) == ("modify", "jid-malformed"), address
+        assert await alice.roundTrip() == []
+    finally:
+        await wait(server.stop())
+
+
+@asyncioTest
 async def test_two_hundred_2KB_addresses_are_refused_in_bounded_time(make_database, tmp_path):
     server = await hostileServer(make_database, tmp_path)
     try:
