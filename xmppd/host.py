@@ -47,6 +47,9 @@ class Host(InternalComponent):
         self.discoIdentities = []
         self.modules = {}
         self._streamFeatures = {"pre-auth": [], "bound": []}
+        # The serialised stream features, by the negotiation's state (see
+        # C2SNegotiator.featuresText): emptied when a feature is added.
+        self.streamFeaturesText = {}
         self._preAuthIQ = {}
         self._nonzas = {}
         self.services = ServiceRegistry()
@@ -138,18 +141,29 @@ class Host(InternalComponent):
     def addDiscoFeature(self, namespace):
         if namespace not in self.discoFeatures:
             self.discoFeatures.append(namespace)
+            # A computed feature (entity capabilities) may depend on it.
+            self.streamFeaturesText.clear()
 
     def addStreamFeature(self, element, stage="bound"):
         """
         Offer ``element`` in stream features, before auth or after it; a
-        callable is asked each time for its element (or None), for a
+        callable is asked for its element (or None, "not yet"), for a
         feature computed from what the modules offer once they are all up.
+        Once every callable has answered with an element, the features'
+        text is reused for every stream until a stream or disco feature is
+        added.
         """
         self._streamFeatures[stage].append(element)
+        self.streamFeaturesText.clear()
 
     def streamFeatures(self, stage):
+        return self.streamFeaturesAnswered(stage)[0]
+
+    def streamFeaturesAnswered(self, stage):
+        """``(features, complete)``: complete unless a callable said "not yet"."""
         features = [f() if callable(f) else f for f in self._streamFeatures[stage]]
-        return [f for f in features if f is not None]
+        answered = [f for f in features if f is not None]
+        return answered, len(answered) == len(features)
 
     def addPreAuthIQHandler(self, namespace, handler):
         """Let ``handler(negotiator, iq)`` answer an IQ on an unauthenticated stream."""

@@ -132,6 +132,13 @@ class XMPPServer:
     def boundFeatures(self, domain):
         return self.hosts[domain].streamFeatures("bound")
 
+    def streamFeaturesAnswered(self, domain, stage):
+        return self.hosts[domain].streamFeaturesAnswered(stage)
+
+    def streamFeaturesText(self, domain):
+        """The cache of ``domain``'s serialised stream features (Host.streamFeaturesText)."""
+        return self.hosts[domain].streamFeaturesText
+
     def preAuthIQHandler(self, domain, stanza):
         return self.hosts[domain].preAuthIQHandler(stanza)
 

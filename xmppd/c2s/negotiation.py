@@ -25,6 +25,10 @@ from xmppd.tlstransport import startTLS
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_SASL_CB = "urn:xmpp:sasl-cb:0"
+# What Twisted's XmlStream.sendHeader writes for a receiving c2s stream:
+# the domain and the stream id go in.
+HEADER_TEMPLATE = ("<stream:stream xmlns:stream='%s' xmlns='%s' from='%%s' id='%%s'"
+                   " version='1.0'>" % (NS_STREAMS, NS_CLIENT))
 # The read-gate reason of a stream whose SASL answer is being delayed.
 LOGIN_THROTTLE = "login throttle"
 # Elements a client may pipeline behind a delayed SASL answer (the rest of
@@ -95,10 +99,48 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         if not self.server.admit(self):
             return xs.sendStreamError(error.StreamError(
                 "resource-constraint", text="too many connections"))
-        xs.sendHeader()
-        xs.send(self.features())
+        self.sendHeaderAndFeatures()
 
-    def features(self):
+    def sendHeaderAndFeatures(self):
+        """
+        The stream header and features in one write. Both are the same
+        text for every stream in the same state but for the stream id, and
+        a login sends them three times: they are written from templates
+        rather than built and serialised as elements each time.
+        """
+        xs = self.xmlstream
+        if (xs.otherEntity is not None or xs.initiating or not xs.sid
+                or xs.prefixes != {NS_STREAMS: "stream"} or xs.version != (1, 0)):
+            xs.sendHeader()
+            return xs.send(self.features())
+        xs._headerSent = True
+        xs.send(HEADER_TEMPLATE % (xs.thisEntity.userhost(), xs.sid) + self.featuresText())
+
+    def featuresText(self):
+        """The serialised features, from the host's cache when they are settled."""
+        binding = self.channelBinding()
+        key = (self.username is None, self.encrypted, self.server.requireEncryption,
+               self.server.tlsContext is not None,
+               tuple(binding.types) if binding is not None and binding.types else None)
+        cache = self.server.streamFeaturesText(self.host)
+        text = cache.get(key)
+        if text is None:
+            features, complete = self.features(binding, answered=True)
+            text = features.toXml(prefixes={NS_STREAMS: "stream"}, defaultUri=NS_CLIENT,
+                                  prefixesInScope=["stream"])
+            if complete:
+                cache[key] = text
+        return text
+
+    def features(self, binding=None, answered=False):
+        """
+        The ``<stream:features/>`` of this stream's state; with ``answered``,
+        ``(features, complete)``: whether every module that computes its
+        feature has given one (see Host.addStreamFeature).
+        """
+        if binding is None:
+            binding = self.channelBinding()
+        complete = True
         features = domish.Element((NS_STREAMS, "features"))
         if self.username is None:
             tlsOffered = not self.encrypted and self.server.tlsContext is not None
@@ -108,7 +150,6 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
                     starttls.addElement("required")
             if self.encrypted or not self.server.requireEncryption:
                 mechanisms = features.addElement((NS_SASL, "mechanisms"))
-                binding = self.channelBinding()
                 for name in mechanismsFor(self.encrypted, binding):
                     mechanisms.addElement("mechanism", content=name)
                 if binding is not None and binding.types:
@@ -117,14 +158,18 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
                     for kind in binding.types:
                         offered.addElement("channel-binding")["type"] = kind
             if self.mayNegotiateAuth():
-                for feature in self.server.preAuthFeatures(self.host):
+                offered, complete = self.server.streamFeaturesAnswered(self.host, "pre-auth")
+                for feature in offered:
                     features.addChild(feature)
         else:
             features.addElement((NS_BIND, "bind"))
             session = features.addElement((NS_SESSION, "session"))
             session.addElement("optional")
-            for feature in self.server.boundFeatures(self.host):
+            offered, complete = self.server.streamFeaturesAnswered(self.host, "bound")
+            for feature in offered:
                 features.addChild(feature)
+        if answered:
+            return features, complete
         return features
 
     def channelBinding(self):
