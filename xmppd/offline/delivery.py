@@ -111,7 +111,13 @@ class Delivery:
         block = batch * FETCH_BATCHES
         asked = batch * FIRST_FETCH_BATCHES
         await self.service.queueReady()
+        empties = self.service.emptyQueues
+        if afterId == 0 and empties.knownEmpty(recipient):
+            return
+        token = empties.beforeRead()
         rows = await self._fetch(recipient, afterId, asked)
+        if not rows and afterId == 0:
+            empties.foundEmpty(recipient, token)
         deletions = _Deletions(self, session, batch)
         unacked = deque()
         unackedRows = 0

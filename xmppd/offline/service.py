@@ -28,6 +28,7 @@ from xmppd.api import (
     annotation, offlineCopy)
 
 from xmppd.offline import policy
+from xmppd.offline.emptiness import EmptyQueues
 from xmppd.offline.matchers import parseMatchers
 from xmppd.offline.metrics import metricsFor
 
@@ -64,6 +65,9 @@ class OfflineService:
         self.delivery = None
         self.handover = None
         self._noFlood = weakref.WeakSet()
+        # On a cluster, other nodes store into the same queues.
+        cluster = getattr(host.config, "cluster", None)
+        self.emptyQueues = EmptyQueues(enabled=cluster is None or not cluster.enabled)
 
     @property
     def options(self):
@@ -239,6 +243,7 @@ class OfflineService:
         Plain callbacks, no coroutine, on the way of every stored message.
         """
         started = time.perf_counter()
+        self.emptyQueues.writing(_bare(offlineMessage.recipient))
         store = self.store
         # The insert checks the account where the users are in its database.
         inOne = store.database is not None and store.database is getattr(
@@ -291,12 +296,14 @@ class OfflineService:
         return child
 
     def _stored(self, rowId, offlineMessage, started):
+        self.emptyQueues.written()
         self._writeSeconds.observe(time.perf_counter() - started)
         self.metrics.stored.inc()
         self.host.events.fire(OFFLINE_STORED, offlineMessage, rowId)
         return "stored"
 
     def _notStored(self, failure, offlineMessage, started):
+        self.emptyQueues.written()
         self._writeSeconds.observe(time.perf_counter() - started)
         stanza = offlineMessage.stanza
         if failure.check(UnknownUser):
