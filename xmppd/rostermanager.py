@@ -23,8 +23,12 @@ Prosody's ``core/rostermanager.lua``), reached by modules as ``host.rosters``.
 A login asks for the roster and then sends its initial presence, which
 needs the roster again: on a single server the roster get reads what the
 presence will need too, and the presence takes it if no roster changed
-in between (every change goes through ``_transition``). The rows read for
-it then answer the later questions about the same roster -- whom the
+in between (every change goes through ``_transition``). That view is kept
+for the account's later logins as well (the most recent ``KEPT_VIEWS``
+accounts), so a client that reconnects reads nothing while no roster on
+the server changed: any change drops every view, since one account's view
+holds which local contacts agree to show it their presence. The rows read
+for it then answer the later questions about the same roster -- whom the
 logout's unavailable presence goes to, who may probe -- until a change
 of that roster (or the account's deletion) drops them. Cluster nodes read
 again, since another node may change the roster in between.
@@ -106,8 +110,9 @@ def _stateOf(state):
     return ContactState(item, state.pendingIn)
 
 
-# Roster gets whose initial presence has not come yet, kept for it.
-AWAITED_PRESENCES = 1_000
+# The views read by roster gets and initial presences, kept for the
+# account's initial presence and its next logins (LRU).
+KEPT_VIEWS = 1_000
 # Rosters whose rows are kept for the presence questions (LRU): a roster
 # may hold hundreds of items, so a thousand of them, tens of MB at most.
 KEPT_ROSTERS = 1_000
@@ -121,7 +126,7 @@ class RosterManager:
         # Counts roster changes begun and ended: a view read while one was
         # under way is not used.
         self.changes = 0
-        # Owner -> (changes when read, rows, requests, agreeing).
+        # Owner -> (changes when read, version, rows, requests, agreeing).
         self.presenceViews = collections.OrderedDict()
         # Owner -> its roster rows, dropped by any change of that roster.
         self.keptRows = collections.OrderedDict()
@@ -159,15 +164,33 @@ class RosterManager:
         if not self.sharesReads:
             version, rows = yield self.store.getRoster(owner)
             return version, [rosterItemOf(row) for row in rows]
-        changes = self.changes
-        version, rows, requests, agreeing = yield self.store.initialPresenceView(owner)
-        self._keepRows(changes, owner, rows)
-        if changes == self.changes:
-            self.presenceViews[owner] = (changes, rows, requests, agreeing)
+        view = yield self._presenceView(owner)
+        return view[1], [rosterItemOf(row) for row in view[2]]
+
+    def _presenceView(self, owner):
+        """
+        Fire ``(changes, version, rows, requests, agreeing)`` of ``owner``:
+        the kept view if no roster changed since it was read, else a new
+        read, kept unless a change began or ended while it ran.
+        """
+        view = self.presenceViews.get(owner)
+        if view is not None and view[0] == self.changes:
             self.presenceViews.move_to_end(owner)
-            while len(self.presenceViews) > AWAITED_PRESENCES:
-                self.presenceViews.popitem(last=False)
-        return version, [rosterItemOf(row) for row in rows]
+            return defer.succeed(view)
+        changes = self.changes
+        d = self.store.initialPresenceView(owner)
+
+        def read(result):
+            version, rows, requests, agreeing = result
+            view = (changes, version, rows, requests, agreeing)
+            self._keepRows(changes, owner, rows)
+            if self.sharesReads and changes == self.changes:
+                self.presenceViews[owner] = view
+                self.presenceViews.move_to_end(owner)
+                while len(self.presenceViews) > KEPT_VIEWS:
+                    self.presenceViews.popitem(last=False)
+            return view
+        return d.addCallback(read)
 
     def contactState(self, owner, contact):
         """Fire the ContactState of ``contact`` on ``owner``'s roster."""
@@ -228,14 +251,9 @@ class RosterManager:
                 self.keptRows.move_to_end(owner)
             return Contacts([row.contact for row in rows if row.subscriptionFrom],
                             [row.contact for row in rows if row.subscriptionTo])
-        view = self.presenceViews.pop(owner, None)
-        if view is not None and view[0] == self.changes:
-            _, rows, pending, agreeing = view
-        else:
-            # One database interaction for all an initial presence asks.
-            changes = self.changes
-            _, rows, pending, agreeing = yield self.store.initialPresenceView(owner)
-            self._keepRows(changes, owner, rows)
+        # One database interaction for all an initial presence asks, if
+        # the roster get before it did not read it already.
+        _, _, rows, pending, agreeing = yield self._presenceView(owner)
         subscribers = [row.contact for row in rows if row.subscriptionFrom]
         publishers = [row.contact for row in rows if row.subscriptionTo]
         isLocal = self.host.isLocalDomain

@@ -184,6 +184,35 @@ async def test_a_login_reads_the_roster_once_for_its_roster_get_presence_and_log
 
 
 @asyncioTest
+async def test_a_reconnecting_client_reads_no_roster_until_one_changes(xmpp, monkeypatch):
+    reads = countRosterReads(xmpp, monkeypatch)
+    alice = await online(xmpp, "alice")
+    await alice.close()
+    alice = await online(xmpp, "alice", "phone")
+    assert reads == ["initialPresenceView"]
+    # Another account's change drops every kept view: alice's holds which
+    # local contacts agree to show her their presence.
+    bob = await login(xmpp, "bob")
+    await rosterSet(bob, "<item jid='carol@localhost' name='Carol'/>")
+    await expectResult(bob)
+    await alice.close()
+    alice = await online(xmpp, "alice", "tablet")
+    assert reads == ["initialPresenceView", "initialPresenceView"]
+    await alice.close()
+    # Her own change is in what her next login is sent.
+    alice = await login(xmpp, "alice", "script")
+    await rosterSet(alice, "<item jid='dave@localhost' name='Dave'/>")
+    await expectResult(alice)
+    await alice.close()
+    alice = await login(xmpp, "alice", "laptop")
+    query = await rosterGet(alice)
+    assert items(query) == [("dave@localhost", "Dave", "none", None, ())]
+    assert reads == ["initialPresenceView"] * 3
+    await alice.close()
+    await bob.close()
+
+
+@asyncioTest
 async def test_a_contact_added_during_the_session_hears_of_the_logout(xmpp):
     alice = await online(xmpp, "alice")
     bob = await online(xmpp, "bob")
