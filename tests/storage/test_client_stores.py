@@ -27,6 +27,60 @@ async def test_last_activity_is_none_until_recorded_then_the_latest_logout(datab
     assert await last.get(BOB) == (1_600_000_000, "")
 
 
+def rowsIn(database):
+    return database.runQuery("SELECT jid, logout_at, status FROM last_activity ORDER BY jid")
+
+
+@pytest_twisted.ensureDeferred
+async def test_logouts_are_written_together_later_and_answered_meanwhile(database, accounts):
+    from twisted.internet.task import Clock
+
+    from xmppd.lastactivity.store import WRITE_DELAY
+    clock = Clock()
+    last = LastActivityStore(database, clock)
+    for jid in (ALICE, BOB):
+        await accounts.create(jid, "pw")
+    await last.set(ALICE, 1_700_000_000, "away")
+    await last.set(BOB, 1_700_000_001)
+    await last.set(ALICE, 1_700_000_002)
+    assert await rowsIn(database) == []
+    assert await last.get(ALICE) == (1_700_000_002, "")
+    clock.advance(WRITE_DELAY)
+    await last.flush()
+    assert [tuple(r) for r in await rowsIn(database)] == [
+        (ALICE, 1_700_000_002, ""), (BOB, 1_700_000_001, "")]
+    assert await last.get(BOB) == (1_700_000_001, "")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_logout_waiting_when_its_account_is_deleted_is_never_written(
+        database, accounts):
+    from twisted.internet.task import Clock
+    last = LastActivityStore(database, Clock())
+    await accounts.create(ALICE, "pw")
+    await last.set(ALICE, 1_700_000_000)
+    # A write that took the logout before the deletion finds no account.
+    flushed = last.flush()
+    await accounts.delete(ALICE)
+    await flushed
+    await last.set("nobody@example.org", 1_700_000_000)
+    await last.flush()
+    assert await rowsIn(database) == []
+    assert await last.get(ALICE) is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_logouts_still_waiting_are_written_before_the_database_stops(
+        database, accounts):
+    from twisted.internet.task import Clock
+    last = LastActivityStore(database, Clock())
+    await accounts.create(ALICE, "pw")
+    await last.set(ALICE, 1_700_000_000, "bye")
+    await database.stop()
+    await database.start()
+    assert [tuple(r) for r in await rowsIn(database)] == [(ALICE, 1_700_000_000, "bye")]
+
+
 @pytest_twisted.ensureDeferred
 async def test_private_xml_is_kept_per_account_and_namespace(database):
     private = PrivateXMLStore(database)
@@ -69,7 +123,9 @@ async def test_vcard_is_stored_replaced_and_deleted_with_its_photo_hash(database
 @pytest_twisted.ensureDeferred
 async def test_deleting_an_account_deletes_its_last_activity_private_xml_and_vcard(
         database, accounts):
-    last, private, vcards = (LastActivityStore(database), PrivateXMLStore(database),
+    # The registry's own last-activity store: the one the deletion tells of
+    # the account, whose waiting logout goes with it.
+    last, private, vcards = (accounts.storage.lastActivity, PrivateXMLStore(database),
                              VCardStore(database))
     for jid in (ALICE, BOB):
         await accounts.create(jid, "pw")

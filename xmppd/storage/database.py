@@ -8,7 +8,7 @@ import random
 from twisted.application import service
 from twisted.enterprise import adbapi
 from twisted.internet import defer, task
-from twisted.python import failure
+from twisted.python import failure, log
 from zope.interface import implementer
 
 from xmppd.storage import migrations
@@ -90,6 +90,7 @@ class Database(service.Service):
         self.schemaPackages = []
         self.addSchema(*schema)
         self.pool = None
+        self._beforeStop = []
 
     def __repr__(self):
         return "<Database %s>" % (self.backend,)
@@ -105,7 +106,34 @@ class Database(service.Service):
             self._ordered = self._group or _GroupCommit(self)
         return self.applySchema()
 
+    @property
+    def isOpen(self):
+        """Whether the pool is open (between ``start`` and ``stop``)."""
+        return self.pool is not None
+
+    def beforeStop(self, write):
+        """
+        Call ``write()`` (a Deferred) when the database is about to stop,
+        and close the pool only once it fired: a store that writes behind
+        (xmppd.lastactivity) writes what it holds.
+        """
+        self._beforeStop.append(write)
+
     def stop(self):
+        if self.pool is None or not self._beforeStop:
+            return self._close()
+        writes = [defer.maybeDeferred(write) for write in self._beforeStop]
+        d = defer.DeferredList(writes, consumeErrors=True)
+        d.addCallback(self._logFailedWrites)
+        d.addCallback(lambda _: self._close())
+        return d
+
+    def _logFailedWrites(self, results):
+        for ok, result in results:
+            if not ok:
+                log.err(result, "a write before the database stopped failed")
+
+    def _close(self):
         pool, self.pool = self.pool, None
         if pool is not None:
             pool.close()

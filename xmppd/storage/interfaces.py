@@ -144,6 +144,11 @@ class IDatabase(Interface):
         """Apply the deltas not recorded yet (of the packages added, by
         default); fire their names."""
 
+    isOpen = Attribute("Whether the pool is open (between ``start`` and ``stop``).")
+
+    def beforeStop(write):
+        """Call ``write()`` (may return a Deferred) before ``stop`` closes the pool."""
+
     def stop():
         """Close the pool."""
 
