@@ -246,8 +246,12 @@ def hostTLSContexts(config):
 
 
 def makeService(options):
+    from twisted.internet import reactor
+
+    from xmppd.eventloop import install
     from xmppd.gctune import tune
     tune()
+    install(reactor)
     config = options["server-config"]
     server = buildServer(config, options["modules"])
     top = XMPPDService(server.storage)
