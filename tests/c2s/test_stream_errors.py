@@ -189,3 +189,19 @@ async def test_stream_error_is_logged_once_on_one_line(make_database, tmp_path):
     finally:
         log.removeObserver(logged.append)
         await wait(server.stop())
+
+
+@asyncioTest
+async def test_a_login_leaves_one_stream_error_observer_not_one_per_header(xmpp):
+    from xmppd.c2s.xmlstream import STREAM_ERROR_QUERY
+    alice = await RawClient.connect(xmpp.port)
+    await alice.login("alice", "secret-alice", "cli")
+    [stream] = [xs for xs in xmpp.server.c2sFactory.streams
+                if xs.authenticator.session is not None]
+    # Three headers (the first, after STARTTLS, after SASL) on one stream.
+    observed = [len(callbacks.callbacks)
+                for observers in stream._xpathObservers.values()
+                for query, callbacks in observers.items()
+                if getattr(query, "queryStr", None) == STREAM_ERROR_QUERY]
+    assert observed == [1]
+    await alice.close()

@@ -23,9 +23,11 @@ import weakref
 from twisted.python import log
 from twisted.words.protocols.jabber import error, xmlstream
 from twisted.words.xish import domish
+from twisted.words.xish import xmlstream as xish
 
 NS_STREAMS = xmlstream.NS_STREAMS
 NS_CLIENT = "jabber:client"
+STREAM_ERROR_QUERY = "/error[@xmlns='%s']" % NS_STREAMS
 
 
 class RestrictedXML(Exception):
@@ -231,6 +233,7 @@ class HardenedXmlStream(xmlstream.XmlStream):
     _restartedAfter = None
     # Set once our closing tag or stream error is sent: nothing more is read.
     _closing = False
+    _streamErrorObserved = False
 
     def _initializeStream(self):
         stream = HardenedElementStream()
@@ -240,6 +243,20 @@ class HardenedXmlStream(xmlstream.XmlStream):
         stream.maxStanzaSize = self.maxStanzaSize
         stream.maxStanzaDepth = self.maxStanzaDepth
         self.stream = stream
+
+    def onDocumentStart(self, rootElement):
+        """
+        Twisted's, but the one-time observer of the peer's stream error is
+        added at the first header only. A restart (after STARTTLS, after
+        SASL) keeps the stream's observers, and Twisted added another at
+        every header: three per login, each kept until the stream ended,
+        and a stream error from the client was handled three times.
+        """
+        xish.XmlStream.onDocumentStart(self, rootElement)
+        if not self._streamErrorObserved:
+            self._streamErrorObserved = True
+            self.addOnetimeObserver(STREAM_ERROR_QUERY, self.onStreamError)
+        self.authenticator.streamStarted(rootElement)
 
     def setStanzaSizeLimit(self, size):
         """Change the limit for the next stanzas (it grows after authentication)."""
