@@ -19,6 +19,7 @@ is discarded or answered with a stream error (``pipelinedBeforeRestart``).
 """
 
 import weakref
+import pyexpat
 
 from twisted.python import log
 from twisted.words.protocols.jabber import error, xmlstream
@@ -112,6 +113,7 @@ class HardenedElementStream(domish.ExpatElementStream):
 
     def __init__(self):
         domish.ExpatElementStream.__init__(self)
+        self._newParser()
         # The stanza's elements now open, outermost first: they hold one
         # another while it is parsed, since a child holds its parent weakly.
         self.openElements = []
@@ -124,6 +126,14 @@ class HardenedElementStream(domish.ExpatElementStream):
         parser.ProcessingInstructionHandler = _refuse
         parser.CommentHandler = _refuse
         parser.ExternalEntityRefHandler = _refuse
+
+    def _newParser(self):
+        parser = self.parser = pyexpat.ParserCreate("UTF-8", " ", intern=None)
+        parser.StartElementHandler = self._onStartElement
+        parser.EndElementHandler = self._onEndElement
+        parser.CharacterDataHandler = self._onCdata
+        parser.StartNamespaceDeclHandler = self._onStartNamespace
+        parser.EndNamespaceDeclHandler = self._onEndNamespace
 
     def _onStartElement(self, name, attrs):
         if not self.documentStarted:
