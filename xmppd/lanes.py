@@ -90,25 +90,36 @@ class Lanes:
         overlapping = self._overlapping
         overlapping[key] = state
         self._blocked.discard(key)
+        # The lane is not marked as pumped while the job runs: only a job
+        # that lets go needs it (so that what is queued behind it waits for
+        # this frame), and letGo marks it then.
+        try:
+            outcome = job(*args)
+        except BaseException:
+            outcome = failure.Failure()
+        else:
+            if type(outcome) is CoroutineType:
+                outcome = defer.Deferred.fromCoroutine(outcome)
+        if not state.gone and (outcome is None or not isinstance(outcome, defer.Deferred)):
+            # _done and _settle for a job that finished at once without
+            # letting go: its item is still the head of the queue.
+            if overlapping.get(key) is state:
+                del overlapping[key]
+            state.calling = False
+            state.finished = True
+            queue.popleft()
+            if not queue:
+                # Nothing queued meanwhile, nothing unfinished (the job did
+                # not let go): the lane ends here, as after every live message.
+                del queues[key]
+                self._spareQueue = queue
+                return outcome
+            pending.outcome = outcome
         pumping = self._pumping
         pumping.add(key)
         try:
-            try:
-                outcome = job(*args)
-            except BaseException:
-                outcome = failure.Failure()
-            else:
-                if type(outcome) is CoroutineType:
-                    outcome = defer.Deferred.fromCoroutine(outcome)
-            if not state.gone and (outcome is None or not isinstance(outcome, defer.Deferred)):
-                # _done and _settle for a job that finished at once without
-                # letting go: its item is still the head of the queue.
-                if overlapping.get(key) is state:
-                    del overlapping[key]
-                state.calling = False
-                state.finished = True
-                queue.popleft()
-                pending.outcome = outcome
+            if pending.outcome is not _NOT_RUN:
+                pass
             elif isinstance(outcome, defer.Deferred):
                 outcome.addBoth(self._done, key, state)
                 state.calling = False
@@ -145,6 +156,10 @@ class Lanes:
         self._unfinished.setdefault(key, []).append(state.result)
         if not state.calling:
             self._pump(key)
+        else:
+            # Inside runNow's job: what is queued from now on waits for it
+            # to return (a pump's job has the lane marked already).
+            self._pumping.add(key)
 
     def runNext(self, key, job, *args):
         """
