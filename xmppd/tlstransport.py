@@ -51,6 +51,9 @@ log = Logger()
 # (one each would add 64 KiB to every idle session).
 _BUFFER_SIZE = 65536
 _buffer = _ffi.new("char[]", _BUFFER_SIZE)
+# A TLS record's largest plaintext: once less than this is left of the
+# buffer, what it holds is copied out before the next record is read.
+_RECORD_ROOM = 16384
 _copy = _ffi.buffer
 _SSL_read = _lib.SSL_read
 _SSL_write = _lib.SSL_write
@@ -179,11 +182,22 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
         connection = self._tlsConnection
         ssl = connection._ssl
         chunks = []
+        # SSL_read returns one record at a time, and a client sends a record
+        # per stanza: the records of a read are decrypted one after the
+        # other into the shared buffer and copied out of it once, not one
+        # bytes object each.
+        filled = 0
         while not self._lostTLSConnection:
-            size = _SSL_read(ssl, _buffer, _BUFFER_SIZE)
+            size = _SSL_read(ssl, _buffer + filled, _BUFFER_SIZE - filled)
             if size > 0:
-                chunks.append(_copy(_buffer, size)[:])
+                filled += size
+                if filled > _BUFFER_SIZE - _RECORD_ROOM:
+                    chunks.append(_copy(_buffer, filled)[:])
+                    filled = 0
                 continue
+            if filled:
+                chunks.append(_copy(_buffer, filled)[:])
+                filled = 0
             code = _SSL_get_error(ssl, size)
             if code == _WANT_READ:
                 break
@@ -197,6 +211,8 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
                 self._tlsShutdownFinished(None)
             else:
                 self._readFailed(connection, ssl, size)
+        if filled:
+            chunks.append(_copy(_buffer, filled)[:])
         self._deliver(chunks)
         if self._holdTickets:
             self._holdTickets = False
