@@ -168,7 +168,9 @@ class Session(AckRequests):
                 self.lastRowWritten = rowId
             message = True
         else:
-            message = isinstance(stanza, str) or stanza.name == "message"
+            # The class asked, not the stanza: isinstance(element, str)
+            # reads the element's __class__, a slow read on a domish Element.
+            message = issubclass(type(stanza), str) or stanza.name == "message"
         self.acks.wrote(stanza, rowId, message or self.streamManagement is not None)
         if self.stream is not None:
             self.stream.send(stanza)

@@ -95,7 +95,9 @@ def _write(element, inherited, prefixes, out):
         return
     out.append(">")
     for child in children:
-        if isinstance(child, str):
+        # The class asked, not the child: isinstance(element, str) reads
+        # the element's __class__, a slow read on a domish Element.
+        if issubclass(type(child), str):
             if isinstance(child, SerializedXML):
                 out.append(child)
             elif "&" in child or "<" in child or ">" in child:
