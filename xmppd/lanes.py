@@ -44,8 +44,9 @@ class Lanes:
         # lets go or finishes.
         self._overlapping = {}
         self._pumping = set()
-        # An empty deque for runNow's next lane (see there).
-        self._spareQueue = None
+        # An empty queue and a fresh job state and result for runNow's
+        # next lane (see there).
+        self._spare = None
 
     def run(self, key, job, *args):
         """Fire with ``job(*args)``'s result once every earlier job for ``key`` is done."""
@@ -75,16 +76,16 @@ class Lanes:
         # one frame: nearly every live message comes this way. The job's
         # item only holds its place at the head of the queue (for letGo,
         # and so that what is queued meanwhile waits); nothing runs it
-        # from there. The queue is the one the last such job left empty:
-        # a deque's allocation and release per message were a third of
-        # this method's cost.
-        pending = _Pending()
-        state = _JobState()
-        queue = self._spareQueue
-        if queue is None:
-            queue = deque()
+        # from there. The queue and the job's state are the ones the last
+        # such job left unused (nothing refers to them once it ended its
+        # lane at once): making and freeing them for every message was a
+        # third of this method's cost.
+        spare = self._spare
+        if spare is None:
+            queue, state, pending = deque(), _JobState(), _Pending()
         else:
-            self._spareQueue = None
+            self._spare = None
+            queue, state, pending = spare
         queue.append((job, args, pending))
         queues[key] = queue
         overlapping = self._overlapping
@@ -105,15 +106,16 @@ class Lanes:
             # letting go: its item is still the head of the queue.
             if overlapping.get(key) is state:
                 del overlapping[key]
-            state.calling = False
-            state.finished = True
             queue.popleft()
             if not queue:
                 # Nothing queued meanwhile, nothing unfinished (the job did
-                # not let go): the lane ends here, as after every live message.
+                # not let go): the lane ends here, as after every live
+                # message, and its state is as it was made, for the next.
                 del queues[key]
-                self._spareQueue = queue
+                self._spare = spare if spare is not None else (queue, state, pending)
                 return outcome
+            state.calling = False
+            state.finished = True
             pending.outcome = outcome
         pumping = self._pumping
         pumping.add(key)
@@ -135,7 +137,6 @@ class Lanes:
             pumping.discard(key)
         if not queue and key not in self._unfinished:
             del queues[key]
-            self._spareQueue = queue
         if pending.outcome is not _NOT_RUN:
             return pending.outcome
         pending.deferred = defer.Deferred()
