@@ -243,18 +243,27 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
     def write(self, data):
         # Twisted's rule: nothing after loseConnection unless a producer is
         # still registered. What this accepts is sent, before close_notify.
-        if self.disconnecting and self._producer is None:
+        # The state is read from the instance's __dict__ (the class holds
+        # the defaults): ProtocolWrapper's __getattr__ makes every plain
+        # attribute read of this object a slow one, and every stanza
+        # written comes here.
+        fields = self.__dict__
+        if fields.get("disconnecting") and fields.get("_producer") is None:
             return
-        if self._plaintext is None:
+        plaintext = fields.get("_plaintext")
+        if plaintext is None:
             self._plaintext = [data]
+            size = len(data)
         else:
-            self._plaintext.append(data)
-        self._plaintextSize += len(data)
-        if self._plaintextSize > MAX_TURN_PLAINTEXT:
+            plaintext.append(data)
+            size = fields["_plaintextSize"] + len(data)
+        self._plaintextSize = size
+        if size > MAX_TURN_PLAINTEXT:
             self._encryptPlaintext()
             self._flushSendBIO()
-        else:
-            self._scheduleFlush()
+        elif not fields.get("_flushDue"):
+            self._flushDue = True
+            self.factory.turnFlush.add(self)
 
     def writeSequence(self, iovec):
         self.write(b"".join(iovec))
