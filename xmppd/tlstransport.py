@@ -187,7 +187,10 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
         # other into the shared buffer and copied out of it once, not one
         # bytes object each.
         filled = 0
-        while not self._lostTLSConnection:
+        # Only the close and error branches below can lose the connection:
+        # it is asked after them, not before every record.
+        lost = self._lostTLSConnection
+        while not lost:
             size = _SSL_read(ssl, _buffer + filled, _BUFFER_SIZE - filled)
             if size > 0:
                 filled += size
@@ -211,6 +214,7 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
                 self._tlsShutdownFinished(None)
             else:
                 self._readFailed(connection, ssl, size)
+            lost = self._lostTLSConnection
         if filled:
             chunks.append(_copy(_buffer, filled)[:])
         self._deliver(chunks)
