@@ -78,8 +78,8 @@ class Lanes:
         # and so that what is queued meanwhile waits); nothing runs it
         # from there. The queue and the job's state are the ones the last
         # such job left unused (nothing refers to them once it ended its
-        # lane at once): making and freeing them for every message was a
-        # third of this method's cost.
+        # lane at once) rather than three objects made and freed for every
+        # message.
         spare = self._spare
         if spare is None:
             queue, state, pending = deque(), _JobState(), _Pending()
