@@ -20,6 +20,8 @@ from wokkel.generic import XmlPipe
 
 # What a query's first step does not constrain.
 ANY = None
+# At most this many (name, type) pairs are remembered as stanzas name them.
+MAX_REMEMBERED_KINDS = 256
 
 
 def firstStep(query):
@@ -75,8 +77,11 @@ def matcherFor(query):
             return query.matches
 
     def hasChild(element):
+        # Asked of every message (AMP's query). The type is asked of its
+        # class, not the node: isinstance(element, str) reads the element's
+        # __class__, which domish's __getattr__ makes a slow read.
         for node in element.children:
-            if isinstance(node, str):
+            if issubclass(type(node), str):
                 continue
             if (childName is None or node.name == childName) and (
                     uri is ANY or node.uri == uri):
@@ -127,6 +132,11 @@ class StanzaDispatcher(utility.EventDispatcher):
         # peer's made-up names cannot grow the index.
         key = (name if name in self._names else ANY, kind if kind in self._types else ANY)
         found = self._candidates.get(key)
+        if found is not None and len(self._candidates) < MAX_REMEMBERED_KINDS:
+            # Remembered under the stanza's own name and type as well, for
+            # dispatch to find without this call; a peer's made-up types
+            # are not remembered past the bound.
+            self._candidates[name, kind] = found
         if found is None:
             found = []
             for priority in sorted(self._xpathObservers, reverse=True):
@@ -139,15 +149,23 @@ class StanzaDispatcher(utility.EventDispatcher):
                     found.append((priority, query, callbacks, matcherFor(query),
                                   _directCall(callbacks)))
             self._candidates[key] = found
+            if len(self._candidates) < MAX_REMEMBERED_KINDS:
+                self._candidates[name, kind] = found
         return found
 
     def dispatch(self, obj, event=None):
         if event is not None:
             return utility.EventDispatcher.dispatch(self, obj, event)
-        observers = self._observersFor(obj.name, obj.attributes.get("type"))
+        name = obj.name
+        kind = obj.attributes.get("type")
+        # _observersFor's answer for a name and type seen before, without
+        # its call: every stanza a host receives comes here.
+        observers = self._candidates.get((name, kind))
+        if observers is None:
+            observers = self._observersFor(name, kind)
         foundTarget = False
         self._dispatchDepth += 1
-        emptyLists = []
+        emptyLists = None
         try:
             for priority, query, callbacks, matches, direct in observers:
                 if matches is None or matches(obj):
@@ -160,6 +178,8 @@ class StanzaDispatcher(utility.EventDispatcher):
                         continue
                     _callEach(callbacks, obj)
                     if not callbacks.callbacks:
+                        if emptyLists is None:
+                            emptyLists = []
                         emptyLists.append((priority, query))
         finally:
             self._dispatchDepth -= 1

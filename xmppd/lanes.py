@@ -44,6 +44,9 @@ class Lanes:
         # lets go or finishes.
         self._overlapping = {}
         self._pumping = set()
+        # An empty queue and a fresh job state and result for runNow's
+        # next lane (see there).
+        self._spare = None
 
     def run(self, key, job, *args):
         """Fire with ``job(*args)``'s result once every earlier job for ``key`` is done."""
@@ -64,7 +67,8 @@ class Lanes:
         Failure if it raised) instead of a Deferred. Anything queued for
         ``key`` while it runs waits for it.
         """
-        if key in self._queues or type(self)._pump is not Lanes._pump:
+        queues = self._queues
+        if key in queues or type(self)._pump is not Lanes._pump:
             # A lane with a pump of its own (the cluster's takes the
             # account's lock first) is always pumped.
             return self.runOverlapping(key, job, *args)
@@ -72,45 +76,67 @@ class Lanes:
         # one frame: nearly every live message comes this way. The job's
         # item only holds its place at the head of the queue (for letGo,
         # and so that what is queued meanwhile waits); nothing runs it
-        # from there.
-        pending = _Pending()
-        state = _JobState()
-        queue = self._queues[key] = deque(((job, args, pending),))
-        self._overlapping[key] = state
+        # from there. The queue and the job's state are the ones the last
+        # such job left unused (nothing refers to them once it ended its
+        # lane at once) rather than three objects made and freed for every
+        # message.
+        spare = self._spare
+        if spare is None:
+            queue, state, pending = deque(), _JobState(), _Pending()
+        else:
+            self._spare = None
+            queue, state, pending = spare
+        queue.append((job, args, pending))
+        queues[key] = queue
+        overlapping = self._overlapping
+        overlapping[key] = state
         self._blocked.discard(key)
-        self._pumping.add(key)
+        # The lane is not marked as pumped while the job runs: only a job
+        # that lets go needs it (so that what is queued behind it waits for
+        # this frame), and letGo marks it then.
         try:
-            try:
-                outcome = job(*args)
-            except BaseException:
-                outcome = failure.Failure()
-            else:
-                if type(outcome) is CoroutineType:
-                    outcome = defer.Deferred.fromCoroutine(outcome)
-            if outcome is not None and isinstance(outcome, defer.Deferred):
+            outcome = job(*args)
+        except BaseException:
+            outcome = failure.Failure()
+        else:
+            if type(outcome) is CoroutineType:
+                outcome = defer.Deferred.fromCoroutine(outcome)
+        if not state.gone and (outcome is None or not isinstance(outcome, defer.Deferred)):
+            # _done and _settle for a job that finished at once without
+            # letting go: its item is still the head of the queue.
+            if overlapping.get(key) is state:
+                del overlapping[key]
+            queue.popleft()
+            if not queue:
+                # Nothing queued meanwhile, nothing unfinished (the job did
+                # not let go): the lane ends here, as after every live
+                # message, and its state is as it was made, for the next.
+                del queues[key]
+                self._spare = spare if spare is not None else (queue, state, pending)
+                return outcome
+            state.calling = False
+            state.finished = True
+            pending.outcome = outcome
+        pumping = self._pumping
+        pumping.add(key)
+        try:
+            if pending.outcome is not _NOT_RUN:
+                pass
+            elif isinstance(outcome, defer.Deferred):
                 outcome.addBoth(self._done, key, state)
                 state.calling = False
                 if state.finished:
                     self._settle(key, state.outcome)
-            elif state.gone:
+            else:
                 self._done(outcome, key, state)
                 state.calling = False
-            else:
-                # _done and _settle for a job that finished at once without
-                # letting go: its item is still the head of the queue.
-                if self._overlapping.get(key) is state:
-                    del self._overlapping[key]
-                state.calling = False
-                state.finished = True
-                queue.popleft()
-                pending.outcome = outcome
             if queue and (state.gone or state.finished):
                 # What was queued while it ran goes on now.
                 self._pumpLoop(key)
         finally:
-            self._pumping.discard(key)
+            pumping.discard(key)
         if not queue and key not in self._unfinished:
-            del self._queues[key]
+            del queues[key]
         if pending.outcome is not _NOT_RUN:
             return pending.outcome
         pending.deferred = defer.Deferred()
@@ -131,6 +157,10 @@ class Lanes:
         self._unfinished.setdefault(key, []).append(state.result)
         if not state.calling:
             self._pump(key)
+        else:
+            # Inside runNow's job: what is queued from now on waits for it
+            # to return (a pump's job has the lane marked already).
+            self._pumping.add(key)
 
     def runNext(self, key, job, *args):
         """

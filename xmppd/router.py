@@ -71,10 +71,27 @@ class Routing:
     for the account ``bare`` (which may yet turn out not to exist).
     """
 
+    __slots__ = ("verdict", "sessions", "bare")
+
     def __init__(self, verdict, sessions=(), bare=None):
         self.verdict = verdict
         self.sessions = list(sessions)
         self.bare = bare
+
+
+_newRouting = object.__new__
+
+
+def _delivery(sessions):
+    """
+    Routing(DELIVER, sessions) for a list of sessions made for this message
+    (one per routed message): no __init__ frame, no copy of the list.
+    """
+    routing = _newRouting(Routing)
+    routing.verdict = DELIVER
+    routing.sessions = sessions
+    routing.bare = None
+    return routing
 
 
 def route(sessions, message):
@@ -104,7 +121,7 @@ def route(sessions, message):
     if found:
         if kind == "groupchat":
             return Routing(BOUNCE)
-        return Routing(DELIVER, found)
+        return _delivery(found)
     return Routing(OFFLINE, bare=bare)
 
 

@@ -60,12 +60,16 @@ class Session(AckRequests):
         "streamManagement", "acks", "storedLeftUnacked", "lastRowWritten", "_holds",
         "_held", "holdCarried", "_hibernationWatchers", "inactive", "_deferred",
         "_ackRequested", "_ackTimer", "_probes", "_probeNumbers", "received",
-        "handled", "_handledAhead", "_paused", "__dict__", "__weakref__",
+        "handled", "_handledAhead", "_paused", "host", "__dict__", "__weakref__",
     )
 
     def __init__(self, manager, jid, stream):
         self.manager = manager
         self.jid = jid
+        # The Host serving this resource's domain, which never changes (the
+        # server's hosts are fixed at start): looked up once, not through a
+        # property on every stanza the client sends.
+        self.host = manager.server.hosts[jid.host]
         self.bareJID = jid.userhostJID()
         # Stamped on every stanza the client sends (RFC 6120 §8.1.2.1).
         self.fullJID = jid.full()
@@ -106,10 +110,6 @@ class Session(AckRequests):
 
     def __repr__(self):
         return "<Session %s>" % self.jid.full()
-
-    @property
-    def host(self):
-        return self.manager.server.hosts[self.jid.host]
 
     @property
     def directedPresence(self):
@@ -168,7 +168,9 @@ class Session(AckRequests):
                 self.lastRowWritten = rowId
             message = True
         else:
-            message = isinstance(stanza, str) or stanza.name == "message"
+            # The class asked, not the stanza: isinstance(element, str)
+            # reads the element's __class__, a slow read on a domish Element.
+            message = issubclass(type(stanza), str) or stanza.name == "message"
         self.acks.wrote(stanza, rowId, message or self.streamManagement is not None)
         if self.stream is not None:
             self.stream.send(stanza)

@@ -51,6 +51,9 @@ log = Logger()
 # (one each would add 64 KiB to every idle session).
 _BUFFER_SIZE = 65536
 _buffer = _ffi.new("char[]", _BUFFER_SIZE)
+# A TLS record's largest plaintext: once less than this is left of the
+# buffer, what it holds is copied out before the next record is read.
+_RECORD_ROOM = 16384
 _copy = _ffi.buffer
 _SSL_read = _lib.SSL_read
 _SSL_write = _lib.SSL_write
@@ -179,11 +182,25 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
         connection = self._tlsConnection
         ssl = connection._ssl
         chunks = []
-        while not self._lostTLSConnection:
-            size = _SSL_read(ssl, _buffer, _BUFFER_SIZE)
+        # SSL_read returns one record at a time, and a client sends a record
+        # per stanza: the records of a read are decrypted one after the
+        # other into the shared buffer and copied out of it once, not one
+        # bytes object each.
+        filled = 0
+        # Only the close and error branches below can lose the connection:
+        # it is asked after them, not before every record.
+        lost = self._lostTLSConnection
+        while not lost:
+            size = _SSL_read(ssl, _buffer + filled, _BUFFER_SIZE - filled)
             if size > 0:
-                chunks.append(_copy(_buffer, size)[:])
+                filled += size
+                if filled > _BUFFER_SIZE - _RECORD_ROOM:
+                    chunks.append(_copy(_buffer, filled)[:])
+                    filled = 0
                 continue
+            if filled:
+                chunks.append(_copy(_buffer, filled)[:])
+                filled = 0
             code = _SSL_get_error(ssl, size)
             if code == _WANT_READ:
                 break
@@ -197,6 +214,9 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
                 self._tlsShutdownFinished(None)
             else:
                 self._readFailed(connection, ssl, size)
+            lost = self._lostTLSConnection
+        if filled:
+            chunks.append(_copy(_buffer, filled)[:])
         self._deliver(chunks)
         if self._holdTickets:
             self._holdTickets = False
@@ -227,18 +247,27 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
     def write(self, data):
         # Twisted's rule: nothing after loseConnection unless a producer is
         # still registered. What this accepts is sent, before close_notify.
-        if self.disconnecting and self._producer is None:
+        # The state is read from the instance's __dict__ (the class holds
+        # the defaults): ProtocolWrapper's __getattr__ makes every plain
+        # attribute read of this object a slow one, and every stanza
+        # written comes here.
+        fields = self.__dict__
+        if fields.get("disconnecting") and fields.get("_producer") is None:
             return
-        if self._plaintext is None:
+        plaintext = fields.get("_plaintext")
+        if plaintext is None:
             self._plaintext = [data]
+            size = len(data)
         else:
-            self._plaintext.append(data)
-        self._plaintextSize += len(data)
-        if self._plaintextSize > MAX_TURN_PLAINTEXT:
+            plaintext.append(data)
+            size = fields["_plaintextSize"] + len(data)
+        self._plaintextSize = size
+        if size > MAX_TURN_PLAINTEXT:
             self._encryptPlaintext()
             self._flushSendBIO()
-        else:
-            self._scheduleFlush()
+        elif not fields.get("_flushDue"):
+            self._flushDue = True
+            self.factory.turnFlush.add(self)
 
     def writeSequence(self, iovec):
         self.write(b"".join(iovec))

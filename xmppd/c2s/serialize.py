@@ -36,37 +36,53 @@ def toXml(element, defaultUri, prefixes):
 
 
 def _write(element, inherited, prefixes, out):
-    # The pieces go onto ``out`` a few at a time (one list extend each),
-    # joined once at the end; escaping is only paid for by the values that
+    # The pieces go onto ``out`` one formatted string each, joined once at
+    # the end; escaping is only paid for by the values that
     # need it: most attribute values (JIDs, types, ids) and texts have
-    # nothing to escape.
-    if element.localPrefixes:
+    # nothing to escape, which one look at all of an element's values
+    # together tells. The element's fields are read from its __dict__:
+    # domish.Element's __getattr__ makes every attribute read of an
+    # element take CPython's slow path, six of them per element here.
+    fields = element.__dict__
+    try:
+        localPrefixes = fields["localPrefixes"]
+        default = fields["defaultUri"]
+        uri = fields["uri"]
+        name = fields["name"]
+        attributes = fields["attributes"]
+        children = fields["children"]
+    except KeyError:
+        # A subclass that keeps one of them elsewhere.
+        localPrefixes, default, uri = element.localPrefixes, element.defaultUri, element.uri
+        name, attributes, children = element.name, element.attributes, element.children
+    if localPrefixes:
         raise _NeedsPrefixes()
-    default = element.defaultUri
     if default is None:
         default = inherited
-    uri = element.uri
     if uri is None:
         uri = default
     if uri != default or uri in prefixes or uri == NS_XML:
         # domish would write it with a prefix.
         raise _NeedsPrefixes()
-    name = element.name
     if default != inherited:
-        out += ("<", name, " xmlns='", default, "'")
+        out.append(f"<{name} xmlns='{default}'")
     else:
-        out += ("<", name)
-    for key, value in element.attributes.items():
-        if "&" in value or "<" in value or ">" in value or "'" in value or '"' in value:
-            value = escapeToXml(value, 1)
-        if type(key) is tuple:
-            if key[0] != NS_XML:
-                raise _NeedsPrefixes()
-            # The xml prefix is always in scope (domish's G_PREFIXES).
-            out += (" xml:", key[1], "='", value, "'")
-        else:
-            out += (" ", key, "='", value, "'")
-    children = element.children
+        out.append("<" + name)
+    if attributes:
+        values = "".join(attributes.values())
+        plain = not ("&" in values or "<" in values or ">" in values or "'" in values
+                     or '"' in values)
+        for key, value in attributes.items():
+            if not plain and ("&" in value or "<" in value or ">" in value or "'" in value
+                              or '"' in value):
+                value = escapeToXml(value, 1)
+            if type(key) is tuple:
+                if key[0] != NS_XML:
+                    raise _NeedsPrefixes()
+                # The xml prefix is always in scope (domish's G_PREFIXES).
+                out.append(f" xml:{key[1]}='{value}'")
+            else:
+                out.append(f" {key}='{value}'")
     if not children:
         out.append("/>")
         return
@@ -75,11 +91,13 @@ def _write(element, inherited, prefixes, out):
         text = children[0]
         if "&" in text or "<" in text or ">" in text:
             text = escapeToXml(text)
-        out += (">", text, "</", name, ">")
+        out.append(f">{text}</{name}>")
         return
     out.append(">")
     for child in children:
-        if isinstance(child, str):
+        # The class asked, not the child: isinstance(element, str) reads
+        # the element's __class__, a slow read on a domish Element.
+        if issubclass(type(child), str):
             if isinstance(child, SerializedXML):
                 out.append(child)
             elif "&" in child or "<" in child or ">" in child:
@@ -88,4 +106,4 @@ def _write(element, inherited, prefixes, out):
                 out.append(child)
         else:
             _write(child, default, prefixes, out)
-    out += ("</", name, ">")
+    out.append(f"</{name}>")

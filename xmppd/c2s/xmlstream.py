@@ -19,6 +19,7 @@ is discarded or answered with a stream error (``pipelinedBeforeRestart``).
 """
 
 import weakref
+import pyexpat
 
 from twisted.python import log
 from twisted.words.protocols.jabber import error, xmlstream
@@ -113,12 +114,31 @@ class HardenedElementStream(domish.ExpatElementStream):
     maxStanzaDepth = 64
 
     def __init__(self):
-        domish.ExpatElementStream.__init__(self)
+        # domish.ExpatElementStream.__init__'s state, with a parser of our own
+        # instead of the one it would make (and this one then replace).
+        self.DocumentStartEvent = None
+        self.ElementEvent = None
+        self.DocumentEndEvent = None
+        self.error = pyexpat.error
+        # Without expat's intern dictionary: pyexpat would decode, hash, look
+        # up and free a copy of every element and attribute name it reports,
+        # and the names go into dicts that hash them anyway.
+        parser = self.parser = pyexpat.ParserCreate("UTF-8", " ", intern=None)
+        parser.StartElementHandler = self._onStartElement
+        parser.EndElementHandler = self._onEndElement
+        parser.CharacterDataHandler = self._onCdata
+        parser.StartNamespaceDeclHandler = self._onStartNamespace
+        parser.EndNamespaceDeclHandler = self._onEndNamespace
+        self.currElem = None
+        self.defaultNsStack = [""]
+        self.documentStarted = 0
+        self.localPrefixes = {}
+        self.elementCount = 0
+        self.stanzaSize = 0
         # The stanza's elements now open, outermost first: they hold one
         # another while it is parsed, since a child holds its parent weakly.
         self.openElements = []
         self.stanzaStart = 0
-        parser = self.parser
         parser.StartDoctypeDeclHandler = _refuse
         parser.EntityDeclHandler = _refuse
         parser.UnparsedEntityDeclHandler = _refuse
