@@ -6,7 +6,8 @@ to each peer, issue 15's goals as met or not, and the growth table.
 import json
 import statistics
 
-from bench.plan import CLUSTER_SERVERS, DRAIN_SIZES, GROWTH_TOLERANCE, STORE_SHAPES, XMPPDS
+from bench.plan import (CLUSTER_SERVERS, DRAIN_SIZES, GROWTH_TOLERANCE, STORE_SHAPES, XMPPDS,
+                        controlOf)
 
 
 # metric key, label, higher is better
@@ -60,10 +61,15 @@ def shapeName(shape):
     return "%d×%s → %d" % (senders, format(messages, ","), recipients)
 
 
-def growthPairs(plan):
+def growthMetrics(plan):
+    """The growth rounds' metrics: (key within a phase, label, higher is better)."""
     n = plan.growthDrain()
-    return [("rows.store5x1000", "store5x1000"), ("rows.drain%d" % n, "drain%d" % n),
-            ("sessions.store5x1000", "store5x1000"), ("sessions.drain%d" % n, "drain%d" % n)]
+    store = "store " + shapeName(plan.growthShapes()["store5x1000"]) + " offline"
+    drain = "drain " + format(n, ",")
+    return [("store5x1000", store + ": stored/s", True),
+            ("store5x1000.cpu", store + ": µs server CPU per message", False),
+            ("drain%d" % n, drain + ": s", False),
+            ("drain%d.cpu" % n, drain + ": µs server CPU per message", False)]
 
 
 def ratio(results, key, higher, a, b):
@@ -129,36 +135,58 @@ def goalLines(results, servers, plan):
 
 
 def growthTable(results, servers, plan):
-    higherOf = {k: h for k, _l, h in metricsOf(plan)}
-    labels = {k: label for k, label, _h in metricsOf(plan)}
-    lines = ["| server | metric | empty server | grown by %s rows | ratio | grown by %s sessions"
-             " | ratio |" % (format(plan.args.grow_rows, ","), format(plan.args.grow_sessions, ",")),
-             "|---|---|---|---|---|---|---|"]
+    """
+    Each growth kind's grown rounds against its own empty control: the same
+    rounds on the same process just before it grew (``bench.run.growthPhase``),
+    not the main table's empty figures, which come from other processes.
+    """
+    kinds = plan.growthKinds
+    grownBy = {"rows": "grown by %s rows" % format(plan.args.grow_rows, ","),
+               "sessions": "grown by %s sessions" % format(plan.args.grow_sessions, ",")}
+    header = ["server", "metric"]
+    for kind in kinds:
+        header += ["%s: empty control" % kind, grownBy[kind], "ratio"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     verdicts = []
     for s in servers:
-        byEmpty = {}
-        for grown, empty in growthPairs(plan):
-            byEmpty.setdefault(empty, []).append(grown)
-        for empty, growns in byEmpty.items():
-            emptyValues = results.get(s, {}).get(empty)
-            if not emptyValues or not any(results.get(s, {}).get(g) for g in growns):
-                continue
-            row = [s, labels[empty].split(":")[0], cell(emptyValues)]
-            for grown in growns:
-                values = results.get(s, {}).get(grown)
-                row.append(cell(values))
-                if not values:
+        got = results.get(s, {})
+        for key, label, higher in growthMetrics(plan):
+            row = [s, label]
+            found = False
+            for kind in kinds:
+                empty, grown = got.get(controlOf(kind) + "." + key), got.get(kind + "." + key)
+                found = found or bool(grown)
+                row += [cell(empty), cell(grown)]
+                if not empty or not grown:
                     row.append("–")
                     continue
-                e, g = statistics.median(emptyValues), statistics.median(values)
-                r = g / e if higherOf[empty] else e / g
-                row.append("%.2f×" % r)
-                if s.startswith("xmppd"):
-                    verdicts.append("- %s, %s: %.2f× of the empty server (goal ≥ %.2f×): %s" % (
-                        s, labels[grown].split(":")[0] + ":" + labels[grown].split(":")[1],
-                        r, 1 - GROWTH_TOLERANCE,
-                        "met" if r >= 1 - GROWTH_TOLERANCE else "NOT met"))
-            lines.append("| " + " | ".join(row) + " |")
+                e, g = statistics.median(empty), statistics.median(grown)
+                r = (g / e if higher else e / g) if e and g else None
+                row.append("–" if r is None else "%.2f×" % r)
+                if s.startswith("xmppd") and not key.endswith(".cpu") and r is not None:
+                    cpuEmpty = got.get(controlOf(kind) + "." + key + ".cpu")
+                    cpuGrown = got.get(kind + "." + key + ".cpu")
+                    cpu = ""
+                    if cpuEmpty and cpuGrown:
+                        ce, cg = statistics.median(cpuEmpty), statistics.median(cpuGrown)
+                        cpu = "; server CPU per message %.0f → %.0f µs" % (ce, cg)
+                        if ce and cg:
+                            cpu += " (%.2f×)" % (ce / cg)
+                    verdicts.append("- %s, %s, %s: %.2f× of its empty control (goal ≥ %.2f×):"
+                                    " %s%s" % (s, grownBy[kind], label.split(":")[0], r,
+                                               1 - GROWTH_TOLERANCE,
+                                               "met" if r >= 1 - GROWTH_TOLERANCE else "NOT met",
+                                               cpu))
+            if found:
+                lines.append("| " + " | ".join(row) + " |")
+        loadCells = []
+        for kind in kinds:
+            for phase in (controlOf(kind), kind):
+                values = got.get(phase + ".load")
+                if values:
+                    loadCells.append("%s %.2f–%.2f" % (phase, min(values), max(values)))
+        if loadCells:
+            verdicts.append("- %s, 1-minute load during the rounds: %s" % (s, ", ".join(loadCells)))
     return lines, verdicts
 
 
@@ -186,8 +214,12 @@ def report(results, loads, servers, plan, loadStart, loadEnd):
         out += ["", "Goals (issue 15), ratios of medians:"] + goals
     growth, verdicts = growthTable(results, servers, plan)
     if len(growth) > 2:
-        out += ["", "Growth: each server against its own empty-server figure"
-                " (ratio > 1: faster when grown)."] + growth + [""] + verdicts
+        out += ["", "Growth: each server's grown rounds against its own empty control, the"
+                " same rounds run on the same fresh process just before it grew (a warm-up"
+                " store, then %d × the store and the drain, fresh accounts each, storage"
+                " settled before each side); medians (min–max) of %d; ratio > 1: faster,"
+                " or less CPU, when grown." % (plan.growthReps(), plan.growthReps())]
+        out += growth + [""] + verdicts
     return "\n".join(out)
 
 

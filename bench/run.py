@@ -15,16 +15,24 @@ issue 15's goals as met or not, and the growth table. Prosody and ejabberd
 come from ``--peers`` (default ``bench/peers``: their configs and launch
 scripts ship with the repository).
 
-The growth scenarios run the store 5×1,000 and the 10,000 drain again on a
-grown server and compare them with the same server's empty figure:
-``grow-sessions`` with ``--grow-sessions`` authenticated sessions idling
-(held by one client process, initial presence sent, pings answered), and
-``grow-rows`` after ``--grow-rows`` offline messages for 10,000 other
-accounts were written straight into the server's storage in bulk.
+The growth scenarios measure the store 5×1,000 and the 10,000 drain with a
+grown server against an empty control measured alike: each kind on a fresh
+process, whose storage is settled (``Server.settle``), then a warm-up store
+that is not counted and ``--grow-reps`` rounds of store and drain (default
+``--reps``, at least 5: one store lasts half a second) on the empty server;
+then the server grows, on the same process, and the same sequence runs on
+the grown server. Every round has accounts of its own; a peer, which wipes
+its data on restart, registers both sides' accounts at once after it.
+``grow-sessions`` grows by ``--grow-sessions`` authenticated sessions idling
+(held by one client process, initial presence sent, pings answered),
+``grow-rows`` by ``--grow-rows`` offline messages for 10,000 other accounts
+written straight into the server's storage in bulk. The growth table and
+its goals compare each grown side with its own control, never with the main
+table's empty figures, which come from other processes at other ages.
 
 ``--quick`` runs every scenario once at reduced sizes (a fifth of the
 messages, 1,000 idle sessions, 100,000 grown rows, a 1,000 drain on the
-grown server), the whole table in under 5 minutes, to see a trend rather
+grown server, 2 growth rounds per side), the whole table in under 5 minutes, to see a trend rather
 than to quote a figure.
 """
 
@@ -38,7 +46,7 @@ import time
 
 from bench import driver
 from bench.plan import (ALL_SCENARIOS, ALL_SERVERS, CLUSTER_SERVERS, DRAIN_SIZES, DRIVER_SERVERS,
-                        GROW_ACCOUNTS, QUICK, Plan)
+                        GROW_ACCOUNTS, QUICK, WARM_UP, Plan, controlOf)
 from bench.report import pooled, report
 from bench.servers import REPO, makeServer, newWorkDir
 
@@ -93,10 +101,9 @@ def runServer(name, plan, workDir, results, loads):
                     profile = os.path.join(args.profile, "%s-%s-%d.txt" % (name, scenario, rep))
                 for key, value in runScenario(server, scenario, rep, plan, profile):
                     record(key, value)
-        if "grow-sessions" in args.scenarios:
-            growBySessions(server, plan, record)
-        if "grow-rows" in args.scenarios:
-            growByRows(server, plan, record)
+        # Sessions first, then rows, each on its own fresh process.
+        for kind in sorted(plan.growthKinds, key=["sessions", "rows"].index):
+            growthPhase(server, plan, kind, record)
     finally:
         server.stop()
         log("%s: stopped" % name)
@@ -110,66 +117,86 @@ def freshProcess(server, users, procs):
     time.sleep(1)
 
 
-def growthRound(server, plan, phase, rep):
-    """The empty server's store 5×1,000 and largest drain, on a grown server."""
+def growthRound(server, plan, phase, rep, record):
+    """Phase ``phase``'s store 5×1,000 and its drain (the warm-up: only the store)."""
     args = plan.args
 
     def profiled(name, fn, *a):
         profile = None
-        if args.profile and hasattr(server, "startProfile"):
+        if args.profile and hasattr(server, "startProfile") and rep != WARM_UP:
             os.makedirs(args.profile, exist_ok=True)
-            profile = os.path.join(args.profile, "%s-grow-%s-%s-%d.txt"
+            profile = os.path.join(args.profile, "%s-grow-%s-%s-%s.txt"
                                    % (server.name, phase, name, rep))
         return runProfiled(server, profile, fn, *a)
 
     for key, (_s, _r, messages) in plan.growthShapes().items():
         r = profiled(key[5:], driver.scenarioStore, server, plan.storeSenders[phase, rep, key],
                      plan.storeRecipients[phase, rep, key], messages, args.procs)
-        log("%s %s.%s: server CPU %.0f%% of one core, %.0f µs CPU per message"
-            % (server.name, phase, key, 100 * r["server_cpu"],
-               1e6 * r["server_cpu"] / r["stored_per_s"]))
-        yield "%s.%s" % (phase, key), r["stored_per_s"]
+        cpuPerMessage = 1e6 * r["server_cpu"] / r["stored_per_s"]
+        log("%s %s.%s%s: %.0f stored/s, server CPU %.0f%% of one core, %.0f µs CPU per message"
+            % (server.name, phase, key, " (warm-up, not counted)" if rep == WARM_UP else "",
+               r["stored_per_s"], 100 * r["server_cpu"], cpuPerMessage))
+        if rep != WARM_UP:
+            record("%s.%s" % (phase, key), r["stored_per_s"])
+            record("%s.%s.cpu" % (phase, key), cpuPerMessage)
+    if rep == WARM_UP:
+        return
     n = plan.growthDrain()
     driver.fillBacklog(server, plan.drainUsers[phase, rep, n], n, plan.fillSenders, args.procs)
     r = profiled("drain%d" % n, driver.scenarioDrain, server, plan.drainUsers[phase, rep, n], n)
-    yield "%s.drain%d" % (phase, n), r["seconds"]
+    record("%s.drain%d" % (phase, n), r["seconds"])
+    record("%s.drain%d.cpu" % (phase, n), 1e6 * r["server_cpu"] / n)
+    record("%s.load" % phase, float(loadAverage().split()[0]))
 
 
-def growBySessions(server, plan, record):
-    """Store and drain while ``--grow-sessions`` authenticated sessions idle."""
-    args = plan.args
-    freshProcess(server, plan.growUsers("sessions"), args.procs)
-    before = server.rss()
+def growthSide(server, plan, phase, record):
+    """
+    One side of a growth comparison: the storage settled, a warm-up store,
+    then ``plan.growthReps()`` rounds. Both sides run this same sequence on
+    the same process, so that what differs is only what was grown.
+    """
     started = time.monotonic()
-    sessions = driver.IdleSessions(server, plan.growSessions, args.procs)
-    sessions.open()
-    try:
-        log("%s: %d idle sessions open after %.1f s, RSS %.1f -> %.1f MiB" % (
-            server.name, len(plan.growSessions), time.monotonic() - started,
-            before / 2**20, server.rss() / 2**20))
-        time.sleep(1)
-        for rep in range(args.reps):
-            for key, value in growthRound(server, plan, "sessions", rep):
-                record(key, value)
-    finally:
-        sessions.close()
-
-
-def growByRows(server, plan, record):
-    """Store and drain with ``--grow-rows`` offline messages stored for others."""
-    args = plan.args
-    freshProcess(server, plan.growUsers("rows"), args.procs)
-    # Prosody's prefill copies a real stored item of the template account.
-    driver.fillBacklog(server, plan.template, 1, plan.fillSenders[:1], args.procs)
-    started = time.monotonic()
-    server.prefill(args.grow_rows, min(GROW_ACCOUNTS, args.grow_rows), plan.template)
-    log("%s: %d rows for %d other accounts written in %.1f s" % (
-        server.name, args.grow_rows, min(GROW_ACCOUNTS, args.grow_rows),
-        time.monotonic() - started))
+    server.settle()
+    log("%s: storage settled in %.1f s before %s" % (server.name, time.monotonic() - started,
+                                                     phase))
     time.sleep(1)
-    for rep in range(args.reps):
-        for key, value in growthRound(server, plan, "rows", rep):
-            record(key, value)
+    growthRound(server, plan, phase, WARM_UP, record)
+    for rep in range(plan.growthReps()):
+        growthRound(server, plan, phase, rep, record)
+
+
+def growthPhase(server, plan, kind, record):
+    """
+    ``kind``'s control on the empty server, then its grown rounds, on one
+    fresh process: the same rounds on the same accounts scheme, on a process
+    of the same age and history, the peers' accounts registered after their
+    restart for both sides at once.
+    """
+    args = plan.args
+    freshProcess(server, plan.growUsers(kind), args.procs)
+    if kind == "rows":
+        # Prosody's prefill copies a real stored item of the template account.
+        driver.fillBacklog(server, plan.template, 1, plan.fillSenders[:1], args.procs)
+    growthSide(server, plan, controlOf(kind), record)
+    sessions = None
+    try:
+        started = time.monotonic()
+        if kind == "rows":
+            accounts = min(GROW_ACCOUNTS, args.grow_rows)
+            server.prefill(args.grow_rows, accounts, plan.template)
+            log("%s: %d rows for %d other accounts written in %.1f s" % (
+                server.name, args.grow_rows, accounts, time.monotonic() - started))
+        else:
+            before = server.rss()
+            sessions = driver.IdleSessions(server, plan.growSessions, args.procs)
+            sessions.open()
+            log("%s: %d idle sessions open after %.1f s, RSS %.1f -> %.1f MiB" % (
+                server.name, len(plan.growSessions), time.monotonic() - started,
+                before / 2**20, server.rss() / 2**20))
+        growthSide(server, plan, kind, record)
+    finally:
+        if sessions is not None:
+            sessions.close()
 
 
 def runProfiled(server, profile, fn, *a):
@@ -272,6 +299,9 @@ def parseArgs(argv):
                    help="idle sessions held open during grow-sessions")
     p.add_argument("--grow-drain", type=int, default=10000,
                    help="the backlog drained on a grown server")
+    p.add_argument("--grow-reps", type=int, default=0,
+                   help="counted growth rounds per side, empty and grown (default: --reps,"
+                        " at least 5)")
     p.add_argument("--profile", metavar="DIR", help="py-spy xmppd into DIR")
     p.add_argument("--json", metavar="FILE", help="also write the raw results here")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
