@@ -133,9 +133,9 @@ def growthRound(server, plan, phase, rep, record):
         r = profiled(key[5:], driver.scenarioStore, server, plan.storeSenders[phase, rep, key],
                      plan.storeRecipients[phase, rep, key], messages, args.procs)
         cpuPerMessage = 1e6 * r["server_cpu"] / r["stored_per_s"]
-        log("%s %s.%s%s: %.0f stored/s, server CPU %.0f%% of one core, %.0f µs CPU per message"
+        log("%s %s.%s%s: %.0f stored/s, server CPU %.0f%% of one core, %.0f µs CPU per message%s"
             % (server.name, phase, key, " (warm-up, not counted)" if rep == WARM_UP else "",
-               r["stored_per_s"], 100 * r["server_cpu"], cpuPerMessage))
+               r["stored_per_s"], 100 * r["server_cpu"], cpuPerMessage, databaseCpu(r)))
         if rep != WARM_UP:
             record("%s.%s" % (phase, key), r["stored_per_s"])
             record("%s.%s.cpu" % (phase, key), cpuPerMessage)
@@ -147,6 +147,12 @@ def growthRound(server, plan, phase, rep, record):
     record("%s.drain%d" % (phase, n), r["seconds"])
     record("%s.drain%d.cpu" % (phase, n), 1e6 * r["server_cpu"] / n)
     record("%s.load" % phase, float(loadAverage().split()[0]))
+
+
+def databaseCpu(result):
+    """A store's MariaDB CPU per message, for the log, where the server has a MariaDB."""
+    cpu = result.get("database_cpu_per_message")
+    return "" if cpu is None else ", MariaDB %.0f µs" % (1e6 * cpu)
 
 
 def growthSide(server, plan, phase, record):
@@ -224,9 +230,9 @@ def runScenario(server, scenario, rep, plan, profile):
             r = profiled(driver.scenarioStore, server, plan.storeSenders["main", rep, key],
                          plan.storeRecipients["main", rep, key], messages, args.procs)
             log("%s %s: clients done sending after %.2f s, last stored after %.2f s,"
-                " server CPU %.0f%% of one core, %.0f µs CPU per message"
+                " server CPU %.0f%% of one core, %.0f µs CPU per message%s"
                 % (server.name, key, r["send_seconds"], r["seconds"], 100 * r["server_cpu"],
-                   1e6 * r["server_cpu"] / r["stored_per_s"]))
+                   1e6 * r["server_cpu"] / r["stored_per_s"], databaseCpu(r)))
             yield key, r["stored_per_s"]
     elif scenario == "drain":
         base = profile
