@@ -340,16 +340,19 @@ def scenarioStore(server, senders, recipients, messages, procs):
                                          messages=messages), procs)
     # From the release on: the senders' logins are not the store's.
     started = run.ready()
-    cpu, databaseCpu = server.cpu(), server.databaseCpu()
+    cpu, databaseCpu, reactorCpu = server.cpu(), server.databaseCpu(), server.reactorCpu()
     finished, count = waitStored(server, recipients, baseline + total, PHASE_TIMEOUT)
     cpu = server.cpu() - cpu
     if databaseCpu is not None:
         databaseCpu = server.databaseCpu() - databaseCpu
+    if reactorCpu is not None:
+        reactorCpu = server.reactorCpu() - reactorCpu
     run.finish()
     sentAt = max(r["sent"] for r in run.results())
     return {"stored_per_s": total / (finished - started), "seconds": finished - started,
             "send_seconds": sentAt - started, "server_cpu": cpu / (finished - started),
-            "database_cpu_per_message": None if databaseCpu is None else databaseCpu / total}
+            "database_cpu_per_message": None if databaseCpu is None else databaseCpu / total,
+            "reactor_cpu_per_message": None if reactorCpu is None else reactorCpu / total}
 
 
 def fillBacklog(server, recipient, count, senders, procs):

@@ -112,6 +112,15 @@ def cpuSeconds(pid):
     return total
 
 
+def mainThreadCpuSeconds(pid):
+    """CPU time of a process's main thread alone (xmppd's reactor), or None."""
+    try:
+        with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _children(pid):
     """
     A process's descendants, from ``/proc/PID/task/TID/children``: no
@@ -184,6 +193,10 @@ class Server:
 
     def databaseCpu(self):
         """CPU seconds of a database server of its own (xmppd's MariaDB), or None."""
+        return None
+
+    def reactorCpu(self):
+        """CPU seconds of the server's event loop thread, where it has one of its own."""
         return None
 
     def rss(self):
@@ -440,6 +453,9 @@ class Xmppd(Server):
         with self._mysqlConnection().cursor() as cur:
             cur.execute(sql.replace("?", "%s"), jids)
             return cur.fetchone()[0]
+
+    def reactorCpu(self):
+        return mainThreadCpuSeconds(self.pid)
 
     def databaseCpu(self):
         if self.mariadb is None or self.mariadb.process is None:
