@@ -29,8 +29,9 @@ FILL_SENDERS = 10
 GROW_ACCOUNTS = 10000
 # Growth within this fraction of the empty control's figure meets the goal.
 GROWTH_TOLERANCE = 0.10
-# What a growth phase grows: its rounds run on the empty server (the
-# control, phase "KIND.empty"), then on the same process grown (phase "KIND").
+# What a growth phase grows: its rounds alternate between two servers
+# started side by side, one left empty (the control, phase "KIND.empty")
+# and one grown (phase "KIND").
 GROWTH_KINDS = ["rows", "sessions"]
 # Growth rounds at full size: a store of 5,000 messages lasts half a second,
 # a 10,000 drain a tenth, and one figure moves by a third between runs; the
@@ -38,8 +39,7 @@ GROWTH_KINDS = ["rows", "sessions"]
 DEFAULT_GROW_REPS = 5
 # The round each growth side runs first and does not count: the first store
 # after a start or a change of storage (the prefill) pays for the caches
-# filling, the accounts' first logins and SQLite's connection re-reading
-# its schema.
+# filling and SQLite's connection re-reading its schema.
 WARM_UP = "w"
 _TAGS = {"main": "", "rows": "gr", "rows.empty": "er", "sessions": "gs", "sessions.empty": "es"}
 
@@ -130,21 +130,16 @@ class Plan:
     def idleUsers(self):
         return sorted({u for u, _r in self.idleSessions}) if "idle" in self.args.scenarios else []
 
-    def growUsers(self, kind):
-        """A growth kind's accounts, its control's included: a peer registers them together."""
-        users = []
-        for phase in (controlOf(kind), kind):
-            users += self.storeUsers(phase, self.growthShapes())
-            users += [u for (ph, _r, _n), u in self.drainUsers.items() if ph == phase]
+    def growUsers(self, kind, phase):
+        """
+        The accounts of one side of a growth comparison: as many on the
+        control's server as on the grown one, the idle sessions' included.
+        """
+        users = self.storeUsers(phase, self.growthShapes())
+        users += [u for (ph, _r, _n), u in self.drainUsers.items() if ph == phase]
         users += self.fillSenders
         if kind == "rows":
             users.append(self.template)
         else:
             users += sorted({u for u, _r in self.growSessions})
-        return users
-
-    def allUsers(self):
-        users = self.mainUsers() + self.idleUsers()
-        for kind in self.growthKinds:
-            users += self.growUsers(kind)
         return list(dict.fromkeys(users))

@@ -136,9 +136,10 @@ def goalLines(results, servers, plan):
 
 def growthTable(results, servers, plan):
     """
-    Each growth kind's grown rounds against its own empty control: the same
-    rounds on the same process just before it grew (``bench.run.growthPhase``),
-    not the main table's empty figures, which come from other processes.
+    Each growth kind's grown rounds against its own empty control: a server
+    started beside the grown one, their rounds taking turns
+    (``bench.run.growthPhase``), not the main table's empty figures, which
+    come from other processes at other times.
     """
     kinds = plan.growthKinds
     grownBy = {"rows": "grown by %s rows" % format(plan.args.grow_rows, ","),
@@ -172,7 +173,7 @@ def growthTable(results, servers, plan):
                         cpu = "; server CPU per message %.0f → %.0f µs" % (ce, cg)
                         if ce and cg:
                             cpu += " (%.2f×)" % (ce / cg)
-                    verdicts.append("- %s, %s, %s: %.2f× of its empty control (goal ≥ %.2f×):"
+                    verdicts.append("- %s, %s, %s: %.3f× of its empty control (goal ≥ %.2f×):"
                                     " %s%s" % (s, grownBy[kind], label.split(":")[0], r,
                                                1 - GROWTH_TOLERANCE,
                                                "met" if r >= 1 - GROWTH_TOLERANCE else "NOT met",
@@ -214,11 +215,13 @@ def report(results, loads, servers, plan, loadStart, loadEnd):
         out += ["", "Goals (issue 15), ratios of medians:"] + goals
     growth, verdicts = growthTable(results, servers, plan)
     if len(growth) > 2:
-        out += ["", "Growth: each server's grown rounds against its own empty control, the"
-                " same rounds run on the same fresh process just before it grew (a warm-up"
-                " store, then %d × the store and the drain, fresh accounts each, storage"
-                " settled before each side); medians (min–max) of %d; ratio > 1: faster,"
-                " or less CPU, when grown." % (plan.growthReps(), plan.growthReps())]
+        out += ["", "Growth: each grown server against its own empty control, a server of"
+                " the same build started beside it on fresh storage with as many accounts,"
+                " the two taking turns (storage settled, a warm-up store each, then %d"
+                " rounds of the store and the drain each, fresh accounts every round,"
+                " control first, then grown first, ...); medians (min–max) of %d;"
+                " ratio > 1: faster, or less CPU, when grown."
+                % (plan.growthReps(), plan.growthReps())]
         out += growth + [""] + verdicts
     return "\n".join(out)
 

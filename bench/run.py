@@ -15,20 +15,22 @@ issue 15's goals as met or not, and the growth table. Prosody and ejabberd
 come from ``--peers`` (default ``bench/peers``: their configs and launch
 scripts ship with the repository).
 
-The growth scenarios measure the store 5×1,000 and the 10,000 drain with a
-grown server against an empty control measured alike: each kind on a fresh
-process, whose storage is settled (``Server.settle``), then a warm-up store
-that is not counted and ``--grow-reps`` rounds of store and drain (default
-``--reps``, at least 5: one store lasts half a second) on the empty server;
-then the server grows, on the same process, and the same sequence runs on
-the grown server. Every round has accounts of its own; a peer, which wipes
-its data on restart, registers both sides' accounts at once after it.
-``grow-sessions`` grows by ``--grow-sessions`` authenticated sessions idling
-(held by one client process, initial presence sent, pings answered),
-``grow-rows`` by ``--grow-rows`` offline messages for 10,000 other accounts
-written straight into the server's storage in bulk. The growth table and
-its goals compare each grown side with its own control, never with the main
-table's empty figures, which come from other processes at other ages.
+The growth scenarios measure the store 5×1,000 and the 10,000 drain on a
+grown server against an empty control measured alike: for each kind, two
+servers of the same build start side by side on fresh storage and register
+as many accounts each; one grows while the other waits; both settle their
+storage (``Server.settle``); then each runs a warm-up store that is not
+counted and ``--grow-reps`` rounds of store and drain (default ``--reps``,
+at least 5: one store lasts half a second), the two taking turns (control
+first, then grown first, ...), so that the machine's changing load and the
+processes' age reach both sides alike. Every round has accounts of its
+own. ``grow-sessions`` grows by ``--grow-sessions`` authenticated sessions
+idling (held by one client process, initial presence sent, pings
+answered), ``grow-rows`` by ``--grow-rows`` offline messages for 10,000
+other accounts written straight into the server's storage in bulk. The
+growth table and its goals compare each grown server with its own control,
+never with the main table's empty figures, which come from other processes
+at other times.
 
 ``--quick`` runs every scenario once at reduced sizes (a fifth of the
 messages, drains up to 1,000, 500 idle sessions, growth by 1,000 sessions
@@ -72,9 +74,6 @@ def register(server, users, procs):
 
 def runServer(name, plan, workDir, results, loads):
     args = plan.args
-    server = makeServer(name, workDir, args.peers)
-    log("%s: starting" % name)
-    server.start()
 
     def record(key, value):
         load = loadAverage()
@@ -82,14 +81,27 @@ def runServer(name, plan, workDir, results, loads):
         loads.setdefault(name, []).append(float(load.split()[0]))
         log("%s: %s = %.3f   (load %s)" % (name, key, value, load))
 
+    mainScenarios = [s for s in args.scenarios if not s.startswith("grow-")]
+    if mainScenarios:
+        runMain(name, plan, workDir, mainScenarios, record)
+    # Sessions first, then rows, each on servers of its own.
+    for kind in sorted(plan.growthKinds, key=["sessions", "rows"].index):
+        growthPhase(name, plan, kind, os.path.join(workDir, "grow-" + kind), record)
+
+
+def runMain(name, plan, workDir, mainScenarios, record):
+    """The main table's scenarios, ``--reps`` times, each repetition on a fresh process."""
+    args = plan.args
+    server = makeServer(name, workDir, args.peers)
+    log("%s: starting" % name)
+    server.start()
     try:
         driver.waitReady(server.port)
+        users = plan.mainUsers() + plan.idleUsers()
         # xmppd keeps its accounts across restarts: all at once. The peers
-        # wipe theirs: each phase registers what it uses after its restart.
-        register(server, plan.allUsers() if server.keepsDataOnRestart else plan.mainUsers(),
-                 args.procs)
-        mainScenarios = [s for s in args.scenarios if not s.startswith("grow-")]
-        for rep in range(args.reps if mainScenarios else 0):
+        # wipe theirs: each repetition registers what it uses after its restart.
+        register(server, users if server.keepsDataOnRestart else plan.mainUsers(), args.procs)
+        for rep in range(args.reps):
             if rep > 0:
                 # Each repetition on a fresh process: a server that just held
                 # thousands of idle sessions is not where the next one started.
@@ -101,9 +113,6 @@ def runServer(name, plan, workDir, results, loads):
                     profile = os.path.join(args.profile, "%s-%s-%d.txt" % (name, scenario, rep))
                 for key, value in runScenario(server, scenario, rep, plan, profile):
                     record(key, value)
-        # Sessions first, then rows, each on its own fresh process.
-        for kind in sorted(plan.growthKinds, key=["sessions", "rows"].index):
-            growthPhase(server, plan, kind, record)
     finally:
         server.stop()
         log("%s: stopped" % name)
@@ -164,54 +173,80 @@ def databaseCpu(result):
     return text
 
 
-def growthSide(server, plan, phase, record):
+def growthPhase(name, plan, kind, workDir, record):
     """
-    One side of a growth comparison: the storage settled, a warm-up store,
-    then ``plan.growthReps()`` rounds. Both sides run this same sequence on
-    the same process, so that what differs is only what was grown.
-    """
-    started = time.monotonic()
-    server.settle()
-    log("%s: storage settled in %.1f s before %s" % (server.name, time.monotonic() - started,
-                                                     phase))
-    time.sleep(1)
-    growthRound(server, plan, phase, WARM_UP, record)
-    for rep in range(plan.growthReps()):
-        growthRound(server, plan, phase, rep, record)
-
-
-def growthPhase(server, plan, kind, record):
-    """
-    ``kind``'s control on the empty server, then its grown rounds, on one
-    fresh process: the same rounds on the same accounts scheme, on a process
-    of the same age and history, the peers' accounts registered after their
-    restart for both sides at once.
+    ``kind``'s grown server against its control: two servers of the same
+    build started side by side on fresh storage, the same number of
+    accounts registered on each; one grows while the other waits; both
+    settle; then each runs a warm-up store and ``plan.growthReps()`` rounds,
+    the two taking turns (control first, then grown first, and so on), so
+    that a change in the machine's load or in the processes' age reaches
+    both sides alike.
     """
     args = plan.args
-    freshProcess(server, plan.growUsers(kind), args.procs)
-    if kind == "rows":
-        # Prosody's prefill copies a real stored item of the template account.
-        driver.fillBacklog(server, plan.template, 1, plan.fillSenders[:1], args.procs)
-    growthSide(server, plan, controlOf(kind), record)
-    sessions = None
+    sides = []
     try:
+        for phase in (controlOf(kind), kind):
+            sideDir = os.path.join(workDir, phase.replace(".", "-"))
+            os.makedirs(sideDir, exist_ok=True)
+            # The peers drop to users of their own, who must reach their run dirs.
+            for d in (workDir, sideDir):
+                os.chmod(d, 0o755)
+            server = makeServer(name, sideDir, args.peers)
+            sides.append((phase, server))
+            log("%s: starting the %s server" % (name, phase))
+            server.start()
+            driver.waitReady(server.port)
+            register(server, plan.growUsers(kind, phase), args.procs)
+            if kind == "rows":
+                # Prosody's prefill copies a real stored item of the template account.
+                driver.fillBacklog(server, plan.template, 1, plan.fillSenders[:1], args.procs)
+        with grown(sides[1][1], plan, kind):
+            for phase, server in sides:
+                started = time.monotonic()
+                server.settle()
+                log("%s: %s storage settled in %.1f s" % (name, phase,
+                                                          time.monotonic() - started))
+            time.sleep(1)
+            for phase, server in sides:
+                growthRound(server, plan, phase, WARM_UP, record)
+            for rep in range(plan.growthReps()):
+                for phase, server in (sides if rep % 2 == 0 else sides[::-1]):
+                    growthRound(server, plan, phase, rep, record)
+    finally:
+        for phase, server in sides:
+            server.stop()
+            log("%s: the %s server stopped" % (name, phase))
+
+
+class grown:
+    """The growth of ``kind`` on ``server`` for the time of a ``with`` block."""
+
+    def __init__(self, server, plan, kind):
+        self.server, self.plan, self.kind = server, plan, kind
+        self.sessions = None
+
+    def __enter__(self):
+        server, args = self.server, self.plan.args
         started = time.monotonic()
-        if kind == "rows":
+        if self.kind == "rows":
             accounts = min(GROW_ACCOUNTS, args.grow_rows)
-            server.prefill(args.grow_rows, accounts, plan.template)
+            server.prefill(args.grow_rows, accounts, self.plan.template)
             log("%s: %d rows for %d other accounts written in %.1f s" % (
                 server.name, args.grow_rows, accounts, time.monotonic() - started))
         else:
             before = server.rss()
-            sessions = driver.IdleSessions(server, plan.growSessions, args.procs)
-            sessions.open()
+            self.sessions = driver.IdleSessions(server, self.plan.growSessions, args.procs)
+            self.sessions.open()
             log("%s: %d idle sessions open after %.1f s, RSS %.1f -> %.1f MiB" % (
-                server.name, len(plan.growSessions), time.monotonic() - started,
+                server.name, len(self.plan.growSessions), time.monotonic() - started,
                 before / 2**20, server.rss() / 2**20))
-        growthSide(server, plan, kind, record)
-    finally:
-        if sessions is not None:
-            sessions.close()
+        return self
+
+    def __exit__(self, *exc):
+        if self.sessions is not None:
+            self.sessions.close()
+        return False
 
 
 def runProfiled(server, profile, fn, *a):
@@ -351,6 +386,7 @@ def main(argv=None):
         return
     raiseFileLimit()
     workDir = newWorkDir()
+    os.chmod(workDir, 0o755)
     results, loads = {}, {}
     loadStart = loadAverage()
     log("load average at start: %s; %d CPUs" % (loadStart, os.cpu_count()))

@@ -783,9 +783,11 @@ class Ejabberd(Peer):
         return self.runBase
 
     def extraEnv(self):
+        # The node named after its port: a growth phase runs two side by side.
         return {"EJABBERD_PORT": str(self.port), "EJABBERD_DB": "sqlite",
                 "EJABBERD_LOGLEVEL": "warning",
-                "EJABBERD_DIST_PORT": str(self.distPort)}
+                "EJABBERD_DIST_PORT": str(self.distPort),
+                "EJABBERD_NODE": "ejabberdlab%d@localhost" % self.port}
 
     @property
     def sqlitePath(self):
