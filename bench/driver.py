@@ -372,11 +372,14 @@ def scenarioDrain(server, recipient, backlog):
     run.ready()
     # From the presence to the client's close: the drain, its acknowledged
     # deletes, and the one logout.
-    cpu = server.cpu()
+    cpu, databaseCpu = server.cpu(), server.databaseCpu()
     run.finish()
     cpu = server.cpu() - cpu
+    if databaseCpu is not None:
+        databaseCpu = server.databaseCpu() - databaseCpu
     result = run.results()[0]
-    return {"seconds": result["seconds"], "count": result["count"], "server_cpu": cpu}
+    return {"seconds": result["seconds"], "count": result["count"], "server_cpu": cpu,
+            "database_cpu": databaseCpu}
 
 
 def scenarioLogin(server, users, seconds, procs):

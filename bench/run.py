@@ -153,6 +153,9 @@ def growthRound(server, plan, phase, rep, record):
     n = plan.growthDrain()
     driver.fillBacklog(server, plan.drainUsers[phase, rep, n], n, plan.fillSenders, args.procs)
     r = profiled("drain%d" % n, driver.scenarioDrain, server, plan.drainUsers[phase, rep, n], n)
+    if r["database_cpu"] is not None:
+        log("%s %s.drain%d: MariaDB %.1f µs CPU per message" % (
+            server.name, phase, n, 1e6 * r["database_cpu"] / n))
     record("%s.drain%d" % (phase, n), r["seconds"])
     record("%s.drain%d.cpu" % (phase, n), 1e6 * r["server_cpu"] / n)
     record("%s.load" % phase, float(loadAverage().split()[0]))

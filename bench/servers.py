@@ -26,10 +26,11 @@ million rows twenty times a second, on the machine under test.
 ``prefill(rows, accounts)`` is the growth scenario's set-up: ``rows``
 offline messages for ``accounts`` other users, written straight into the
 server's storage in bulk (SQL for xmppd and ejabberd, archive files for
-Prosody), not through XMPP. ``settle()`` runs before each side of a growth
-comparison, the empty control's and the grown one's, so that neither side
-meets the other's writes still on their way to disk: dirty pages flushed,
-SQLite's WAL folded into the database, InnoDB's dirty pages written.
+Prosody), not through XMPP. ``settle()`` runs on both servers of a growth
+comparison, the empty control and the grown one, before their rounds, so
+that neither meets writes still on their way to disk: the kernel's dirty
+pages flushed, SQLite's WAL folded into the database, InnoDB's dirty pages
+written.
 """
 
 import os
@@ -81,10 +82,9 @@ def cpuSeconds(pid):
     CPU time of a process and its descendants, in seconds: the scheduler's
     nanoseconds on CPU of each live thread (``/proc/PID/task/TID/schedstat``),
     where ``/proc/PID/stat``'s user and system times count in ticks of 10 ms,
-    a tenth of what a 10,000 drain costs xmppd. A thread
-    that ends between two readings takes its time with it; the servers'
-    threads (reactor, database pools, Erlang's schedulers) live as long as
-    they do.
+    a tenth of what a 10,000 drain costs xmppd. A thread that ends between
+    two readings takes its time with it; the servers' threads (reactor,
+    database pools, Erlang's schedulers) live as long as they do.
     """
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
