@@ -255,8 +255,9 @@ min_seconds_between_registrations = 0
 
 # The InnoDB buffer pool of the benchmark's xmppd/MariaDB: the growth
 # scenario's million rows and their four secondary indexes take about half a
-# gigabyte, and an operator sizes the pool to the working set; at 256 MiB
-# every drain on the grown server read its rows from disk.
+# gigabyte, and an operator sizes the pool to the working set. (A drain
+# reads the newest rows, which 256 MiB held too; what else a round touches,
+# the prefill's flush and the indexes' inner pages, no longer has to.)
 BENCH_BUFFER_POOL = "1G"
 
 
