@@ -219,9 +219,9 @@ def report(results, loads, servers, plan, loadStart, loadEnd):
                 " the same build started beside it on fresh storage with as many accounts,"
                 " the two taking turns (storage settled, a warm-up store each, then %d"
                 " rounds of the store and the drain each, fresh accounts every round,"
-                " control first, then grown first, ...); medians (min–max) of %d;"
-                " ratio > 1: faster, or less CPU, when grown."
-                % (plan.growthReps(), plan.growthReps())]
+                " control first, then grown first, ...); medians (min–max) of all rounds"
+                " (of all runs with --report); ratio > 1: faster, or less CPU, when grown."
+                % plan.growthReps()]
         out += growth + [""] + verdicts
     return "\n".join(out)
 
