@@ -30,7 +30,8 @@ import time
 import traceback
 import xml.etree.ElementTree as ET
 
-from bench.servers import REPO, Ejabberd, MariaDB, Prosody, newWorkDir
+from bench.labpeers import Ejabberd, Prosody
+from bench.servers import REPO, MariaDB, newWorkDir
 from tests.rawclient import NS_CLIENT, RawClient, q
 from tests.reliability import scenarios, sm_scenarios
 from tests.reliability.procserver import XmppdProcess

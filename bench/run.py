@@ -15,17 +15,27 @@ issue 15's goals as met or not, and the growth table. Prosody and ejabberd
 come from ``--peers`` (default ``bench/peers``: their configs and launch
 scripts ship with the repository).
 
-The growth scenarios run the store 5×1,000 and the 10,000 drain again on a
-grown server and compare them with the same server's empty figure:
-``grow-sessions`` with ``--grow-sessions`` authenticated sessions idling
-(held by one client process, initial presence sent, pings answered), and
-``grow-rows`` after ``--grow-rows`` offline messages for 10,000 other
-accounts were written straight into the server's storage in bulk.
+The growth scenarios measure the store 5×1,000 and the 10,000 drain on a
+grown server against an empty control measured alike: for each kind, two
+servers of the same build start side by side on fresh storage and register
+as many accounts each; one grows while the other waits; both settle their
+storage (``Server.settle``); then each runs a warm-up store that is not
+counted and ``--grow-reps`` rounds of store and drain (default ``--reps``,
+at least 5: one store lasts half a second), the two taking turns (control
+first, then grown first, ...), so that the machine's changing load and the
+processes' age reach both sides alike. Every round has accounts of its
+own. ``grow-sessions`` grows by ``--grow-sessions`` authenticated sessions
+idling (held by one client process, initial presence sent, pings
+answered), ``grow-rows`` by ``--grow-rows`` offline messages for 10,000
+other accounts written straight into the server's storage in bulk. The
+growth table and its goals compare each grown server with its own control,
+never with the main table's empty figures, which come from other processes
+at other times.
 
 ``--quick`` runs every scenario once at reduced sizes (a fifth of the
-messages, 1,000 idle sessions, 100,000 grown rows, a 1,000 drain on the
-grown server), the whole table in under 5 minutes, to see a trend rather
-than to quote a figure.
+messages, drains up to 1,000, 500 idle sessions, growth by 1,000 sessions
+and 100,000 rows, 2 growth rounds per side), the whole table in under 5
+minutes, to see a trend rather than to quote a figure.
 """
 
 import argparse
@@ -33,154 +43,14 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import sys
 import time
 
 from bench import driver
+from bench.plan import (ALL_SCENARIOS, ALL_SERVERS, CLUSTER_SERVERS, DRAIN_SIZES, DRIVER_SERVERS,
+                        GROW_ACCOUNTS, QUICK, WARM_UP, Plan, controlOf)
+from bench.report import pooled, report
 from bench.servers import REPO, makeServer, newWorkDir
-
-ALL_SERVERS = ["xmppd-sqlite", "xmppd-mysql", "prosody", "ejabberd"]
-XMPPDS = ["xmppd-sqlite", "xmppd-mysql"]
-# Not in the default run: xmppd on MariaDB with one driver named, to compare them.
-DRIVER_SERVERS = ["xmppd-pymysql", "xmppd-mysqlclient"]
-PEERS = ["prosody", "ejabberd"]
-ALL_SCENARIOS = ["store", "drain", "login", "route", "idle", "grow-rows", "grow-sessions"]
-# Not in the default run: xmppd as a cluster of N nodes on one port
-# (``--servers xmppd-mysql,xmppd-cluster1,xmppd-cluster2``).
-CLUSTER_SERVERS = ["xmppd-cluster1", "xmppd-cluster2", "xmppd-cluster3"]
-DRAIN_SIZES = [100, 1000, 10000]
-# The store scenario's two shapes (issue 15): (senders, offline recipients,
-# messages per sender).
-STORE_SHAPES = {"store5x1000": (5, 5, 1000), "store20x500": (20, 50, 500)}
-# --quick: what a default run does at a fraction of its size (options given
-# on the command line still win).
-QUICK = {"reps": 1, "store_scale": 0.2, "max_drain": 1000, "login_seconds": 4,
-         "route_pairs": 20, "route_messages": 200, "idle_sessions": 500,
-         "grow_rows": 100000, "grow_sessions": 1000, "grow_drain": 1000}
-FILL_SENDERS = 10
-# The growth scenario's stored rows go to this many other accounts.
-GROW_ACCOUNTS = 10000
-# Growth within this fraction of the empty server's figure meets the goal.
-GROWTH_TOLERANCE = 0.10
-
-# metric key, label, higher is better
-METRICS = [
-    ("store5x1000", "store 5×1,000 → 5 offline: stored/s", True),
-    ("store20x500", "store 20×500 → 50 offline: stored/s", True),
-    ("drain100", "drain 100: s to last offline message", False),
-    ("drain1000", "drain 1,000: s", False),
-    ("drain10000", "drain 10,000: s", False),
-    ("login", "login: logins/s (TLS+SCRAM+bind+roster+presence)", True),
-    ("route", "route: live messages/s between online pairs", True),
-    ("idle", "idle: KiB RSS per authenticated session", False),
-    ("rows.store5x1000", "grown by rows: store 5×1,000 → 5 offline: stored/s", True),
-    ("rows.drain10000", "grown by rows: drain 10,000: s", False),
-    ("sessions.store5x1000", "grown by sessions: store 5×1,000 → 5 offline: stored/s", True),
-    ("sessions.drain10000", "grown by sessions: drain 10,000: s", False),
-]
-HIGHER = {key: higher for key, _label, higher in METRICS}
-
-# Issue 15's goals: (metric, xmppd backend, peer, least ratio). A ratio is
-# xmppd over the peer for rates, the peer over xmppd for times and memory.
-GOALS = []
-for _shape in STORE_SHAPES:
-    GOALS += [(_shape, "xmppd-sqlite", "prosody", 2.0), (_shape, "xmppd-sqlite", "ejabberd", 4.0),
-              (_shape, "xmppd-mysql", "prosody", 1.0), (_shape, "xmppd-mysql", "ejabberd", 2.0)]
-for _x in XMPPDS:
-    GOALS += [("drain10000", _x, "prosody", 5.0), ("drain10000", _x, "ejabberd", 1.5),
-              ("login", _x, "ejabberd", 1.2), ("route", _x, "ejabberd", 1.0),
-              ("idle", _x, "prosody", 1.0)]
-# Growth goals: (grown metric, the empty server's metric), same server.
-GROWTH = [("rows.store5x1000", "store5x1000"), ("rows.drain10000", "drain10000"),
-          ("sessions.store5x1000", "store5x1000"), ("sessions.drain10000", "drain10000")]
-
-
-class Plan:
-    def __init__(self, args):
-        self.args = args
-        a = args
-        self.shapes = {key: (max(1, senders), max(1, recipients),
-                             max(1, int(round(messages * a.store_scale))))
-                       for key, (senders, recipients, messages) in STORE_SHAPES.items()}
-        # Accounts by (phase, rep): the main repetitions and each growth
-        # phase store to and drain accounts of their own.
-        self.phases = ["main"] + [p for p in ("rows", "sessions") if "grow-" + p in a.scenarios]
-        self.storeSenders, self.storeRecipients, self.drainUsers = {}, {}, {}
-        for phase in self.phases:
-            tag = {"main": "", "rows": "gr", "sessions": "gs"}[phase]
-            for r in range(a.reps):
-                for key, (senders, recipients, _m) in self.shapes.items():
-                    self.storeSenders[phase, r, key] = [
-                        "%ss%s.%d.%d" % (tag, key[5:], r, i) for i in range(senders)]
-                    self.storeRecipients[phase, r, key] = [
-                        "%so%s.%d.%d" % (tag, key[5:], r, j) for j in range(recipients)]
-                for n in DRAIN_SIZES:
-                    self.drainUsers[phase, r, n] = "%sd%d.%d" % (tag, r, n)
-        self.fillSenders = ["f%d" % i for i in range(FILL_SENDERS)]
-        self.loginUsers = ["l%d" % i for i in range(a.login_clients)]
-        # Pairs of their own per repetition: messages xmppd delivered after a
-        # receiver's last answered acknowledgement probe are stored again
-        # when it closes (nothing unacknowledged is lost), and on the same
-        # accounts they would arrive at the next repetition's login, be
-        # counted there and hold its first probe unanswered.
-        self.routePairs = {r: [("a%d.%d" % (r, i), "b%d.%d" % (r, i)) for i in range(a.route_pairs)]
-                           for r in range(a.reps)}
-        # The idle scenario and the growth by sessions share their accounts.
-        self.idleSessions = self.sessions("i", a.idle_sessions)
-        self.growSessions = self.sessions("i", a.grow_sessions)
-        # Prosody's prefill copies a stored item of this account's.
-        self.template = "template"
-
-    def sessions(self, prefix, count):
-        accounts = max(1, count // self.args.idle_resources)
-        return [("%s%d" % (prefix, k % accounts), "r%d" % (k // accounts))
-                for k in range(count)]
-
-    def growthShapes(self):
-        return {"store5x1000": self.shapes["store5x1000"]}
-
-    def growthDrain(self):
-        return self.args.grow_drain
-
-    def storeUsers(self, phase, shapes):
-        return [u for (ph, _r, key), senders in self.storeSenders.items()
-                if ph == phase and key in shapes
-                for u in senders + self.storeRecipients[ph, _r, key]]
-
-    def mainUsers(self):
-        scenarios = self.args.scenarios
-        users = []
-        if "store" in scenarios:
-            users += self.storeUsers("main", self.shapes)
-        if "drain" in scenarios:
-            users += [u for (ph, _r, n), u in self.drainUsers.items()
-                      if ph == "main" and n <= self.args.max_drain]
-            users += self.fillSenders
-        if "login" in scenarios:
-            users += self.loginUsers
-        if "route" in scenarios:
-            users += [u for pairs in self.routePairs.values() for pair in pairs for u in pair]
-        return users
-
-    def idleUsers(self):
-        return sorted({u for u, _r in self.idleSessions}) if "idle" in self.args.scenarios else []
-
-    def growUsers(self, phase):
-        users = self.storeUsers(phase, self.growthShapes()) + self.fillSenders
-        users += [u for (ph, _r, n), u in self.drainUsers.items()
-                  if ph == phase and n == self.growthDrain()]
-        if phase == "rows":
-            users.append(self.template)
-        else:
-            users += sorted({u for u, _r in self.growSessions})
-        return users
-
-    def allUsers(self):
-        users = self.mainUsers() + self.idleUsers()
-        for phase in self.phases[1:]:
-            users += self.growUsers(phase)
-        return list(dict.fromkeys(users))
 
 
 def log(message):
@@ -204,9 +74,6 @@ def register(server, users, procs):
 
 def runServer(name, plan, workDir, results, loads):
     args = plan.args
-    server = makeServer(name, workDir, args.peers)
-    log("%s: starting" % name)
-    server.start()
 
     def record(key, value):
         load = loadAverage()
@@ -214,14 +81,27 @@ def runServer(name, plan, workDir, results, loads):
         loads.setdefault(name, []).append(float(load.split()[0]))
         log("%s: %s = %.3f   (load %s)" % (name, key, value, load))
 
+    mainScenarios = [s for s in args.scenarios if not s.startswith("grow-")]
+    if mainScenarios:
+        runMain(name, plan, workDir, mainScenarios, record)
+    # Sessions first, then rows, each on servers of its own.
+    for kind in sorted(plan.growthKinds, key=["sessions", "rows"].index):
+        growthPhase(name, plan, kind, os.path.join(workDir, "grow-" + kind), record)
+
+
+def runMain(name, plan, workDir, mainScenarios, record):
+    """The main table's scenarios, ``--reps`` times, each repetition on a fresh process."""
+    args = plan.args
+    server = makeServer(name, workDir, args.peers)
+    log("%s: starting" % name)
+    server.start()
     try:
         driver.waitReady(server.port)
+        users = plan.mainUsers() + plan.idleUsers()
         # xmppd keeps its accounts across restarts: all at once. The peers
-        # wipe theirs: each phase registers what it uses after its restart.
-        register(server, plan.allUsers() if server.keepsDataOnRestart else plan.mainUsers(),
-                 args.procs)
-        mainScenarios = [s for s in args.scenarios if not s.startswith("grow-")]
-        for rep in range(args.reps if mainScenarios else 0):
+        # wipe theirs: each repetition registers what it uses after its restart.
+        register(server, users if server.keepsDataOnRestart else plan.mainUsers(), args.procs)
+        for rep in range(args.reps):
             if rep > 0:
                 # Each repetition on a fresh process: a server that just held
                 # thousands of idle sessions is not where the next one started.
@@ -233,10 +113,6 @@ def runServer(name, plan, workDir, results, loads):
                     profile = os.path.join(args.profile, "%s-%s-%d.txt" % (name, scenario, rep))
                 for key, value in runScenario(server, scenario, rep, plan, profile):
                     record(key, value)
-        if "grow-sessions" in args.scenarios:
-            growBySessions(server, plan, record)
-        if "grow-rows" in args.scenarios:
-            growByRows(server, plan, record)
     finally:
         server.stop()
         log("%s: stopped" % name)
@@ -250,66 +126,130 @@ def freshProcess(server, users, procs):
     time.sleep(1)
 
 
-def growthRound(server, plan, phase, rep):
-    """The empty server's store 5×1,000 and largest drain, on a grown server."""
+def growthRound(server, plan, phase, rep, record):
+    """Phase ``phase``'s store 5×1,000 and its drain (the warm-up: only the store)."""
     args = plan.args
 
     def profiled(name, fn, *a):
         profile = None
-        if args.profile and hasattr(server, "startProfile"):
+        if args.profile and hasattr(server, "startProfile") and rep != WARM_UP:
             os.makedirs(args.profile, exist_ok=True)
-            profile = os.path.join(args.profile, "%s-grow-%s-%s-%d.txt"
+            profile = os.path.join(args.profile, "%s-grow-%s-%s-%s.txt"
                                    % (server.name, phase, name, rep))
         return runProfiled(server, profile, fn, *a)
 
     for key, (_s, _r, messages) in plan.growthShapes().items():
         r = profiled(key[5:], driver.scenarioStore, server, plan.storeSenders[phase, rep, key],
                      plan.storeRecipients[phase, rep, key], messages, args.procs)
-        log("%s %s.%s: server CPU %.0f%% of one core, %.0f µs CPU per message"
-            % (server.name, phase, key, 100 * r["server_cpu"],
-               1e6 * r["server_cpu"] / r["stored_per_s"]))
-        yield "%s.%s" % (phase, key), r["stored_per_s"]
+        cpuPerMessage = 1e6 * r["server_cpu"] / r["stored_per_s"]
+        log("%s %s.%s%s: %.0f stored/s, server CPU %.0f%% of one core, %.0f µs CPU per message%s"
+            % (server.name, phase, key, " (warm-up, not counted)" if rep == WARM_UP else "",
+               r["stored_per_s"], 100 * r["server_cpu"], cpuPerMessage, databaseCpu(r)))
+        if rep != WARM_UP:
+            record("%s.%s" % (phase, key), r["stored_per_s"])
+            record("%s.%s.cpu" % (phase, key), cpuPerMessage)
+    if rep == WARM_UP:
+        return
     n = plan.growthDrain()
     driver.fillBacklog(server, plan.drainUsers[phase, rep, n], n, plan.fillSenders, args.procs)
     r = profiled("drain%d" % n, driver.scenarioDrain, server, plan.drainUsers[phase, rep, n], n)
-    yield "%s.drain%d" % (phase, n), r["seconds"]
+    if r["database_cpu"] is not None:
+        log("%s %s.drain%d: MariaDB %.1f µs CPU per message" % (
+            server.name, phase, n, 1e6 * r["database_cpu"] / n))
+    record("%s.drain%d" % (phase, n), r["seconds"])
+    record("%s.drain%d.cpu" % (phase, n), 1e6 * r["server_cpu"] / n)
+    record("%s.load" % phase, float(loadAverage().split()[0]))
 
 
-def growBySessions(server, plan, record):
-    """Store and drain while ``--grow-sessions`` authenticated sessions idle."""
+def databaseCpu(result):
+    """
+    For the log: of a store's CPU per message, the event loop's share (the
+    rest is the server's other threads, SQLite's among them), and MariaDB's.
+    """
+    text = ""
+    reactor = result.get("reactor_cpu_per_message")
+    if reactor is not None:
+        text += " (reactor %.0f µs)" % (1e6 * reactor)
+    database = result.get("database_cpu_per_message")
+    if database is not None:
+        text += ", MariaDB %.0f µs" % (1e6 * database)
+    return text
+
+
+def growthPhase(name, plan, kind, workDir, record):
+    """
+    ``kind``'s grown server against its control: two servers of the same
+    build started side by side on fresh storage, the same number of
+    accounts registered on each; one grows while the other waits; both
+    settle; then each runs a warm-up store and ``plan.growthReps()`` rounds,
+    the two taking turns (control first, then grown first, and so on), so
+    that a change in the machine's load or in the processes' age reaches
+    both sides alike.
+    """
     args = plan.args
-    freshProcess(server, plan.growUsers("sessions"), args.procs)
-    before = server.rss()
-    started = time.monotonic()
-    sessions = driver.IdleSessions(server, plan.growSessions, args.procs)
-    sessions.open()
+    sides = []
     try:
-        log("%s: %d idle sessions open after %.1f s, RSS %.1f -> %.1f MiB" % (
-            server.name, len(plan.growSessions), time.monotonic() - started,
-            before / 2**20, server.rss() / 2**20))
-        time.sleep(1)
-        for rep in range(args.reps):
-            for key, value in growthRound(server, plan, "sessions", rep):
-                record(key, value)
+        for phase in (controlOf(kind), kind):
+            sideDir = os.path.join(workDir, phase.replace(".", "-"))
+            os.makedirs(sideDir, exist_ok=True)
+            # The peers drop to users of their own, who must reach their run dirs.
+            for d in (workDir, sideDir):
+                os.chmod(d, 0o755)
+            server = makeServer(name, sideDir, args.peers)
+            sides.append((phase, server))
+            log("%s: starting the %s server" % (name, phase))
+            server.start()
+            driver.waitReady(server.port)
+            register(server, plan.growUsers(kind, phase), args.procs)
+            if kind == "rows":
+                # Prosody's prefill copies a real stored item of the template account.
+                driver.fillBacklog(server, plan.template, 1, plan.fillSenders[:1], args.procs)
+        with grown(sides[1][1], plan, kind):
+            for phase, server in sides:
+                started = time.monotonic()
+                server.settle()
+                log("%s: %s storage settled in %.1f s" % (name, phase,
+                                                          time.monotonic() - started))
+            time.sleep(1)
+            for phase, server in sides:
+                growthRound(server, plan, phase, WARM_UP, record)
+            for rep in range(plan.growthReps()):
+                for phase, server in (sides if rep % 2 == 0 else sides[::-1]):
+                    growthRound(server, plan, phase, rep, record)
     finally:
-        sessions.close()
+        for phase, server in sides:
+            server.stop()
+            log("%s: the %s server stopped" % (name, phase))
 
 
-def growByRows(server, plan, record):
-    """Store and drain with ``--grow-rows`` offline messages stored for others."""
-    args = plan.args
-    freshProcess(server, plan.growUsers("rows"), args.procs)
-    # Prosody's prefill copies a real stored item of the template account.
-    driver.fillBacklog(server, plan.template, 1, plan.fillSenders[:1], args.procs)
-    started = time.monotonic()
-    server.prefill(args.grow_rows, min(GROW_ACCOUNTS, args.grow_rows), plan.template)
-    log("%s: %d rows for %d other accounts written in %.1f s" % (
-        server.name, args.grow_rows, min(GROW_ACCOUNTS, args.grow_rows),
-        time.monotonic() - started))
-    time.sleep(1)
-    for rep in range(args.reps):
-        for key, value in growthRound(server, plan, "rows", rep):
-            record(key, value)
+class grown:
+    """The growth of ``kind`` on ``server`` for the time of a ``with`` block."""
+
+    def __init__(self, server, plan, kind):
+        self.server, self.plan, self.kind = server, plan, kind
+        self.sessions = None
+
+    def __enter__(self):
+        server, args = self.server, self.plan.args
+        started = time.monotonic()
+        if self.kind == "rows":
+            accounts = min(GROW_ACCOUNTS, args.grow_rows)
+            server.prefill(args.grow_rows, accounts, self.plan.template)
+            log("%s: %d rows for %d other accounts written in %.1f s" % (
+                server.name, args.grow_rows, accounts, time.monotonic() - started))
+        else:
+            before = server.rss()
+            self.sessions = driver.IdleSessions(server, self.plan.growSessions, args.procs)
+            self.sessions.open()
+            log("%s: %d idle sessions open after %.1f s, RSS %.1f -> %.1f MiB" % (
+                server.name, len(self.plan.growSessions), time.monotonic() - started,
+                before / 2**20, server.rss() / 2**20))
+        return self
+
+    def __exit__(self, *exc):
+        if self.sessions is not None:
+            self.sessions.close()
+        return False
 
 
 def runProfiled(server, profile, fn, *a):
@@ -337,9 +277,9 @@ def runScenario(server, scenario, rep, plan, profile):
             r = profiled(driver.scenarioStore, server, plan.storeSenders["main", rep, key],
                          plan.storeRecipients["main", rep, key], messages, args.procs)
             log("%s %s: clients done sending after %.2f s, last stored after %.2f s,"
-                " server CPU %.0f%% of one core, %.0f µs CPU per message"
+                " server CPU %.0f%% of one core, %.0f µs CPU per message%s"
                 % (server.name, key, r["send_seconds"], r["seconds"], 100 * r["server_cpu"],
-                   1e6 * r["server_cpu"] / r["stored_per_s"]))
+                   1e6 * r["server_cpu"] / r["stored_per_s"], databaseCpu(r)))
             yield key, r["stored_per_s"]
     elif scenario == "drain":
         base = profile
@@ -379,161 +319,6 @@ def runScenario(server, scenario, rep, plan, profile):
         yield "idle", r["kib_per_session"]
 
 
-# The report -----------------------------------------------------------------------
-
-def metricsOf(plan):
-    """METRICS with the sizes this run used."""
-    n = plan.growthDrain()
-    metrics = []
-    for k, label, higher in METRICS:
-        if k.endswith(".drain10000"):
-            continue
-        shape = k.rpartition(".")[2]
-        if shape in plan.shapes:
-            label = label.replace(shapeName(STORE_SHAPES[shape]), shapeName(plan.shapes[shape]))
-        metrics.append((k, label, higher))
-    label = "drain %s: s" % format(n, ",")
-    metrics += [("rows.drain%d" % n, "grown by rows: " + label, False),
-                ("sessions.drain%d" % n, "grown by sessions: " + label, False)]
-    return metrics
-
-
-def shapeName(shape):
-    senders, recipients, messages = shape
-    return "%d×%s → %d" % (senders, format(messages, ","), recipients)
-
-
-def growthPairs(plan):
-    n = plan.growthDrain()
-    return [("rows.store5x1000", "store5x1000"), ("rows.drain%d" % n, "drain%d" % n),
-            ("sessions.store5x1000", "store5x1000"), ("sessions.drain%d" % n, "drain%d" % n)]
-
-
-def ratio(results, key, higher, a, b):
-    """a's figure over b's (rates) or b's over a's (times, memory); > 1: a is better."""
-    va, vb = results.get(a, {}).get(key), results.get(b, {}).get(key)
-    if not va or not vb:
-        return None
-    ma, mb = statistics.median(va), statistics.median(vb)
-    if not ma or not mb:
-        return None
-    return ma / mb if higher else mb / ma
-
-
-def cell(values):
-    if not values:
-        return "–"
-    text = _fmt(statistics.median(values))
-    if len(values) > 1:
-        text += " (%s–%s)" % (_fmt(min(values)), _fmt(max(values)))
-    return text
-
-
-def table(results, servers, plan):
-    xmppds = [s for s in servers if s.startswith("xmppd")]
-    peers = [s for s in servers if not s.startswith("xmppd")]
-    header = ["metric: median (min–max)"] + servers
-    pairs = [(x, p) for x in xmppds for p in peers]
-    if "xmppd-mysql" in servers:
-        # A cluster against one node on the same MariaDB.
-        pairs += [(c, "xmppd-mysql") for c in servers if c in CLUSTER_SERVERS]
-    header += ["%s / %s" % (x.replace("xmppd-", "x-"), p.replace("xmppd-", "x-"))
-               for x, p in pairs]
-    rows = []
-    for key, label, higher in metricsOf(plan):
-        if not any(results.get(s, {}).get(key) for s in servers):
-            continue
-        row = [label] + [cell(results.get(s, {}).get(key)) for s in servers]
-        for x, p in pairs:
-            r = ratio(results, key, higher, x, p)
-            row.append("–" if r is None else "%.2f×" % r)
-        rows.append(row)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def goalLines(results, servers, plan):
-    labels = {k: label.split(":")[0] for k, label, _h in metricsOf(plan)}
-    largestDrain = "drain%d" % max(n for n in DRAIN_SIZES if n <= plan.args.max_drain)
-    lines = []
-    for key, x, peer, least in GOALS:
-        if key == "drain10000":
-            # The goal's drain is 10,000; --quick drains less.
-            key = largestDrain
-        if x not in servers or peer not in servers:
-            continue
-        r = ratio(results, key, HIGHER[key], x, peer)
-        if r is None:
-            continue
-        lines.append("- %s, %s / %s: %.2f× (goal ≥ %g×): %s" % (
-            labels[key], x, peer, r, least, "met" if r >= least else "NOT met"))
-    return lines
-
-
-def growthTable(results, servers, plan):
-    higherOf = {k: h for k, _l, h in metricsOf(plan)}
-    labels = {k: label for k, label, _h in metricsOf(plan)}
-    lines = ["| server | metric | empty server | grown by %s rows | ratio | grown by %s sessions"
-             " | ratio |" % (format(plan.args.grow_rows, ","), format(plan.args.grow_sessions, ",")),
-             "|---|---|---|---|---|---|---|"]
-    verdicts = []
-    for s in servers:
-        byEmpty = {}
-        for grown, empty in growthPairs(plan):
-            byEmpty.setdefault(empty, []).append(grown)
-        for empty, growns in byEmpty.items():
-            emptyValues = results.get(s, {}).get(empty)
-            if not emptyValues or not any(results.get(s, {}).get(g) for g in growns):
-                continue
-            row = [s, labels[empty].split(":")[0], cell(emptyValues)]
-            for grown in growns:
-                values = results.get(s, {}).get(grown)
-                row.append(cell(values))
-                if not values:
-                    row.append("–")
-                    continue
-                e, g = statistics.median(emptyValues), statistics.median(values)
-                r = g / e if higherOf[empty] else e / g
-                row.append("%.2f×" % r)
-                if s.startswith("xmppd"):
-                    verdicts.append("- %s, %s: %.2f× of the empty server (goal ≥ %.2f×): %s" % (
-                        s, labels[grown].split(":")[0] + ":" + labels[grown].split(":")[1],
-                        r, 1 - GROWTH_TOLERANCE,
-                        "met" if r >= 1 - GROWTH_TOLERANCE else "NOT met"))
-            lines.append("| " + " | ".join(row) + " |")
-    return lines, verdicts
-
-
-def _fmt(value):
-    if value is None:
-        return "–"
-    if value >= 100:
-        return "%.0f" % value
-    if value >= 10:
-        return "%.1f" % value
-    return "%.3f" % value
-
-
-def report(results, loads, servers, plan, loadStart, loadEnd):
-    args = plan.args
-    out = ["", "%d repetition%s, medians (min–max); ratio > 1 means xmppd is better."
-           % (args.reps, "" if args.reps == 1 else "s"),
-           "1-minute load average: %s at start, %s at end; during the measurements %s."
-           % (loadStart, loadEnd, ", ".join(
-               "%s %.2f–%.2f" % (s, min(loads[s]), max(loads[s])) for s in servers
-               if loads.get(s))),
-           "", table(results, servers, plan)]
-    goals = goalLines(results, servers, plan)
-    if goals:
-        out += ["", "Goals (issue 15), ratios of medians:"] + goals
-    growth, verdicts = growthTable(results, servers, plan)
-    if len(growth) > 2:
-        out += ["", "Growth: each server against its own empty-server figure"
-                " (ratio > 1: faster when grown)."] + growth + [""] + verdicts
-    return "\n".join(out)
-
-
 def raiseFileLimit(wanted=65536):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
@@ -567,6 +352,9 @@ def parseArgs(argv):
                    help="idle sessions held open during grow-sessions")
     p.add_argument("--grow-drain", type=int, default=10000,
                    help="the backlog drained on a grown server")
+    p.add_argument("--grow-reps", type=int, default=0,
+                   help="counted growth rounds per side, empty and grown (default: --reps,"
+                        " at least 5)")
     p.add_argument("--profile", metavar="DIR", help="py-spy xmppd into DIR")
     p.add_argument("--json", metavar="FILE", help="also write the raw results here")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -591,22 +379,6 @@ def parseArgs(argv):
     return args
 
 
-def pooled(paths):
-    """The results and loads of several --json files, repetitions appended."""
-    results, loads, starts, ends = {}, {}, [], []
-    for path in paths:
-        with open(path) as f:
-            data = json.load(f)
-        for server, metrics in data["results"].items():
-            for key, values in metrics.items():
-                results.setdefault(server, {}).setdefault(key, []).extend(values)
-        for server, values in data["loads"].items():
-            loads.setdefault(server, []).extend(values)
-        starts.append(data["load_start"])
-        ends.append(data["load_end"])
-    return results, loads, " / ".join(starts), " / ".join(ends)
-
-
 def main(argv=None):
     args = parseArgs(argv)
     plan = Plan(args)
@@ -617,6 +389,7 @@ def main(argv=None):
         return
     raiseFileLimit()
     workDir = newWorkDir()
+    os.chmod(workDir, 0o755)
     results, loads = {}, {}
     loadStart = loadAverage()
     log("load average at start: %s; %d CPUs" % (loadStart, os.cpu_count()))

@@ -1,7 +1,7 @@
 """
 The servers under test, each on its own loopback port with fresh data:
 xmppd on SQLite and on a throwaway MariaDB, and the lab peers (Prosody,
-ejabberd) started by the shared peers scripts.
+ejabberd, in ``bench.labpeers``) started by the shared peers scripts.
 
 Each server object knows how to start and stop itself, its PID (for RSS)
 and how to count the offline messages it has stored -- from its storage,
@@ -26,7 +26,11 @@ million rows twenty times a second, on the machine under test.
 ``prefill(rows, accounts)`` is the growth scenario's set-up: ``rows``
 offline messages for ``accounts`` other users, written straight into the
 server's storage in bulk (SQL for xmppd and ejabberd, archive files for
-Prosody), not through XMPP.
+Prosody), not through XMPP. ``settle()`` runs on both servers of a growth
+comparison, the empty control and the grown one, before their rounds, so
+that neither meets writes still on their way to disk: the kernel's dirty
+pages flushed, SQLite's WAL folded into the database, InnoDB's dirty pages
+written.
 """
 
 import os
@@ -42,7 +46,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _freePort():
+def freePort():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -74,10 +78,31 @@ def rssBytes(pid):
 
 
 def cpuSeconds(pid):
-    """User + system CPU time of a process and its descendants, in seconds."""
+    """
+    CPU time of a process and its descendants, in seconds: the scheduler's
+    nanoseconds on CPU of each live thread (``/proc/PID/task/TID/schedstat``),
+    where ``/proc/PID/stat``'s user and system times count in ticks of 10 ms,
+    a tenth of what a 10,000 drain costs xmppd. A thread that ends between
+    two readings takes its time with it; the servers' threads (reactor,
+    database pools, Erlang's schedulers) live as long as they do.
+    """
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for p in [pid] + _children(pid):
+        try:
+            tasks = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        nanoseconds = None
+        for task in tasks:
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (p, task)) as f:
+                    nanoseconds = (nanoseconds or 0) + int(f.read().split()[0])
+            except (OSError, IndexError, ValueError):
+                pass
+        if nanoseconds is not None:
+            total += nanoseconds / 1e9
+            continue
         try:
             with open("/proc/%d/stat" % p) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
@@ -87,10 +112,33 @@ def cpuSeconds(pid):
     return total
 
 
+def mainThreadCpuSeconds(pid):
+    """CPU time of a process's main thread alone (xmppd's reactor), or None."""
+    try:
+        with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _children(pid):
+    """
+    A process's descendants, from ``/proc/PID/task/TID/children``: no
+    ``pgrep`` to fork, whose milliseconds came between a scenario's start
+    and the CPU reading that should mark it.
+    """
     found = []
     try:
-        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        out = ""
+        for task in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+                out += " " + f.read()
+    except FileNotFoundError:
+        try:
+            out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                 text=True).stdout
+        except OSError:
+            return found
     except OSError:
         return found
     for child in out.split():
@@ -136,8 +184,20 @@ class Server:
         """
         raise NotImplementedError
 
+    def settle(self):
+        """Storage written so far on disk, no background flushing left to run."""
+        os.sync()
+
     def serverPids(self):
         return [self.pid]
+
+    def databaseCpu(self):
+        """CPU seconds of a database server of its own (xmppd's MariaDB), or None."""
+        return None
+
+    def reactorCpu(self):
+        """CPU seconds of the server's event loop thread, where it has one of its own."""
+        return None
 
     def rss(self):
         return sum(rssBytes(p) for p in self.serverPids())
@@ -193,13 +253,32 @@ min_seconds_between_registrations = 0
 {extra}"""
 
 
+# The InnoDB buffer pool of the benchmark's xmppd/MariaDB: the growth
+# scenario's million rows and their four secondary indexes take about half a
+# gigabyte, and an operator sizes the pool to the working set. (A drain
+# reads the newest rows, which 256 MiB held too; what else a round touches,
+# the prefill's flush and the indexes' inner pages, no longer has to.)
+BENCH_BUFFER_POOL = "1G"
+
+
+def sqliteCheckpoint(path):
+    """Fold a WAL database's log into it (a no-op in other journal modes)."""
+    conn = sqlite3.connect(path, timeout=60)
+    try:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
 class MariaDB:
     """A private mariadbd for the xmppd/MariaDB run (as tests/conftest.py starts one)."""
 
-    def __init__(self, workDir):
+    def __init__(self, workDir, bufferPool="256M"):
         self.dir = os.path.join(workDir, "mariadb")
+        self.bufferPool = bufferPool
         os.makedirs(self.dir, exist_ok=True)
-        self.port = _freePort()
+        self.port = freePort()
         self.socket = os.path.join(self.dir, "mysqld.sock")
         self.process = None
 
@@ -219,7 +298,7 @@ class MariaDB:
              "--port=%d" % self.port, "--bind-address=127.0.0.1",
              "--pid-file=" + os.path.join(self.dir, "mariadbd.pid"),
              "--log-error=" + os.path.join(self.dir, "error.log"),
-             "--innodb-buffer-pool-size=256M"] + self._asRoot(),
+             "--innodb-buffer-pool-size=" + self.bufferPool] + self._asRoot(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
         import pymysql
@@ -240,6 +319,39 @@ class MariaDB:
                 cur.execute("GRANT ALL PRIVILEGES ON xmppd.* TO 'xmppd'@'%s'" % host)
         conn.close()
 
+    def flushDirtyPages(self, timeout=300):
+        """
+        Write every dirty page of the buffer pool now: after a bulk insert
+        InnoDB flushes the rest in the background at its I/O capacity for
+        minutes, and the rounds measured meanwhile would pay for it.
+        """
+        import pymysql
+        conn = pymysql.connect(unix_socket=self.socket, user="root", password="",
+                               autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                # At the default I/O capacity (200 pages a second) the million
+                # rows' pages would take minutes to write.
+                settings = ("innodb_max_dirty_pages_pct", "innodb_io_capacity_max",
+                            "innodb_io_capacity")
+                cur.execute("SELECT " + ", ".join("@@GLOBAL." + v for v in settings))
+                saved = dict(zip(settings, cur.fetchone()))
+                cur.execute("SET GLOBAL innodb_io_capacity_max = 100000")
+                cur.execute("SET GLOBAL innodb_io_capacity = 100000")
+                cur.execute("SET GLOBAL innodb_max_dirty_pages_pct = 0")
+                try:
+                    deadline = time.monotonic() + timeout
+                    while time.monotonic() < deadline:
+                        cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
+                        if int(cur.fetchone()[1]) == 0:
+                            break
+                        time.sleep(0.2)
+                finally:
+                    for name in settings:
+                        cur.execute("SET GLOBAL %s = %%s" % name, (saved[name],))
+        finally:
+            conn.close()
+
     def stop(self):
         terminate([self.process], 60)
 
@@ -257,10 +369,10 @@ class Xmppd(Server):
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
-        self.port = _freePort()
+        self.port = freePort()
         extra = ""
         if self.backend == "mysql":
-            self.mariadb = MariaDB(self.dir)
+            self.mariadb = MariaDB(self.dir, BENCH_BUFFER_POOL)
             self.mariadb.start()
             extra = ('[storage.mysql]\nhost = "127.0.0.1"\nport = %d\nuser = "xmppd"\n'
                      'password = "bench"\ndatabase = "xmppd"\n' % self.mariadb.port)
@@ -343,6 +455,27 @@ class Xmppd(Server):
             cur.execute(sql.replace("?", "%s"), jids)
             return cur.fetchone()[0]
 
+    def reactorCpu(self):
+        return mainThreadCpuSeconds(self.pid)
+
+    def databaseCpu(self):
+        if self.mariadb is None or self.mariadb.process is None:
+            return None
+        return cpuSeconds(self.mariadb.process.pid)
+
+    def settle(self):
+        """
+        On SQLite the WAL folded into the database: after the prefill the
+        server's next commit would otherwise checkpoint a million rows. On
+        MariaDB the buffer pool's dirty pages written.
+        """
+        Server.settle(self)
+        if self.backend == "sqlite":
+            sqliteCheckpoint(self.sqlitePath)
+        elif self.mariadb is not None:
+            self.mariadb.flushDirtyPages()
+        os.sync()
+
     def prefill(self, rows, accounts, template):
         """One INSERT ... SELECT over a generated series per table, in C."""
         users = [fillerAccount(k) for k in range(accounts)]
@@ -368,9 +501,6 @@ class Xmppd(Server):
                     " '%s' FROM (SELECT n, '%s' || (n %% ?) || '@%s' AS recipient FROM series)"
                     % (xml, FILLER_PREFIX, self.domain), (rows - 1, accounts))
                 conn.execute("COMMIT")
-                # Fold the WAL into the database now, or the server's next
-                # commit would pay for checkpointing a million rows.
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 conn.close()
         else:
@@ -416,7 +546,7 @@ class Redis:
     def __init__(self, workDir):
         self.dir = os.path.join(workDir, "redis")
         os.makedirs(self.dir, exist_ok=True)
-        self.port = _freePort()
+        self.port = freePort()
         self.process = None
 
     @property
@@ -458,8 +588,8 @@ class XmppdCluster(Xmppd):
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
-        self.port = _freePort()
-        self.mariadb = MariaDB(self.dir)
+        self.port = freePort()
+        self.mariadb = MariaDB(self.dir, BENCH_BUFFER_POOL)
         self.mariadb.start()
         self.redis = Redis(self.dir)
         self.redis.start()
@@ -523,192 +653,6 @@ class XmppdCluster(Xmppd):
             self.redis.stop()
 
 
-# Peers ------------------------------------------------------------------------------
-
-class Peer(Server):
-    script = None
-    keepsDataOnRestart = False
-
-    def __init__(self, workDir, peersDir):
-        self.peersDir = peersDir
-        self.runBase = os.path.join(workDir, "peers")
-        os.makedirs(self.runBase, exist_ok=True)
-        # The peers drop to their own users and must reach their run dir.
-        for d in (workDir, self.runBase):
-            os.chmod(d, 0o755)
-
-    def env(self):
-        env = dict(os.environ, PEERS_RUN_BASE=self.runBase)
-        env.update(self.extraEnv())
-        return env
-
-    def startCommand(self):
-        return [os.path.join(self.peersDir, "start-%s.sh" % self.script)]
-
-    def startCwd(self):
-        return None
-
-    def start(self):
-        self.port = _freePort()
-        self.distPort = _freePort()
-        out = subprocess.run(self.startCommand(), cwd=self.startCwd(),
-                             env=self.env(), capture_output=True, text=True, timeout=120)
-        if out.returncode != 0:
-            raise RuntimeError("start-%s.sh failed: %s" % (self.script, out.stderr[-2000:]))
-        self.pid = int(out.stdout.strip().split()[-1])
-        waitPort(self.port)
-
-    def stop(self):
-        subprocess.run([os.path.join(self.peersDir, "stop-%s.sh" % self.script)],
-                       env=self.env(), capture_output=True, timeout=120)
-
-    def restart(self):
-        """A fresh server process; the start scripts also wipe its data."""
-        self.stop()
-        self.start()
-
-
-class Prosody(Peer):
-    name = "prosody"
-    script = "prosody"
-
-    def extraEnv(self):
-        return {"PROSODY_PORT": str(self.port), "PROSODY_STORAGE": "internal",
-                "PROSODY_LOGLEVEL": "warn"}
-
-    def _offlineFile(self, user):
-        return os.path.join(self.runBase, "prosody", "data", _prosodyEncode(self.domain),
-                            "offline", _prosodyEncode(user) + ".list")
-
-    def storedCount(self, recipients):
-        total = 0
-        for user in recipients:
-            try:
-                with open(self._offlineFile(user), "rb") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            total += data.count(b"\nitem(") + (1 if data.startswith(b"item(") else 0)
-        return total
-
-    def prefill(self, rows, accounts, template):
-        """
-        Archive files as mod_storage_internal writes them: ``template``'s own
-        stored item (it must hold at least one) repeated under each new name.
-        No account files: Prosody never opens another user's files to store
-        or deliver, and the archives are what grows.
-        """
-        with open(self._offlineFile(template), "rb") as f:
-            data = f.read()
-        start = data.index(b"item(")
-        end = data.index(b"\nitem(", start + 1) + 1 if b"\nitem(" in data[start + 1:] \
-            else len(data)
-        item = data[start:end]
-        if not item.endswith(b"\n"):
-            item += b"\n"
-        users = [fillerAccount(k) for k in range(accounts)]
-        perUser, extra = divmod(rows, accounts)
-        owner = None
-        if os.geteuid() == 0:
-            import pwd
-            owner = pwd.getpwnam("prosody")
-        for k, user in enumerate(users):
-            path = self._offlineFile(user)
-            with open(path, "wb") as f:
-                f.write(item * (perUser + (1 if k < extra else 0)))
-            if owner is not None:
-                os.chown(path, owner.pw_uid, owner.pw_gid)
-        return users
-
-
-class Ejabberd(Peer):
-    name = "ejabberd"
-    script = "ejabberd"
-
-    def __init__(self, workDir, peersDir):
-        Peer.__init__(self, workDir, peersDir)
-        # As root, ejabberdctl switches to the 'ejabberd' user with su, and
-        # su brings the open-files limit back to 1024: too few for the idle
-        # scenario's 5,000 sessions. Started as that user already (setpriv
-        # keeps our raised limit), it runs directly; it then needs a run
-        # directory of its own that it can write.
-        if os.geteuid() == 0:
-            import pwd
-            self.runBase = os.path.join(workDir, "peers-ejabberd")
-            os.makedirs(self.runBase, exist_ok=True)
-            user = pwd.getpwnam("ejabberd")
-            os.chown(self.runBase, user.pw_uid, user.pw_gid)
-
-    def startCommand(self):
-        command = Peer.startCommand(self)
-        if os.geteuid() == 0:
-            import pwd
-            home = pwd.getpwnam("ejabberd").pw_dir
-            # What su would have set: the user's HOME (Erlang's cookie) and names.
-            command = ["setpriv", "--reuid=ejabberd", "--regid=ejabberd", "--init-groups",
-                       "--", "env", "HOME=" + home, "USER=ejabberd", "LOGNAME=ejabberd"
-                       ] + command
-        return command
-
-    def startCwd(self):
-        return self.runBase
-
-    def extraEnv(self):
-        return {"EJABBERD_PORT": str(self.port), "EJABBERD_DB": "sqlite",
-                "EJABBERD_LOGLEVEL": "warning",
-                "EJABBERD_DIST_PORT": str(self.distPort)}
-
-    @property
-    def sqlitePath(self):
-        return os.path.join(self.runBase, "ejabberd", "spool", "ejabberd.db")
-
-    def storedCount(self, recipients):
-        try:
-            conn = sqlite3.connect("file:%s?immutable=1" % self.sqlitePath, uri=True)
-            try:
-                return conn.execute(
-                    "SELECT COUNT(*) FROM spool WHERE username IN (%s)"
-                    % ", ".join(["?"] * len(recipients)), list(recipients)).fetchone()[0]
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError:
-            return 0
-
-    def prefill(self, rows, accounts, template):
-        """The spool rows in one INSERT ... SELECT, and the accounts from ``template``'s."""
-        users = [fillerAccount(k) for k in range(accounts)]
-        conn = sqlite3.connect(self.sqlitePath, timeout=60)
-        try:
-            series = ("WITH RECURSIVE series(n) AS (SELECT 0 UNION ALL"
-                      " SELECT n + 1 FROM series WHERE n < ?)")
-            columns = [c[1] for c in conn.execute("PRAGMA table_info(users)")]
-            spool = [c[1] for c in conn.execute("PRAGMA table_info(spool)")]
-            xml = FILLER_XML.format(to="'||username||'@%s" % self.domain, n="'||n||'")
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(
-                series + " INSERT INTO users (%s) SELECT %s FROM users, series"
-                " WHERE users.username = ?" % (
-                    ", ".join(columns),
-                    ", ".join("'%s' || series.n" % FILLER_PREFIX if c == "username"
-                              else "users." + c for c in columns)),
-                (accounts - 1, template))
-            extra = ", server_host" if "server_host" in spool else ""
-            conn.execute(
-                series + " INSERT INTO spool (username, xml%s) SELECT username, '%s'%s"
-                " FROM (SELECT n, '%s' || (n %% ?) AS username FROM series)"
-                % (extra, xml, ", '%s'" % self.domain if extra else "", FILLER_PREFIX),
-                (rows - 1, accounts))
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-        return users
-
-
-def _prosodyEncode(name):
-    """Prosody's datamanager file names: every non-alphanumeric byte as %xx."""
-    return "".join(c if c.isascii() and c.isalnum() else "%%%02x" % ord(c) for c in name)
-
-
 def makeServer(name, workDir, peersDir):
     if name == "xmppd-sqlite":
         return Xmppd(workDir, "sqlite")
@@ -719,10 +663,9 @@ def makeServer(name, workDir, peersDir):
     if name in ("xmppd-pymysql", "xmppd-mysqlclient"):
         # The MySQL drivers side by side (xmppd-mysql takes the default).
         return Xmppd(workDir, "mysql", driver=name[6:], name=name)
-    if name == "prosody":
-        return Prosody(workDir, peersDir)
-    if name == "ejabberd":
-        return Ejabberd(workDir, peersDir)
+    if name in ("prosody", "ejabberd"):
+        from bench.labpeers import Ejabberd, Prosody
+        return {"prosody": Prosody, "ejabberd": Ejabberd}[name](workDir, peersDir)
     raise ValueError("unknown server %r" % name)
 
 
