@@ -160,9 +160,13 @@ async def _loginLoop(port, args, index, procs, sync):
             except Exception as e:     # counted, not fatal: a server may refuse under load
                 errors.append(repr(e))
                 await asyncio.sleep(0.05)
+    clientCPU = time.process_time()
     await asyncio.gather(*(worker(u, n) for n, u in enumerate(users)))
     return {"logins": done[0], "seconds": now() - started, "errors": len(errors),
-            "firstError": errors[0] if errors else None}
+            "firstError": errors[0] if errors else None,
+            # The load generator's own CPU: a login costs it about as much as
+            # the server, and the two share the machine's cores.
+            "client_cpu": time.process_time() - clientCPU}
 
 
 async def _idle(port, args, index, procs, sync):
@@ -188,13 +192,16 @@ async def _route(port, args, index, procs, sync):
         s.startCounting()
     await sync.ready()
     started = now()
+    clientCPU = time.process_time()
     await asyncio.gather(*(_sendMessages(s, [b], messages, a)
                            for s, (a, b) in zip(senders, pairs)))
     lasts = await asyncio.gather(*(r.reached(PHASE_TIMEOUT) for r in receivers))
+    clientCPU = time.process_time() - clientCPU
     received = sum(r.counted for r in receivers)
     for c in receivers + senders:
         await c.close()
-    return {"started": started, "last": max(lasts), "received": received}
+    return {"started": started, "last": max(lasts), "received": received,
+            "client_cpu": clientCPU}
 
 
 WORKERS = {"register": _register, "store": _store, "drain": _drain,
@@ -390,9 +397,12 @@ def scenarioLogin(server, users, seconds, procs):
     elapsed = max(r["seconds"] for r in results)
     errors = sum(r["errors"] for r in results)
     first = next((r["firstError"] for r in results if r["firstError"]), None)
+    clientCPU = sum(r["client_cpu"] for r in results)
     return {"logins_per_s": logins / elapsed, "logins": logins, "errors": errors,
             "firstError": first, "server_cpu": cpu / elapsed,
-            "cpu_per_login": cpu / logins if logins else None}
+            "cpu_per_login": cpu / logins if logins else None,
+            "client_cpu": clientCPU / elapsed,
+            "client_cpu_per_login": clientCPU / logins if logins else None}
 
 
 def scenarioIdle(server, sessions, procs, settle=3.0):
@@ -438,5 +448,7 @@ def scenarioRoute(server, pairs, messages, procs):
     out = results.results()
     received = sum(r["received"] for r in out)
     elapsed = max(r["last"] for r in out) - min(r["started"] for r in out)
+    clientCPU = sum(r["client_cpu"] for r in out)
     return {"messages_per_s": received / elapsed, "received": received,
-            "server_cpu": cpu / elapsed, "cpu_per_message": cpu / received}
+            "server_cpu": cpu / elapsed, "cpu_per_message": cpu / received,
+            "client_cpu": clientCPU / elapsed, "client_cpu_per_message": clientCPU / received}

@@ -300,14 +300,18 @@ def runScenario(server, scenario, rep, plan, profile):
         if r["errors"]:
             log("%s login: %d errors, first: %s" % (server.name, r["errors"], r["firstError"]))
         if r["cpu_per_login"] is not None:
-            log("%s login: %d logins, server CPU %.0f%% of one core, %.0f µs CPU per login"
-                % (server.name, r["logins"], 100 * r["server_cpu"], 1e6 * r["cpu_per_login"]))
+            log("%s login: %d logins, server CPU %.0f%% of one core, %.0f µs CPU per login;"
+                " load generator %.0f%% of a core, %.0f µs per login"
+                % (server.name, r["logins"], 100 * r["server_cpu"], 1e6 * r["cpu_per_login"],
+                   100 * r["client_cpu"], 1e6 * r["client_cpu_per_login"]))
         yield "login", r["logins_per_s"]
     elif scenario == "route":
         r = profiled(driver.scenarioRoute, server, plan.routePairs[rep], args.route_messages,
                      args.procs)
-        log("%s route: %d messages, server CPU %.0f%% of one core, %.0f µs CPU per message"
-            % (server.name, r["received"], 100 * r["server_cpu"], 1e6 * r["cpu_per_message"]))
+        log("%s route: %d messages, server CPU %.0f%% of one core, %.0f µs CPU per message;"
+            " load generator %.0f%% of a core, %.0f µs per message"
+            % (server.name, r["received"], 100 * r["server_cpu"], 1e6 * r["cpu_per_message"],
+               100 * r["client_cpu"], 1e6 * r["client_cpu_per_message"]))
         yield "route", r["messages_per_s"]
     elif scenario == "idle":
         # Memory is measured on a fresh process: RSS freed by earlier
