@@ -130,6 +130,9 @@ class SqliteEngine:
     def releaseSchemaLock(self, cursor):
         pass
 
+    def commitBeforeSchemaUnlock(self, cursor):
+        """The transaction's BEGIN IMMEDIATE is the lock: it ends with the commit."""
+
     def listTables(self, cursor):
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
                        " AND name NOT LIKE 'sqlite!_%' ESCAPE '!'")
@@ -332,6 +335,11 @@ class MysqlEngine:
     def releaseSchemaLock(self, cursor):
         cursor.execute("SELECT RELEASE_LOCK('xmppd.schema')")
         cursor.fetchall()
+
+    def commitBeforeSchemaUnlock(self, cursor):
+        # The named lock outlives the transaction: what it guarded is
+        # committed first, or the next holder reads the records without it.
+        cursor.connection.commit()
 
     def listTables(self, cursor):
         cursor.execute("SHOW TABLES")

@@ -132,6 +132,11 @@ def applyDeltas(transaction, deltas):
                 " VALUES (?, ?, ?, ?)",
                 (delta.feature, delta.version, delta.name, _now()))
             names.append("%s/%s" % (delta.feature, delta.name))
+        # The records must be visible before the lock goes: a node that
+        # took it next read schema_version without the last records (the
+        # tables, whose DDL commits at once, were there) and ran their
+        # deltas again ("Table 'vcards' already exists").
+        engine.commitBeforeSchemaUnlock(cursor)
         return names
     finally:
         try:
