@@ -191,6 +191,18 @@ def accountExists(transaction, jid):
     return row is not None
 
 
+def existingAccounts(transaction, jids, chunk=500):
+    """``accountExists`` for many accounts at once: the set of ``jids`` that exist."""
+    jids = sorted(set(jids))
+    found = set()
+    for start in range(0, len(jids), chunk):
+        part = jids[start:start + chunk]
+        found.update(row[0] for row in transaction.execute(
+            "SELECT jid FROM users WHERE jid IN (%s)" % ", ".join("?" * len(part))
+            + transaction.engine.forShare(), part).fetchall())
+    return found
+
+
 def raiseOverQuota(result):
     """
     The Deferred callback that turns an OverQuota into QuotaExceeded, and

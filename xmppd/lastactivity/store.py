@@ -20,7 +20,7 @@ from twisted.internet import defer
 from twisted.python import log
 from zope.interface import Interface, implementer
 
-from xmppd.api import SQLStore
+from xmppd.api import SQLStore, existingAccounts
 
 WRITE_DELAY = 0.5
 
@@ -107,23 +107,16 @@ class LastActivityStore(SQLStore):
             self._timer = self.clock.callLater(WRITE_DELAY, self.flush)
 
     def _writeAll(self, transaction, rows):
-        jids = sorted(rows)
         if self.database.backend == "memory":
-            # The accounts are not in this database (the memory backend's
-            # users are Python objects): deleteAccount's pop has to do.
-            existing = set(jids)
-            jids = []
+            # The memory backend's accounts are Python objects, not rows of
+            # this database: deleteAccount's pop has to do.
+            kept = sorted(rows)
         else:
-            existing = set()
-        for start in range(0, len(jids), 500):
-            part = jids[start:start + 500]
-            existing.update(row[0] for row in transaction.execute(
-                "SELECT jid FROM users WHERE jid IN (%s)" % ", ".join("?" * len(part))
-                + transaction.engine.forShare(), part).fetchall())
-        sql = transaction.engine.upsert("last_activity", ("jid",), ("logout_at", "status"))
-        written = [(jid,) + rows[jid] for jid in sorted(rows) if jid in existing]
-        if written:
-            transaction.executemany(sql, written)
+            existing = existingAccounts(transaction, rows)
+            kept = [jid for jid in sorted(rows) if jid in existing]
+        if kept:
+            sql = transaction.engine.upsert("last_activity", ("jid",), ("logout_at", "status"))
+            transaction.executemany(sql, [(jid,) + rows[jid] for jid in kept])
 
     def deleteAccount(self, transaction, bareJID):
         # The logout waiting to be written goes with the account.

@@ -19,7 +19,8 @@ One batch at a time, so the order of arrival is the order of the ids.
 from twisted.internet import defer
 
 from xmppd.api import (
-    NO_ACCOUNT, OverQuota, StorageError, exceededBytes, exceededLimit, raiseOverQuota)
+    NO_ACCOUNT, OverQuota, StorageError, exceededBytes, exceededLimit, existingAccounts,
+    raiseOverQuota)
 
 # Keeps each statement's list of placeholders well under every driver's limit.
 BATCH_MAX = 200
@@ -204,13 +205,10 @@ def _chunks(rows, maxRows):
 
 def _missingAccounts(transaction, batch):
     """The recipients whose store requires an account that does not exist (locking read)."""
-    wanted = sorted({p.recipient for p in batch if p.requireAccount})
+    wanted = {p.recipient for p in batch if p.requireAccount}
     if not wanted:
         return set()
-    rows = transaction.execute(
-        "SELECT jid FROM users WHERE jid IN (%s)" % ", ".join("?" * len(wanted))
-        + transaction.engine.forShare(), wanted).fetchall()
-    return set(wanted) - {row[0] for row in rows}
+    return wanted - existingAccounts(transaction, wanted)
 
 
 # How far one recipient's rows are counted to spare the counts of its pairs:
