@@ -7,6 +7,7 @@ it with ``tests.rawclient.RawClient`` or slixmpp.
 
 from xmppd.config import parseConfig
 from xmppd.c2s.stream import ClientStreamFactory
+from xmppd.handshakes import HandshakeWorkers
 from xmppd.tap import DirectTLSFactory, availableModules, buildServer, moduleSchemas, storesFor
 
 
@@ -20,6 +21,7 @@ class RunningServer:
         self.directTLSListener = directTLSListener
         self.directTLSPort = directTLSListener.getHost().port
         self.storage = server.storage
+        self.handshakeWorkers = None
 
     def host(self, domain="localhost"):
         return self.server.hosts[domain]
@@ -95,6 +97,8 @@ class RunningServer:
             xs.transport.abortConnection()
         for host in self.server.hosts.values():
             host.stopService()
+        if self.handshakeWorkers is not None:
+            self.handshakeWorkers.stopService()
 
 
 async def startServer(database, tmp_path, config=None):
@@ -116,9 +120,17 @@ async def startServer(database, tmp_path, config=None):
     server = buildServer(serverConfig, modules, storage)
     for host in server.hosts.values():
         host.startService()
+    # As makeService does: every TLS test's ClientHello step runs on a
+    # worker thread, unless the test's config says 0.
+    workers = None
+    if serverConfig.tls.handshake_threads:
+        workers = HandshakeWorkers(serverConfig.tls.handshake_threads)
+        workers.startService()
     factory = ClientStreamFactory(server)
     server.c2sFactory = factory
     listener = reactor.listenTCP(0, factory, interface="127.0.0.1")
     directTLS = reactor.listenSSL(0, DirectTLSFactory(factory), server.tlsContext,
                                   interface="127.0.0.1")
-    return RunningServer(server, listener.getHost().port, listener, directTLS)
+    running = RunningServer(server, listener.getHost().port, listener, directTLS)
+    running.handshakeWorkers = workers
+    return running

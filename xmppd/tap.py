@@ -21,6 +21,7 @@ import xmppd.plugins
 from xmppd.access import AccessRules
 from xmppd.c2s.stream import ClientStreamFactory
 from xmppd.config import ConfigError, loadConfig
+from xmppd.handshakes import HandshakeWorkers
 from xmppd.host import Host
 from xmppd.imodule import IModule
 from xmppd.logrotation import installRotatingLog
@@ -264,6 +265,8 @@ def makeService(options):
     top.twistdOptions = getattr(options, "parent", None)
     for host in server.hosts.values():
         host.setServiceParent(top)
+    if config.tls.handshake_threads:
+        HandshakeWorkers(config.tls.handshake_threads).setServiceParent(top)
     factory = ClientStreamFactory(server)
     server.c2sFactory = factory
     c2s = config.c2s

@@ -306,12 +306,16 @@ class _ServerConnection(SSL.Connection):
         except SSL.Error as e:
             self.logHandshakeFailure(e)
             raise
+        self.handshakeFinished()
+        return result
+
+    def handshakeFinished(self):
+        """Also called by xmppd.tlstransport for a handshake finished on a worker."""
         self._handshakeFinished = True
         # From now on a failed read is no handshake's to log: reads go
         # straight to pyOpenSSL, without this class's frame and re-raise
         # on every TLS record.
         self.recv = SSL.Connection.recv.__get__(self)
-        return result
 
     def recv(self, *args, **kwargs):
         try:

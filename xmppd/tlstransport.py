@@ -21,6 +21,11 @@ own work. This layer:
   they travel with the stream features instead of in a segment (and a
   wake-up of the client) of their own.
 
+A server's ClientHello step, the costly part of its handshake, runs on an
+idle worker of ``xmppd.handshakes`` when there is one; meanwhile the
+connection's TLS object is the worker's, and what the socket delivers,
+flushes, closes and the connection's loss wait for the step to be back.
+
 Everything else is Twisted's: the handshake (``do_handshake`` through
 pyOpenSSL, so that its callbacks -- ALPN, certificate verification -- and
 their errors behave as they always did), close_notify and half-close,
@@ -43,6 +48,8 @@ from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from zope.interface import directlyProvides
+
+from xmppd import handshakes
 
 log = Logger()
 
@@ -112,7 +119,7 @@ def _turnFlushFor(clock):
     return flush
 
 
-class LeanTLSProtocol(TLSMemoryBIOProtocol):
+class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
     """See the module docstring; the interface is TLSMemoryBIOProtocol's."""
 
     _flushDue = False
@@ -139,14 +146,24 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
     # Reading -----------------------------------------------------------------
 
     def dataReceived(self, data):
+        if self._offloaded:
+            self._holdInput(data)
+            return
         connection = self._tlsConnection
         written = _BIO_write(connection._into_ssl, data, len(data))
         if written <= 0:
             connection._handle_bio_errors(connection._into_ssl, written)
         if not self._handshakeDone:
+            if not self._helloSeen and not self.factory._isClient:
+                self._helloSeen = True
+                if self._offloadStep(connection):
+                    return
             self._checkHandshakeStatus()
             if not self._handshakeDone:
                 return
+        self._readAfterHandshake()
+
+    def _readAfterHandshake(self):
         if self._appSendBuffer:
             # Written during the handshake: they go now, tickets and all.
             self._holdTickets = False
@@ -165,6 +182,9 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
         except Error:
             self._tlsShutdownFinished(Failure())
             return
+        self._handshakeSucceeded(connection)
+
+    def _handshakeSucceeded(self, connection):
         self._handshakeDone = True
         if not self.factory._isClient and _lib.SSL_version(connection._ssl) == _TLS1_3:
             # All a TLS 1.3 server's finishing handshake call wrote is its
@@ -262,7 +282,7 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
             plaintext.append(data)
             size = fields["_plaintextSize"] + len(data)
         self._plaintextSize = size
-        if size > MAX_TURN_PLAINTEXT:
+        if size > MAX_TURN_PLAINTEXT and not fields.get("_offloaded"):
             self._encryptPlaintext()
             self._flushSendBIO()
         elif not fields.get("_flushDue"):
@@ -279,6 +299,9 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
 
     def _flushTurn(self):
         self._flushDue = False
+        if self._offloaded:
+            # The step's end schedules the flush of the flight it wrote.
+            return
         if self._lostTLSConnection or self._tlsConnection is None:
             self._dropPlaintext()
             return
@@ -355,6 +378,9 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
         TLSMemoryBIOProtocol._shutdownTLS(self)
 
     def loseConnection(self):
+        if self._offloaded:
+            self._loseAfterStep = True
+            return
         if self._tlsConnection is not None and not self._lostTLSConnection:
             self._encryptPlaintext()
             self._flushSendBIO()
@@ -362,9 +388,19 @@ class LeanTLSProtocol(TLSMemoryBIOProtocol):
 
     def abortConnection(self):
         self._dropPlaintext()
+        if self._offloaded:
+            # No close_notify from a TLS object that is the worker's: the
+            # TCP connection goes, and its loss waits for the step.
+            self._aborted = True
+            self.disconnecting = True
+            self.transport.abortConnection()
+            return
         TLSMemoryBIOProtocol.abortConnection(self)
 
     def connectionLost(self, reason):
+        if self._offloaded:
+            self._lostDuringStep = reason
+            return
         self._dropPlaintext()
         TLSMemoryBIOProtocol.connectionLost(self, reason)
 
