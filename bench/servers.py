@@ -382,7 +382,10 @@ class Xmppd(Server):
         with open(self.config, "w") as f:
             f.write(BENCH_CONFIG.format(dataDir=os.path.join(self.dir, "data"),
                                         port=self.port, backend=self.backend,
-                                        storageExtra=extra, c2sExtra="", extra=""))
+                                        storageExtra=extra, c2sExtra="",
+                                        # XMPPD_BENCH_CONFIG: TOML tables added to the
+                                        # config, for A/B runs of one setting.
+                                        extra=os.environ.get("XMPPD_BENCH_CONFIG", "")))
         self._spawn()
 
     def _spawn(self):
