@@ -1,7 +1,13 @@
 """
 A lean XMPP client for load: asyncio streams, STARTTLS, SCRAM, bind.
 
-Negotiation parses with ElementTree's pull parser (expat, in C). Once a
+Negotiation parses with ElementTree's pull parser (expat, in C). TLS is
+pyOpenSSL over memory BIOs (``_Connection``), not asyncio's ``start_tls``:
+asyncio's TLS runs its state machine in Python per record, zeroes a 256 KiB
+buffer per connection, and uses the system's OpenSSL 3.0, whose certificate
+parsing and CA-directory lookups (made even without verification) cost the
+client more than the server's whole handshake. The load generator was the
+bottleneck of the login scenario; every server meets the same client. Once a
 client is logged in, a load scenario usually only needs to count the
 messages it receives: ``startCounting`` switches the stream to a byte scan
 for ``<message`` so that thousands of connections in one process cost little
@@ -20,6 +26,9 @@ import ssl
 import time
 import xml.etree.ElementTree as ET
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from OpenSSL import SSL
+
 NS_STREAMS = "http://etherx.jabber.org/streams"
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
@@ -34,9 +43,21 @@ PING = re.compile(rb"<iq\b([^>]*)>\s*<(?:ping\s+xmlns=[\"']urn:xmpp:ping[\"']"
 PING_ID = re.compile(rb"\bid=[\"']([^\"']+)[\"']")
 PING_GET = re.compile(rb"\btype=[\"']get[\"']")
 
-_TLS = ssl.create_default_context()
-_TLS.check_hostname = False
-_TLS.verify_mode = ssl.CERT_NONE
+# The servers measured present self-signed certificates: no verification,
+# and no CA store for OpenSSL to search on every handshake. The key
+# exchange is P-256 alone, the group every TLS 1.3 implementation must
+# support (RFC 8446 §9.1), so every server does the same one: the bundled
+# OpenSSL would otherwise offer X25519MLKEM768 first, which only xmppd's
+# OpenSSL takes, and which costs both sides more.
+_TLS = SSL.Context(SSL.TLS_CLIENT_METHOD)
+_TLS.set_min_proto_version(SSL.TLS1_2_VERSION)
+_TLS.set_verify(SSL.VERIFY_NONE)
+_TLS.set_tmp_ecdh(ec.SECP256R1())
+_READ_SIZE = 1 << 18
+# Past this much unread input a connection stops reading its socket, as
+# asyncio's StreamReader does at twice its limit: a client that does not
+# read (bench.hostile's self-flooder) backs up the server's output.
+_UNREAD_LIMIT = 1 << 21
 
 # A real client keeps the SCRAM SaltedPassword once derived (RFC 5802 §5.1),
 # so repeated logins of one account cost the client no PBKDF2.
@@ -65,9 +86,14 @@ class Client:
         self._reset()
 
     @classmethod
-    async def connect(cls, port, domain="localhost", host="127.0.0.1"):
-        reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
-        return cls(reader, writer, domain)
+    async def connect(cls, port, domain="localhost", host="127.0.0.1", sock=None):
+        """A client on a new connection, or on ``sock``, connected already."""
+        loop = asyncio.get_running_loop()
+        if sock is None:
+            _transport, connection = await loop.create_connection(_Connection, host, port)
+        else:
+            _transport, connection = await loop.create_connection(_Connection, sock=sock)
+        return cls(connection, connection, domain)
 
     def _reset(self):
         self.parser = ET.XMLPullParser(events=("start", "end"))
@@ -79,7 +105,11 @@ class Client:
         self.writer.write(data.encode() if isinstance(data, str) else data)
 
     async def _fill(self):
-        data = await asyncio.wait_for(self.reader.read(65536), TIMEOUT)
+        if isinstance(self.reader, _Connection):
+            # Its own timer, not wait_for's task per read.
+            data = await self.reader.read(65536, TIMEOUT)
+        else:
+            data = await asyncio.wait_for(self.reader.read(65536), TIMEOUT)
         if not data:
             raise XMPPError("connection closed")
         self.parser.feed(data)
@@ -250,7 +280,7 @@ class Client:
                             and not self._reached.done():
                         self._reached.set_result(self.lastAt)
                 tail = data[-(len(MARK) - 1):]
-        except (ConnectionError, asyncio.CancelledError, ssl.SSLError):
+        except (ConnectionError, asyncio.CancelledError, ssl.SSLError, SSL.Error):
             pass
         finally:
             if not self._reached.done():
@@ -267,11 +297,178 @@ class Client:
         try:
             self.send("</stream:stream>")
             await asyncio.wait_for(self.writer.drain(), 5)
-        except (ConnectionError, RuntimeError, asyncio.TimeoutError, ssl.SSLError):
+        except (ConnectionError, RuntimeError, asyncio.TimeoutError, ssl.SSLError, SSL.Error):
             pass
         if self._pump is not None:
             self._pump.cancel()
         self.writer.transport.abort()
+
+
+def _expire(waiter):
+    if not waiter.done():
+        waiter.set_exception(asyncio.TimeoutError())
+
+
+class _Connection(asyncio.Protocol):
+    """
+    One TCP connection, TLS after ``start_tls``: the part of asyncio's
+    StreamReader and StreamWriter that Client uses (``read``, ``write``,
+    ``drain``, ``start_tls``, ``transport``), with pyOpenSSL's memory BIOs
+    for TLS (see the module docstring).
+    """
+
+    def __init__(self):
+        self.transport = None
+        self._received = bytearray()
+        self._readWaiter = None
+        self._closed = None           # None while open, else the exception or True
+        self._tls = None
+        self._handshake = None
+        self._writable = None
+        self._readingPaused = False
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        tls = self._tls
+        if tls is None:
+            self._deliver(data)
+            return
+        tls.bio_write(data)
+        if self._handshake is not None:
+            try:
+                tls.do_handshake()
+            except SSL.WantReadError:
+                self._flushTLS()
+                return
+            except SSL.Error as e:
+                self._fail(e)
+                return
+            self._flushTLS()
+            handshake, self._handshake = self._handshake, None
+            handshake.set_result(None)
+        chunks = []
+        while True:
+            try:
+                chunks.append(tls.recv(_READ_SIZE))
+            except SSL.WantReadError:
+                break
+            except SSL.ZeroReturnError:
+                self._closed = True
+                break
+            except SSL.Error as e:
+                self._closed = e
+                break
+        self._flushTLS()
+        self._deliver(b"".join(chunks))
+
+    def eof_received(self):
+        self._lost(True)
+
+    def connection_lost(self, exc):
+        self._lost(exc or True)
+
+    def pause_writing(self):
+        self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self):
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    # What Client reads and writes
+
+    async def read(self, size, timeout=None):
+        """Up to ``size`` bytes; b"" at the end; TimeoutError after ``timeout`` seconds."""
+        while not self._received:
+            if self._closed is not None:
+                if isinstance(self._closed, BaseException):
+                    raise ConnectionError(str(self._closed))
+                return b""
+            loop = asyncio.get_running_loop()
+            waiter = self._readWaiter = loop.create_future()
+            timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                self._readWaiter = None
+                if timer is not None:
+                    timer.cancel()
+        data = bytes(self._received[:size])
+        del self._received[:size]
+        if self._readingPaused and len(self._received) < _UNREAD_LIMIT:
+            self._readingPaused = False
+            self.transport.resume_reading()
+        return data
+
+    def write(self, data):
+        if self._tls is None:
+            self.transport.write(data)
+        else:
+            self._tls.sendall(data)
+            self._flushTLS()
+
+    async def drain(self):
+        # As asyncio's StreamWriter: writing to a lost connection is an error.
+        if self.transport.is_closing():
+            raise ConnectionResetError("connection lost")
+        if self._writable is not None:
+            await self._writable
+            if self.transport.is_closing():
+                raise ConnectionResetError("connection lost")
+
+    async def start_tls(self, context, server_hostname=None):
+        tls = self._tls = SSL.Connection(context, None)
+        tls.set_connect_state()
+        if server_hostname:
+            tls.set_tlsext_host_name(server_hostname.encode())
+        self._handshake = asyncio.get_running_loop().create_future()
+        try:
+            tls.do_handshake()
+        except SSL.WantReadError:
+            pass
+        self._flushTLS()
+        await self._handshake
+
+    # Inside
+
+    def _flushTLS(self):
+        tls = self._tls
+        out = []
+        while True:
+            try:
+                out.append(tls.bio_read(_READ_SIZE))
+            except SSL.WantReadError:
+                break
+        if out and not self.transport.is_closing():
+            self.transport.write(b"".join(out))
+
+    def _deliver(self, data):
+        if data:
+            self._received += data
+            if len(self._received) > _UNREAD_LIMIT and not self._readingPaused \
+                    and self._closed is None:
+                self._readingPaused = True
+                self.transport.pause_reading()
+        if self._readWaiter is not None and not self._readWaiter.done() \
+                and (self._received or self._closed is not None):
+            self._readWaiter.set_result(None)
+
+    def _fail(self, error):
+        self._lost(error)
+        self.transport.abort()
+
+    def _lost(self, reason):
+        if self._closed is None:
+            self._closed = reason
+        handshake, self._handshake = self._handshake, None
+        if handshake is not None and not handshake.done():
+            handshake.set_exception(ConnectionError("TLS handshake failed: %s" % (reason,)))
+        self.resume_writing()
+        self._deliver(b"")
 
 
 class _Scram:

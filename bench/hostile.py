@@ -88,8 +88,7 @@ async def connect(port, source, rcvbuf=None):
     sock.bind((source, 0))
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-    reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
-    return Client(reader, writer, "localhost")
+    return await Client.connect(port, sock=sock)
 
 
 async def drainUntilClosed(client, timeout=60):

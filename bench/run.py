@@ -304,6 +304,9 @@ def runScenario(server, scenario, rep, plan, profile):
                 " load generator %.0f%% of a core, %.0f µs per login"
                 % (server.name, r["logins"], 100 * r["server_cpu"], 1e6 * r["cpu_per_login"],
                    100 * r["client_cpu"], 1e6 * r["client_cpu_per_login"]))
+        if r.get("reactor_cpu_per_login") is not None:
+            log("%s login: event loop thread %.0f µs CPU per login"
+                % (server.name, 1e6 * r["reactor_cpu_per_login"]))
         yield "login", r["logins_per_s"]
     elif scenario == "route":
         r = profiled(driver.scenarioRoute, server, plan.routePairs[rep], args.route_messages,
