@@ -75,7 +75,12 @@ class HandshakeWorkers(service.Service):
         self._reactor = reactor
         self._jobs = None
         self._workers = []
-        self.idle = 0
+        # One token per idle worker. A worker gives its token back as soon
+        # as its step is done, from its own thread (list.append and pop are
+        # atomic): the event loop learns of the step's end only after the
+        # events of its current turn, and a worker waiting for that would
+        # be idle but unavailable half of the time.
+        self._idleTokens = []
         # Steps run on the workers so far (tests, and the curious operator).
         self.steps = 0
 
@@ -91,7 +96,7 @@ class HandshakeWorkers(service.Service):
                                       daemon=True)
             worker.start()
             self._workers.append(worker)
-        self.idle = self.threads
+        self._idleTokens = [None] * self.threads
         _running = self
 
     def stopService(self):
@@ -99,7 +104,7 @@ class HandshakeWorkers(service.Service):
         service.Service.stopService(self)
         if _running is self:
             _running = None
-        self.idle = 0
+        self._idleTokens = []
         # A worker finishes the step it is in (under a millisecond) and
         # stops; its answer to a stopped reactor is dropped with it.
         for _worker in self._workers:
@@ -113,11 +118,17 @@ class HandshakeWorkers(service.Service):
         handshake is complete), WANT_READ, or the SSL.Error it raised.
         False, and nothing happens, when no worker is idle.
         """
-        if self.idle <= 0:
+        try:
+            self._idleTokens.pop()
+        except IndexError:
             return False
-        self.idle -= 1
-        self._jobs.put((connection, done))
+        self._jobs.put((connection, done, self._idleTokens))
         return True
+
+    @property
+    def idle(self):
+        """How many workers are idle now."""
+        return len(self._idleTokens)
 
     def _work(self):
         jobs, reactor = self._jobs, self._reactor
@@ -125,13 +136,15 @@ class HandshakeWorkers(service.Service):
             job = jobs.get()
             if job is None:
                 return
-            connection, done = job
-            reactor.callFromThread(self._stepped, done, step(connection))
+            connection, done, tokens = job
+            outcome = step(connection)
+            # The token goes back to the list it came from: after a stop
+            # (and a start) it is the old one, and the token is dropped.
+            tokens.append(None)
+            reactor.callFromThread(self._stepped, done, outcome)
 
     def _stepped(self, done, outcome):
         self.steps += 1
-        if self.running:
-            self.idle += 1
         try:
             done(outcome)
         except Exception:
