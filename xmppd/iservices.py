@@ -100,8 +100,14 @@ class IOfflineQueue(Interface):
         caller deletes by id once the stanzas were sent.
         """
 
-    def delete(ids):
-        """Delete exactly these rows; fire how many existed."""
+    def delete(ids, recipient=None):
+        """
+        Delete exactly these rows; fire how many existed. ``recipient``:
+        the queue the rows were fetched from, when the caller knows it
+        (a delivery, a XEP-0013 removal); rows of any other recipient are
+        then left alone, and a queue finds the rows by recipient first
+        (on MariaDB, the key the queue is stored in).
+        """
 
     def count(recipient):
         """Fire the number of stored rows for ``recipient``."""

@@ -257,6 +257,18 @@ class TestOfflineStore:
         assert await offline.delete([]) == 0
         assert await offline.delete([other]) == 1
 
+    @pytest_twisted.ensureDeferred
+    async def test_delete_naming_the_recipient_leaves_other_recipients_rows_alone(
+            self, offline):
+        ids = await storeSeveral(offline, 3)
+        carols = await storeSeveral(offline, 2, recipient=CAROL)
+        assert await offline.delete([ids[0], ids[2], carols[0]], ALICE) == 2
+        assert [row[0] for row in await offline.fetch(ALICE, now=NOW)] == [ids[1]]
+        assert [row[0] for row in await offline.fetch(CAROL, now=NOW)] == carols
+        assert await offline.delete(carols + [10 ** 12], CAROL) == 2
+        assert await offline.count(CAROL) == 0
+        assert await offline.delete([], ALICE) == 0
+
 
     @pytest_twisted.ensureDeferred
     async def test_ids_are_never_reused_after_a_delete(self, offline):
@@ -394,6 +406,10 @@ async def test_delete_of_a_long_id_list_is_chunked(database):
     ids = [row[0] for row in await offline.listMessages(ALICE)]
     assert await offline.delete(ids[:-1]) == 1200
     assert await offline.count(ALICE) == 1
+    await database.runInteraction(fill)
+    ids = [row[0] for row in await offline.listMessages(ALICE)]
+    assert await offline.delete(ids[1:], ALICE) == 1200
+    assert [row[0] for row in await offline.listMessages(ALICE)] == ids[:1]
 
 
 class SlowCountingOfflineStore(OfflineStore):

@@ -13,6 +13,7 @@ import sqlite3
 import pymysql
 import pytest
 import pytest_twisted
+from twisted.internet import defer
 
 from tests.storage.conftest import builtinFeaturePackages
 from xmppd.storage import Database, openStores
@@ -87,7 +88,8 @@ async def test_a_fresh_database_gets_the_core_tables_only(backend, make_database
 async def test_a_feature_enabled_later_gets_its_tables_on_the_next_start(backend, make_database):
     database = await make_database(backend)
     database.addSchema("xmppd.offline")
-    assert await database.applySchema() == ["xmppd.offline/0001_offline.sql"]
+    assert await database.applySchema() == ["xmppd.offline/0001_offline.sql",
+                                            "xmppd.offline/0002_offline_by_recipient.sql"]
     assert {"offline_locks", "offline_messages"} <= set(await listTables(database))
     assert ("xmppd.offline", 1, "0001_offline.sql") in await recorded(database)
     assert await database.applySchema() == []
@@ -370,3 +372,64 @@ async def test_a_legacy_version_no_release_had_stops_the_start(backend, database
             await database.start()
     finally:
         await database.stop()
+
+
+# The offline queue clustered by recipient (xmppd.offline 0002) ------------------------
+
+
+def primaryKeyOf(database, table):
+    """The primary key's columns in order (MariaDB), or None where it is SQLite's rowid."""
+    if database.engine.name != "mysql":
+        return defer.succeed(None)
+    d = database.runQuery(
+        "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE"
+        " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'"
+        " ORDER BY ORDINAL_POSITION", (table,))
+    d.addCallback(lambda rows: [row[0] for row in rows])
+    return d
+
+
+@pytest_twisted.ensureDeferred
+async def test_clustering_the_offline_queue_by_recipient_keeps_every_row_in_order(
+        backend, make_database):
+    from xmppd.offline.store import OfflineStore
+    recipients = ["alice@example.org", "bob@example.org", "carol@example.org"]
+    database = await make_database(backend)
+    offline = OfflineStore(database)
+    first = findDeltas(database.engine.name, "xmppd.offline")[0]
+    assert await database.applySchema([first]) == ["xmppd.offline/0001_offline.sql"]
+    # A burst to several recipients at once: each one's rows are spread
+    # between the others' in id order, as on a busy server.
+    calls = [(recipient, n) for n in range(40) for recipient in recipients]
+    await defer.gatherResults([
+        offline.store(recipient, "dave@example.org", "<message n='%d'/>" % n, 1000 + n,
+                      expiresAt=None if n % 3 else 5000 + n)
+        for recipient, n in calls])
+    last = (await offline.export(0, 1000))[-1][0]
+    assert await offline.delete([last]) == 1
+    before = {r: await offline.listMessages(r) for r in recipients}
+    everything = await offline.export(0, 1000)
+    assert len(everything) == len(calls) - 1
+
+    database.addSchema("xmppd.offline")
+    assert await database.applySchema() == ["xmppd.offline/0002_offline_by_recipient.sql"]
+
+    assert {r: await offline.listMessages(r) for r in recipients} == before
+    assert await offline.export(0, 1000) == everything
+    assert [row[0] for row in await offline.fetch("bob@example.org", limit=5, now=0)] == [
+        row[0] for row in before["bob@example.org"][:5]]
+    # Ids go on from where they were, past the deleted last one too.
+    assert await offline.store("bob@example.org", "dave@example.org", "<m/>", 9) > last
+    assert await primaryKeyOf(database, "offline_messages") in (None, ["recipient", "id"])
+    assert await database.applySchema() == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_fresh_offline_queue_on_mariadb_is_clustered_by_recipient(make_database):
+    database = await make_database("mysql", schema=["xmppd.offline"])
+    assert await primaryKeyOf(database, "offline_messages") == ["recipient", "id"]
+    indexes = {(row[2], row[4]): row[1] for row in await database.runQuery(
+        "SHOW INDEX FROM offline_messages")}
+    # Non_unique 0: ids stay unique, and AUTO_INCREMENT has its key.
+    assert indexes[("offline_messages_id", "id")] == 0
+    assert not any(name == "offline_messages_recipient_id" for name, _ in indexes)

@@ -248,7 +248,7 @@ class MamHandler(XMPPHandler, IQHandlerMixin):
                 break
             afterId = rows[-1][0]
         if archived:
-            await offline.store.delete(archived)
+            await offline.store.delete(archived, account)
 
     # Discovery (§7) ----------------------------------------------------------------------------
 

@@ -68,12 +68,16 @@ def _copies(rows):
 
 
 
-def _deleteIds(transaction, ids):
+def _deleteIds(transaction, ids, recipient=None):
+    where, prefix = "id IN (%s)", []
+    if recipient is not None:
+        where, prefix = "recipient = ? AND id IN (%s)", [recipient]
     ids, deleted = list(ids), 0
     for start in range(0, len(ids), DELETE_CHUNK):
         chunk = ids[start:start + DELETE_CHUNK]
         transaction.execute(
-            "DELETE FROM mam_offline WHERE id IN (%s)" % ", ".join("?" * len(chunk)), chunk)
+            "DELETE FROM mam_offline WHERE " + where % ", ".join("?" * len(chunk)),
+            prefix + chunk)
         deleted += transaction.rowcount
     return deleted
 
@@ -236,9 +240,9 @@ class ArchiveQueue(SQLStore):
 
     # Deleting ------------------------------------------------------------------------
 
-    def delete(self, ids):
+    def delete(self, ids, recipient=None):
         """Delete exactly these queue rows (never an archive row); fire how many."""
-        return self.database.runInteraction(_deleteIds, ids)
+        return self.database.runInteraction(_deleteIds, ids, recipient)
 
     def purge(self, recipient):
         return self.database.runOperation(

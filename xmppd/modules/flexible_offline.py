@@ -148,7 +148,7 @@ class FlexibleOfflineHandler(XMPPHandler, IQHandlerMixin):
         missing = [node for node in nodes if node not in ids]
         if missing:
             raise StanzaError("item-not-found", text="no offline message %s" % missing[0])
-        await offline.store.delete([ids[node] for node in nodes])
+        await offline.store.delete([ids[node] for node in nodes], owner)
         return None
 
 

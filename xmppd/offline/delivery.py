@@ -170,7 +170,7 @@ class Delivery:
 
     async def _deleteDelivered(self, session, rowIds):
         service = self.service
-        await service.store.delete(rowIds)
+        await service.store.delete(rowIds, session.bareJID.userhost())
         service.metrics.delivered.inc(len(rowIds))
         self.host.events.fire(OFFLINE_DELIVERED, session, rowIds)
 

@@ -69,18 +69,19 @@ class MemoryOfflineStore:
                 rows.append((rowId, sender, xml))
         return defer.succeed(rows)
 
-    def _remove(self, rowId):
-        recipient = self.recipientOf.pop(rowId, None)
-        if recipient is None:
+    def _remove(self, rowId, ofRecipient=None):
+        recipient = self.recipientOf.get(rowId)
+        if recipient is None or ofRecipient not in (None, recipient):
             return False
+        del self.recipientOf[rowId]
         queue = self.queues[recipient]
         del queue[rowId]
         if not queue:
             del self.queues[recipient]
         return True
 
-    def delete(self, ids):
-        return defer.succeed(sum(1 for rowId in set(ids) if self._remove(rowId)))
+    def delete(self, ids, recipient=None):
+        return defer.succeed(sum(1 for rowId in set(ids) if self._remove(rowId, recipient)))
 
     def count(self, recipient):
         return defer.succeed(len(self._queue(recipient)))

@@ -50,14 +50,29 @@ def _chunks(ids):
         yield ids[start:start + DELETE_CHUNK]
 
 
-def _deleteIds(transaction, ids):
+def _deleteIds(transaction, ids, recipient=None):
+    # Naming the recipient makes the delete a walk of one range of the
+    # primary key (recipient, id) on MariaDB, instead of a look-up through
+    # the id key into the clustered index per row.
+    where, prefix = "id IN (%s)", []
+    if recipient is not None:
+        where, prefix = "recipient = ? AND id IN (%s)", [recipient]
     deleted = 0
     for chunk in _chunks(ids):
         transaction.execute(
-            "DELETE FROM offline_messages WHERE id IN (%s)" % ", ".join("?" * len(chunk)),
-            chunk)
+            "DELETE FROM offline_messages WHERE " + where % ", ".join("?" * len(chunk)),
+            prefix + chunk)
         deleted += transaction.rowcount
     return deleted
+
+
+def _deleteRowsOfRecipients(transaction, rows):
+    """Delete rows ``(id, recipient, ...)``, each recipient's by its own key range."""
+    ids = {}
+    for row in rows:
+        ids.setdefault(row[1], []).append(row[0])
+    return sum(_deleteIds(transaction, recipientIds, recipient)
+               for recipient, recipientIds in ids.items())
 
 
 @implementer(IOfflineStore)
@@ -123,9 +138,9 @@ class OfflineStore(SQLStore):
             " ORDER BY id LIMIT ?",
             (recipient, afterId, now, limit))
 
-    def delete(self, ids):
+    def delete(self, ids, recipient=None):
         """Fire how many of ``ids`` were deleted."""
-        return self.database.runInteraction(_deleteIds, ids)
+        return self.database.runInteraction(_deleteIds, ids, recipient)
 
     def count(self, recipient):
         d = self.database.runQuery(
@@ -154,7 +169,7 @@ class OfflineStore(SQLStore):
             "SELECT id, recipient, sender, xml FROM offline_messages"
             " WHERE expires_at <= ? ORDER BY id" + transaction.engine.forUpdate(),
             (now,)).fetchall()
-        _deleteIds(transaction, [row[0] for row in rows])
+        _deleteRowsOfRecipients(transaction, rows)
         return rows
 
     def purgeOlderThan(self, cutoff):
