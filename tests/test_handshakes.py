@@ -177,15 +177,21 @@ def test_without_an_idle_worker_the_step_runs_on_the_event_loop(tmp_path, monkey
     assert pair.stream.handshakes == 1
 
 
-@pytest_twisted.inlineCallbacks
-def test_real_workers_run_the_step_of_real_tls_connections(tmp_path):
+def echoWithWorkers(tmp_path, threads):
+    """A direct-TLS echo listener and ``threads`` started workers (both to stop)."""
     from xmppd.cluster.reuseport import ReusePortServer
     certPath, keyPath = ensureCertificate("", "", str(tmp_path / "data"), ["localhost"])
-    workers = HandshakeWorkers(2)
+    workers = HandshakeWorkers(threads)
     workers.startService()
     listener = ReusePortServer(0, protocol.Factory.forProtocol(Echo), "127.0.0.1",
                                serverContextFactory(certPath, keyPath))
     listener.startService()
+    return certPath, workers, listener
+
+
+@pytest_twisted.inlineCallbacks
+def test_real_workers_run_the_step_of_real_tls_connections(tmp_path):
+    certPath, workers, listener = echoWithWorkers(tmp_path, 2)
     try:
         port = listener.port.getHost().port
         results = yield threads.deferToThread(
@@ -201,13 +207,7 @@ def test_real_workers_run_the_step_of_real_tls_connections(tmp_path):
 
 @pytest_twisted.inlineCallbacks
 def test_a_client_that_resets_during_the_step_leaves_the_workers_idle(tmp_path):
-    from xmppd.cluster.reuseport import ReusePortServer
-    certPath, keyPath = ensureCertificate("", "", str(tmp_path / "data"), ["localhost"])
-    workers = HandshakeWorkers(1)
-    workers.startService()
-    listener = ReusePortServer(0, protocol.Factory.forProtocol(Echo), "127.0.0.1",
-                               serverContextFactory(certPath, keyPath))
-    listener.startService()
+    certPath, workers, listener = echoWithWorkers(tmp_path, 1)
     port = listener.port.getHost().port
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
