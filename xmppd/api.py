@@ -107,6 +107,7 @@ from xmppd.imodule import IHost, IModule
 from xmppd.iservices import (
     NO_ACCOUNT, IOfflineQueue, IOfflineService, OverQuota, accountExists, boundedLimit,
     existingAccounts,
+    deleteQueueRows,
     exceededBytes, exceededLimit, raiseOverQuota)
 from xmppd.module import Module
 from xmppd.onbehalf import accountTarget, answerOnBehalf, isForAccount
@@ -152,7 +153,7 @@ __all__ = [
     "ConfigError", "IDisco", "IHost", "IModule", "IQHandlerMixin", "Module", "Option",
     "Schema", "VERSION", "XMPPHandler", "normaliseDomain", "parseHostPort",
     # Services
-    "IOfflineQueue", "IOfflineService", "MissingService", "NO_ACCOUNT", "OverQuota", "accountExists", "existingAccounts", "boundedLimit", "raiseOverQuota", "exceededBytes", "exceededLimit",
+    "IOfflineQueue", "IOfflineService", "MissingService", "NO_ACCOUNT", "OverQuota", "accountExists", "existingAccounts", "deleteQueueRows", "boundedLimit", "raiseOverQuota", "exceededBytes", "exceededLimit",
     # Stanzas
     "EXPIRES_AT", "JID", "NS_CHATSTATES", "NS_CLIENT", "NS_DELAY", "NS_SESSION", "NS_STANZAS",
     "STANZA_NAMES", "StanzaError", "accountTarget", "annotate", "annotation",

@@ -209,6 +209,27 @@ def existingAccounts(transaction, jids, chunk=500):
     return found
 
 
+def deleteQueueRows(transaction, table, ids, recipient=None, chunk=500):
+    # ``chunk`` keeps ``IN (...)`` lists well under every driver's and server's limits.
+    """
+    Delete the rows ``ids`` of a per-recipient queue ``table`` (a name of
+    the calling store's own, never input), in chunks of ``chunk``; how many
+    went. Naming the recipient makes each chunk a walk of one range of a
+    primary key (recipient, id) on MariaDB instead of a look-up through
+    the id key per row.
+    """
+    where, prefix = "id IN (%s)", []
+    if recipient is not None:
+        where, prefix = "recipient = ? AND id IN (%s)", [recipient]
+    ids, deleted = list(ids), 0
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        transaction.execute("DELETE FROM %s WHERE " % table + where % ", ".join("?" * len(part)),
+                            prefix + part)
+        deleted += transaction.rowcount
+    return deleted
+
+
 def raiseOverQuota(result):
     """
     The Deferred callback that turns an OverQuota into QuotaExceeded, and

@@ -30,16 +30,14 @@ from twisted.python import log
 from wokkel.generic import parseXml
 from zope.interface import implementer
 
-from xmppd.api import NO_ACCOUNT, OverQuota, accountExists, boundedLimit, raiseOverQuota
+from xmppd.api import (NO_ACCOUNT, OverQuota, accountExists, boundedLimit, deleteQueueRows,
+                       raiseOverQuota)
 from xmppd.api import (
     IOfflineQueue, SQLStore, annotation, exceededBytes, exceededLimit,
     offlineCopy)
 
 from xmppd.mam.archive import ARCHIVING
 from xmppd.mam.stanzaids import NS_SID, stanzaIdBy
-
-# Keeps ``IN (...)`` lists well under every driver's and server's limits.
-DELETE_CHUNK = 500
 
 _ROW = ("SELECT q.id, q.recipient, q.sender, q.stored_at, q.expires_at, q.xml, m.xml"
         " FROM mam_offline q LEFT JOIN mam_messages m"
@@ -69,17 +67,7 @@ def _copies(rows):
 
 
 def _deleteIds(transaction, ids, recipient=None):
-    where, prefix = "id IN (%s)", []
-    if recipient is not None:
-        where, prefix = "recipient = ? AND id IN (%s)", [recipient]
-    ids, deleted = list(ids), 0
-    for start in range(0, len(ids), DELETE_CHUNK):
-        chunk = ids[start:start + DELETE_CHUNK]
-        transaction.execute(
-            "DELETE FROM mam_offline WHERE " + where % ", ".join("?" * len(chunk)),
-            prefix + chunk)
-        deleted += transaction.rowcount
-    return deleted
+    return deleteQueueRows(transaction, "mam_offline", ids, recipient)
 
 
 def _archivedId(xml, recipient):

@@ -17,7 +17,7 @@ import time
 from twisted.internet import defer
 from zope.interface import implementer
 
-from xmppd.api import IOfflineQueue, SQLStore, boundedLimit, exceededLimit
+from xmppd.api import IOfflineQueue, SQLStore, boundedLimit, deleteQueueRows, exceededLimit
 
 from xmppd.offline.batch import Batcher, Pending
 
@@ -34,36 +34,12 @@ def openOfflineStore(database):
     return OfflineStore(database)
 
 
-# Keeps ``IN (...)`` lists well under every driver's and server's limits.
-DELETE_CHUNK = 500
-
-
 def nowMicroseconds():
     return int(time.time() * 1_000_000)
 
 
-
-
-def _chunks(ids):
-    ids = list(ids)
-    for start in range(0, len(ids), DELETE_CHUNK):
-        yield ids[start:start + DELETE_CHUNK]
-
-
 def _deleteIds(transaction, ids, recipient=None):
-    # Naming the recipient makes the delete a walk of one range of the
-    # primary key (recipient, id) on MariaDB, instead of a look-up through
-    # the id key into the clustered index per row.
-    where, prefix = "id IN (%s)", []
-    if recipient is not None:
-        where, prefix = "recipient = ? AND id IN (%s)", [recipient]
-    deleted = 0
-    for chunk in _chunks(ids):
-        transaction.execute(
-            "DELETE FROM offline_messages WHERE " + where % ", ".join("?" * len(chunk)),
-            prefix + chunk)
-        deleted += transaction.rowcount
-    return deleted
+    return deleteQueueRows(transaction, "offline_messages", ids, recipient)
 
 
 def _deleteRowsOfRecipients(transaction, rows):
