@@ -8,7 +8,9 @@ Benchmarks: xmppd (SQLite, MariaDB) against Prosody and ejabberd.
 
 Each server is started fresh on its own loopback port, its users are created
 by in-band registration (XEP-0077, over TLS), every scenario runs ``--reps``
-times on its own accounts, and the report gives, per metric, the median with
+times on its own accounts, the servers taking turns (all of them are up
+during the main table; each scenario of a repetition runs on one server
+after the other, the first rotating), and the report gives, per metric, the median with
 the spread (min–max), xmppd's ratio of medians to each peer (> 1 means xmppd
 is better; for times and memory, the peer's figure over xmppd's), each of
 issue 15's goals as met or not, and the growth table. Prosody and ejabberd
@@ -72,50 +74,130 @@ def register(server, users, procs):
                                                        time.monotonic() - started))
 
 
-def runServer(name, plan, workDir, results, loads):
-    args = plan.args
-
+def recorder(name, results, loads):
+    """Where ``name``'s figures go, each logged with the load it was measured at."""
     def record(key, value):
         load = loadAverage()
         results.setdefault(name, {}).setdefault(key, []).append(value)
         loads.setdefault(name, []).append(float(load.split()[0]))
         log("%s: %s = %.3f   (load %s)" % (name, key, value, load))
+    return record
 
+
+def runAll(plan, workDir, results, loads):
+    args = plan.args
+    recorders = {name: recorder(name, results, loads) for name in args.servers}
     mainScenarios = [s for s in args.scenarios if not s.startswith("grow-")]
     if mainScenarios:
-        runMain(name, plan, workDir, mainScenarios, record)
-    # Sessions first, then rows, each on servers of its own.
-    for kind in sorted(plan.growthKinds, key=["sessions", "rows"].index):
-        growthPhase(name, plan, kind, os.path.join(workDir, "grow-" + kind), record)
+        runMainTable(plan, workDir, mainScenarios, recorders)
+    for name in args.servers:
+        # Sessions first, then rows, each on servers of its own.
+        for kind in sorted(plan.growthKinds, key=["sessions", "rows"].index):
+            try:
+                growthPhase(name, plan, kind, os.path.join(workDir, "grow-" + kind),
+                            recorders[name])
+            except Exception as e:
+                log("%s failed: %s" % (name, e))
 
 
-def runMain(name, plan, workDir, mainScenarios, record):
-    """The main table's scenarios, ``--reps`` times, each repetition on a fresh process."""
+def runMainTable(plan, workDir, mainScenarios, recorders):
+    """
+    The main table's scenarios, ``--reps`` times, interleaved: every server
+    is up at once, each scenario of a repetition runs on every server in
+    turn, and the server that goes first rotates. The machine's speed has
+    moved by half within half an hour; run one server after the other and
+    such a change lands on whichever ran last, as a ratio that is not
+    theirs. Interleaved, it reaches every server alike. Each repetition
+    starts on fresh processes: a server that just held thousands of idle
+    sessions is not where the next one started.
+    """
     args = plan.args
-    server = makeServer(name, workDir, args.peers)
-    log("%s: starting" % name)
-    server.start()
-    try:
-        driver.waitReady(server.port)
-        users = plan.mainUsers() + plan.idleUsers()
-        # xmppd keeps its accounts across restarts: all at once. The peers
-        # wipe theirs: each repetition registers what it uses after its restart.
-        register(server, users if server.keepsDataOnRestart else plan.mainUsers(), args.procs)
-        for rep in range(args.reps):
-            if rep > 0:
-                # Each repetition on a fresh process: a server that just held
-                # thousands of idle sessions is not where the next one started.
-                freshProcess(server, plan.mainUsers(), args.procs)
-            for scenario in mainScenarios:
-                profile = None
-                if args.profile and hasattr(server, "startProfile"):
-                    os.makedirs(args.profile, exist_ok=True)
-                    profile = os.path.join(args.profile, "%s-%s-%d.txt" % (name, scenario, rep))
-                for key, value in runScenario(server, scenario, rep, plan, profile):
-                    record(key, value)
-    finally:
+    running = []
+
+    def failed(name, server, error):
+        log("%s failed: %s" % (name, error))
+        running.remove((name, server))
         server.stop()
         log("%s: stopped" % name)
+
+    for name in args.servers:
+        server = makeServer(name, workDir, args.peers)
+        log("%s: starting" % name)
+        running.append((name, server))
+        try:
+            server.start()
+            driver.waitReady(server.port)
+            users = plan.mainUsers() + plan.idleUsers()
+            # xmppd keeps its accounts across restarts: all at once. The peers
+            # wipe theirs: each repetition registers what it uses after its restart.
+            register(server, users if server.keepsDataOnRestart else plan.mainUsers(),
+                     args.procs)
+        except Exception as e:
+            failed(name, server, e)
+    try:
+        turn = 0
+        for rep in range(args.reps):
+            for name, server in list(running) if rep > 0 else ():
+                try:
+                    freshProcess(server, plan.mainUsers(), args.procs)
+                except Exception as e:
+                    failed(name, server, e)
+            for scenario in mainScenarios:
+                first = turn % max(1, len(running))
+                turn += 1
+                for name, server in running[first:] + running[:first]:
+                    others = [other for _n, other in running if other is not server]
+                    try:
+                        runTurn(server, others, scenario, rep, plan, recorders[name])
+                    except Exception as e:
+                        failed(name, server, e)
+    finally:
+        for name, server in running:
+            server.stop()
+            log("%s: stopped" % name)
+
+
+def runTurn(server, others, scenario, rep, plan, record):
+    """
+    ``scenario`` on ``server`` while ``others`` wait: once all of them are
+    quiet, with what the others spent during it logged.
+    """
+    args = plan.args
+    profile = None
+    if args.profile and hasattr(server, "startProfile"):
+        os.makedirs(args.profile, exist_ok=True)
+        profile = os.path.join(args.profile, "%s-%s-%d.txt" % (server.name, scenario, rep))
+    share = waitQuiet([server] + others)
+    if share >= 0.05:
+        log("%s %s: the servers still use %.0f%% of a core; measuring anyway"
+            % (server.name, scenario, 100 * share))
+    before, started = serversCpu(others), time.monotonic()
+    for key, value in runScenario(server, scenario, rep, plan, profile):
+        record(key, value)
+    log("%s %s: the servers waiting their turn used %.1f%% of a core" % (
+        server.name, scenario, 100 * (serversCpu(others) - before) / (time.monotonic() - started)))
+
+
+def serversCpu(servers):
+    """CPU seconds of ``servers``, their own databases included."""
+    return sum(s.cpu() + (s.databaseCpu() or 0) for s in servers)
+
+
+def waitQuiet(servers, budget=0.05, window=0.25, timeout=15):
+    """
+    Wait until ``servers`` together spend less than ``budget`` of a core
+    over ``window`` seconds, or ``timeout`` passes: a server still closing
+    the sessions of the scenario it just ran (their logouts write to its
+    database) would otherwise spend its CPU in the next server's
+    measurement. Returns the share of a core last seen.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        before, started = serversCpu(servers), time.monotonic()
+        time.sleep(window)
+        share = (serversCpu(servers) - before) / (time.monotonic() - started)
+        if share < budget or time.monotonic() > deadline:
+            return share
 
 
 def freshProcess(server, users, procs):
@@ -401,11 +483,7 @@ def main(argv=None):
     loadStart = loadAverage()
     log("load average at start: %s; %d CPUs" % (loadStart, os.cpu_count()))
     try:
-        for name in args.servers:
-            try:
-                runServer(name, plan, workDir, results, loads)
-            except Exception as e:
-                log("%s failed: %s" % (name, e))
+        runAll(plan, workDir, results, loads)
     finally:
         if not args.keep:
             shutil.rmtree(workDir, ignore_errors=True)
