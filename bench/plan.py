@@ -22,7 +22,7 @@ STORE_SHAPES = {"store5x1000": (5, 5, 1000), "store20x500": (20, 50, 500)}
 # --quick: what a default run does at a fraction of its size (options given
 # on the command line still win).
 QUICK = {"reps": 1, "store_scale": 0.2, "max_drain": 1000, "login_seconds": 4,
-         "route_pairs": 20, "route_messages": 200, "idle_sessions": 500,
+         "route_pairs": 20, "route_messages": 200, "route_rounds": 1, "idle_sessions": 500,
          "grow_rows": 100000, "grow_sessions": 1000, "grow_drain": 1000, "grow_reps": 2}
 FILL_SENDERS = 10
 # The growth scenario's stored rows go to this many other accounts.
@@ -74,8 +74,10 @@ class Plan:
         # when it closes (nothing unacknowledged is lost), and on the same
         # accounts they would arrive at the next repetition's login, be
         # counted there and hold its first probe unanswered.
-        self.routePairs = {r: [("a%d.%d" % (r, i), "b%d.%d" % (r, i)) for i in range(a.route_pairs)]
-                           for r in range(a.reps)}
+        # So do the rounds of one repetition.
+        self.routePairs = {(r, k): [("a%d.%d.%d" % (r, k, i), "b%d.%d.%d" % (r, k, i))
+                                    for i in range(a.route_pairs)]
+                           for r in range(a.reps) for k in range(a.route_rounds)}
         # The idle scenario and the growth by sessions share their accounts.
         self.idleSessions = self.sessions("i", a.idle_sessions)
         self.growSessions = self.sessions("i", a.grow_sessions)
