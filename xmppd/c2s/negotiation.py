@@ -12,7 +12,7 @@ import binascii
 import uuid
 
 from twisted.internet import defer
-from twisted.python import log
+from twisted.python import failure, log
 from twisted.words.protocols.jabber import error, xmlstream
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
@@ -281,9 +281,18 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
             except (binascii.Error, ValueError):
                 self.mechanism = None
                 return self.saslFailure(SASLFailure("incorrect-encoding"))
-        d = defer.maybeDeferred(method, data)
-        d.addCallbacks(self.stepDone, self.stepFailed)
-        return d
+        try:
+            outcome = method(data)
+        except Exception:
+            return self.stepFailed(failure.Failure())
+        if isinstance(outcome, defer.Deferred):
+            return outcome.addCallbacks(self.stepDone, self.stepFailed)
+        # Answered at once (SCRAM with cached keys): no Deferred. What the
+        # answer raises is logged, as an errback-less Deferred's would be.
+        try:
+            self.stepDone(outcome)
+        except Exception:
+            log.err(None, "SASL answer failed")
 
     def stepDone(self, result):
         xs = self.xmlstream
