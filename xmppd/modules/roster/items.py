@@ -88,7 +88,7 @@ class RosterHandler(XMPPHandler):
     # Get ---------------------------------------------------------------------
 
     def rosterGet(self, iq, session):
-        cached = RosterRequest.fromElement(iq).version
+        cached = _requestedVersion(iq)
         owner = session.bareJID.full()
         kept = self.rosters.keptRoster(owner)
         if kept is None:
@@ -199,6 +199,17 @@ class RosterHandler(XMPPHandler):
             for child in element.query.elements(NS_ROSTER, "item"):
                 itemElement(child)
             session.send(element)
+
+
+def _requestedVersion(iq):
+    """
+    XEP-0237's ``ver`` of a roster get, or None: all a get says. Wokkel's
+    RosterRequest.fromElement read it by parsing the whole stanza (its
+    addresses, every child, the class's parsers gathered by reflection).
+    """
+    for child in iq.elements(NS_ROSTER, "query"):
+        return child.attributes.get("ver")
+    return None
 
 
 def itemElement(element):
