@@ -236,3 +236,39 @@ def test_a_client_that_resets_during_the_step_leaves_the_workers_idle(tmp_path):
         workers.stopService()
     assert echoed == b"<a/>"
     assert workers.steps > steps
+
+
+class StepThatWaits:
+    """A connection whose step holds its worker until ``release`` is set."""
+
+    def __init__(self, release):
+        self.release = release
+
+    @property
+    def _ssl(self):
+        self.release.wait(10)
+        raise RuntimeError("no TLS here")
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_worker_takes_one_step_waiting_behind_the_one_it_runs():
+    import threading
+    from twisted.internet import defer
+    workers = HandshakeWorkers(1)
+    workers.startService()
+    release = threading.Event()
+    backs = [defer.Deferred(), defer.Deferred()]
+    try:
+        assert workers.tryStep(StepThatWaits(release), backs[0].callback)
+        assert workers.tryStep(StepThatWaits(release), backs[1].callback)
+        # Both places taken: this step would run on the event loop.
+        assert not workers.tryStep(StepThatWaits(release), lambda outcome: None)
+        release.set()
+        outcomes = yield defer.gatherResults(backs)
+        placesFree = workers.idle
+    finally:
+        release.set()
+        workers.stopService()
+    # Each step's failure came back as its outcome, and the places are free.
+    assert [type(outcome).__name__ for outcome in outcomes] == ["Error", "Error"]
+    assert workers.steps == 2 and placesFree == 2

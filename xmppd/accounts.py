@@ -243,6 +243,17 @@ class AccountManager:
             return credentials
         return self._readCredentials(jid, hashName).addCallback(keep)
 
+    def cachedScramCredentials(self, jid, hashName):
+        """
+        ``getScramCredentials``'s answer when the cache has it, else None
+        (the account may still exist): a login of a cached account then
+        needs no Deferred for its keys.
+        """
+        cache = self.credentialsCache
+        if cache is None or hashName not in HASHES:
+            return None
+        return cache.get(jid, hashName)
+
     def _readCredentials(self, jid, hashName):
         d = self.users.getKeys(jid, hashName)
         d.addCallback(lambda keys: None if keys is None else ScramCredentials(*keys))

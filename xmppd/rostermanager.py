@@ -158,14 +158,31 @@ class RosterManager:
 
     # Items -------------------------------------------------------------------
 
-    @defer.inlineCallbacks
     def getRoster(self, owner):
         """Fire ``(version, [RosterItem])`` of ``owner``'s roster, in contact order."""
         if not self.sharesReads:
-            version, rows = yield self.store.getRoster(owner)
-            return version, [rosterItemOf(row) for row in rows]
-        view = yield self._presenceView(owner)
-        return view[1], [rosterItemOf(row) for row in view[2]]
+            return self.store.getRoster(owner).addCallback(
+                lambda result: (result[0], [rosterItemOf(row) for row in result[1]]))
+        view = self._keptView(owner)
+        if view is not None:
+            return defer.succeed(_rosterOfView(view))
+        return self._presenceView(owner).addCallback(_rosterOfView)
+
+    def keptRoster(self, owner):
+        """
+        ``getRoster``'s answer when the kept view has it, else None: a
+        login's roster get is then answered in the same call, without a
+        Deferred or a generator.
+        """
+        view = self._keptView(owner)
+        return None if view is None else _rosterOfView(view)
+
+    def _keptView(self, owner):
+        view = self.presenceViews.get(owner)
+        if view is not None and view[0] == self.changes:
+            self.presenceViews.move_to_end(owner)
+            return view
+        return None
 
     def _presenceView(self, owner):
         """
@@ -173,9 +190,8 @@ class RosterManager:
         the kept view if no roster changed since it was read, else a new
         read, kept unless a change began or ended while it ran.
         """
-        view = self.presenceViews.get(owner)
-        if view is not None and view[0] == self.changes:
-            self.presenceViews.move_to_end(owner)
+        view = self._keptView(owner)
+        if view is not None:
             return defer.succeed(view)
         changes = self.changes
         d = self.store.initialPresenceView(owner)
@@ -238,22 +254,34 @@ class RosterManager:
 
     # The contacts question ------------------------------------------------------------
 
-    @defer.inlineCallbacks
     def contacts(self, owner, initial):
-        """Fire the Contacts of ``owner``; with ``initial``, its pending requests too."""
+        """
+        The Contacts of ``owner`` (with ``initial``, its pending requests
+        too); a Deferred firing them only when the store must be read. A
+        login's initial presence and its logout find what they need kept
+        and go on in the same call.
+        """
         if not initial:
             rows = self.keptRows.get(owner)
-            if rows is None:
-                changes = self.changes
-                _, rows = yield self.store.getRoster(owner)
-                self._keepRows(changes, owner, rows)
-            else:
+            if rows is not None:
                 self.keptRows.move_to_end(owner)
-            return Contacts([row.contact for row in rows if row.subscriptionFrom],
-                            [row.contact for row in rows if row.subscriptionTo])
+                return _contactsOfRows(rows)
+            changes = self.changes
+
+            def read(result):
+                rows = result[1]
+                self._keepRows(changes, owner, rows)
+                return _contactsOfRows(rows)
+            return self.store.getRoster(owner).addCallback(read)
         # One database interaction for all an initial presence asks, if
         # the roster get before it did not read it already.
-        _, _, rows, pending, agreeing = yield self._presenceView(owner)
+        view = self._keptView(owner)
+        if view is not None:
+            return self._initialContacts(view)
+        return self._presenceView(owner).addCallback(self._initialContacts)
+
+    def _initialContacts(self, view):
+        _, _, rows, pending, agreeing = view
         subscribers = [row.contact for row in rows if row.subscriptionFrom]
         publishers = [row.contact for row in rows if row.subscriptionTo]
         isLocal = self.host.isLocalDomain
@@ -286,6 +314,15 @@ class RosterManager:
         """Tell ``to`` that each of ``owner``'s available resources is gone for it."""
         for session in self.availableSessions(owner.userhostJID()):
             routeAsServer(self.host, unavailablePresence(session.jid, to))
+
+
+def _rosterOfView(view):
+    return view[1], [rosterItemOf(row) for row in view[2]]
+
+
+def _contactsOfRows(rows):
+    return Contacts([row.contact for row in rows if row.subscriptionFrom],
+                    [row.contact for row in rows if row.subscriptionTo])
 
 
 def unavailablePresence(sender, to=None):

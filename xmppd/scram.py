@@ -191,7 +191,9 @@ class ScramServer:
         signature = hmac.new(creds.storedKey, authMessage, self.digest).digest()
         if len(proof) != len(signature):
             raise ScramError("not-authorized")
-        clientKey = bytes(a ^ b for a, b in zip(proof, signature))
+        # One XOR of two integers, not a generator step per byte.
+        clientKey = (int.from_bytes(proof, "big") ^ int.from_bytes(signature, "big")).to_bytes(
+            len(signature), "big")
         if not hmac.compare_digest(self.digest(clientKey).digest(), creds.storedKey):
             raise ScramError("not-authorized")
         serverSignature = hmac.new(creds.serverKey, authMessage, self.digest).digest()

@@ -398,15 +398,24 @@ class ChannelBinding:
     ``tls-server-end-point`` (RFC 5929 §4) on any version.
     """
 
+    __slots__ = ("connection", "_types")
+
     def __init__(self, connection):
         self.connection = connection
+        self._types = None
 
     @property
     def types(self):
-        types = ["tls-server-end-point"]
-        if self.connection.get_protocol_version_name() == "TLSv1.3":
-            types.insert(0, "tls-exporter")
-        return types
+        types = self._types
+        if types is None:
+            version = self.connection.get_protocol_version_name()
+            types = ["tls-server-end-point"]
+            if version == "TLSv1.3":
+                types.insert(0, "tls-exporter")
+            if version.startswith("TLS"):
+                # The version is settled once the handshake has chosen it.
+                self._types = types
+        return list(types)
 
     def data(self, kind):
         """The binding's bytes, or None for a type this connection lacks."""

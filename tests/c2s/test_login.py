@@ -32,3 +32,24 @@ async def test_scram_sha256_login_over_starttls_and_chat(xmpp):
     assert received.findtext(q(NS_CLIENT, "body")) == "hi bob"
     await alice.close()
     await bob.close()
+
+
+@asyncioTest
+async def test_each_stream_of_a_login_gets_its_own_random_id(xmpp):
+    alice = await RawClient.connect(xmpp.port)
+    ids = []
+    await alice.open()
+    ids.append(alice.header.get("id"))
+    await alice.starttls()
+    ids.append(alice.header.get("id"))
+    result = await alice.authenticate("alice", "secret-alice")
+    assert result.tag == q(NS_SASL, "success")
+    await alice.open()
+    ids.append(alice.header.get("id"))
+    header = alice.header
+    # RFC 6120 §4.7.3: unique and unpredictable; 64 random bits in hex.
+    assert len(set(ids)) == 3, ids
+    assert all(len(sid) == 16 and int(sid, 16) >= 0 for sid in ids), ids
+    assert header.get("from") == "localhost"
+    assert header.get("version") == "1.0"
+    await alice.close()

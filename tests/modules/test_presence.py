@@ -211,3 +211,21 @@ async def test_slixmpp_client_approves_a_raw_clients_request(xmpp):
         assert bob.client_roster[ALICE]["subscription"] == "both"
     finally:
         bob.disconnect()
+
+
+@asyncioTest
+async def test_initial_presence_goes_out_when_the_roster_cannot_be_read(xmpp, monkeypatch):
+    from twisted.internet import defer
+    store = xmpp.host().storage.roster
+    monkeypatch.setattr(store, "initialPresenceView",
+                        lambda owner: defer.fail(RuntimeError("roster store down")))
+    alice = await login(xmpp, "alice", "pc")
+    # No roster get first: the initial presence has to read the roster,
+    # and without it the resource is available with no contacts.
+    alice.sendRaw("<presence><status>here</status></presence>")
+    reflected = await expectPresence(alice, "alice@localhost/pc", to="alice@localhost/pc")
+    assert reflected.findtext(q(NS_CLIENT, "status")) == "here"
+    assert await alice.roundTrip() == []
+    session = xmpp.host().sessions.get("alice@localhost/pc")
+    assert session is not None and session.available
+    await alice.close()

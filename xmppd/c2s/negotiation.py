@@ -9,16 +9,18 @@ that arrives in the wrong state gets the stream error RFC 6120 names for it.
 
 import base64
 import binascii
+import os
 import uuid
 
 from twisted.internet import defer
-from twisted.python import log
+from twisted.python import failure, log
 from twisted.words.protocols.jabber import error, xmlstream
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 
 from xmppd.c2s.sasl import NS_SASL, SASLFailure, createMechanism, mechanismsFor
 from xmppd.c2s.xmlstream import NS_CLIENT, NS_STREAMS
+from xmppd.jidprep import internJID
 from xmppd.stanzas import NS_SESSION, NS_STANZAS, STANZA_NAMES, stanzaError
 from xmppd.tlstransport import startTLS
 
@@ -57,6 +59,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         self._answerPending = False
         self._heldElements = []
         self._session = None
+        self._binding = None
         self.host = None
 
     @property
@@ -68,6 +71,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
     def session(self, session):
         self._session = session
         if session is not None:
+            self._binding = None
             # Bound or resumed (XEP-0198): the stream is authenticated, and
             # its auth timeout would otherwise wait out its minute in the
             # reactor with its stream, in every idle session.
@@ -82,7 +86,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         if (rootElement.uri, rootElement.name) != (NS_STREAMS, "stream"):
             xs.namespace = NS_CLIENT
             return xs.sendStreamError(error.StreamError("invalid-namespace"))
-        xmlstream.ListenAuthenticator.streamStarted(self, rootElement)
+        _readHeader(xs, rootElement)
         if xs.namespace != NS_CLIENT:
             xs.namespace = NS_CLIENT
             return xs.sendStreamError(error.StreamError("invalid-namespace"))
@@ -93,7 +97,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         if self.host is not None and host != self.host:
             return xs.sendStreamError(error.StreamError("host-unknown"))
         self.host = host
-        xs.thisEntity = JID(host)
+        xs.thisEntity = internJID(host)
         if xs.version < (1, 0):
             return xs.sendStreamError(error.StreamError("unsupported-version"))
         if not self.server.admit(self):
@@ -173,11 +177,18 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         return features
 
     def channelBinding(self):
-        """This stream's TLS channel binding (RFC 9266, RFC 5929), or None."""
+        """
+        This stream's TLS channel binding (RFC 9266, RFC 5929), or None;
+        found once per stream (a login asks four times: two features, the
+        mechanism's check and SCRAM's) and let go at bind.
+        """
         if not self.encrypted:
             return None
-        from xmppd.tls import channelBindingFor
-        return channelBindingFor(self.xmlstream)
+        binding = self._binding
+        if binding is None:
+            from xmppd.tls import channelBindingFor
+            binding = self._binding = channelBindingFor(self.xmlstream)
+        return binding
 
     def mayNegotiateAuth(self):
         return self.encrypted or not self.server.requireEncryption
@@ -281,9 +292,18 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
             except (binascii.Error, ValueError):
                 self.mechanism = None
                 return self.saslFailure(SASLFailure("incorrect-encoding"))
-        d = defer.maybeDeferred(method, data)
-        d.addCallbacks(self.stepDone, self.stepFailed)
-        return d
+        try:
+            outcome = method(data)
+        except Exception:
+            return self.stepFailed(failure.Failure())
+        if isinstance(outcome, defer.Deferred):
+            return outcome.addCallbacks(self.stepDone, self.stepFailed)
+        # Answered at once (SCRAM with cached keys): no Deferred. What the
+        # answer raises is logged, as an errback-less Deferred's would be.
+        try:
+            self.stepDone(outcome)
+        except Exception:
+            log.err(None, "SASL answer failed")
 
     def stepDone(self, result):
         xs = self.xmlstream
@@ -393,6 +413,33 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         reply.addElement((NS_BIND, "bind")).addElement("jid", content=full.full())
         xs.send(reply)
         self.server.resourceBound(self.session)
+
+
+def _readHeader(xs, rootElement):
+    """
+    What Twisted's ListenAuthenticator.streamStarted reads from a stream
+    header, in one frame: the version (the lower of the two, RFC 6120
+    §4.7.5), the default namespace, the addressed entity, the prefixes, and
+    a new stream id of 64 random bits, as Twisted makes it but with
+    ``os.urandom`` asked directly (a login starts three streams).
+    """
+    attributes = rootElement.attributes
+    version = attributes.get("version")
+    if version is None:
+        version = (0, 0)
+    else:
+        parts = version.split(".")
+        try:
+            version = (int(parts[0]), int(parts[1]))
+        except (IndexError, ValueError):
+            version = (0, 0)
+    xs.version = min(xs.version, version)
+    xs.namespace = rootElement.defaultUri
+    to = attributes.get("to")
+    if to is not None:
+        xs.thisEntity = internJID(to)
+    xs.prefixes = {uri: prefix for prefix, uri in rootElement.localPrefixes.items()}
+    xs.sid = os.urandom(8).hex()
 
 
 def _onlyChild(stanza):

@@ -2,8 +2,10 @@
 Server-side SASL mechanisms for c2s streams (RFC 6120 §6, RFC 4616, RFC 5802).
 
 A mechanism is a small object driven by the negotiator: ``start(initial)``
-and ``respond(data)`` return Deferreds firing ``("challenge", bytes)``,
-``("success", bytes-or-None, username)``, or failing with SASLFailure.
+and ``respond(data)`` answer ``("challenge", bytes)`` or ``("success",
+bytes-or-None, username)``, or raise SASLFailure; either may instead return
+a Deferred of that answer when it must wait (for the account's keys, for
+PBKDF2 on a thread). A SCRAM login of a cached account waits for nothing.
 """
 
 import hmac
@@ -56,11 +58,14 @@ class ScramMechanism:
         def lookup(username):
             return accounts.getScramCredentials(username + "@" + host, hashName)
 
+        def cached(username):
+            return accounts.cachedScramCredentials(username + "@" + host, hashName)
+
         self._lookup = lookup
+        self._cached = cached
         self.scram = ScramServer(hashName, lookup, secret, channelBinding, plus)
         self.step = 0
 
-    @defer.inlineCallbacks
     def start(self, initial):
         if initial is None:
             return ("challenge", b"")
@@ -76,9 +81,14 @@ class ScramMechanism:
         if authzid and authzid not in (raw, self.username, "%s@%s" % (self.username, self.host)):
             # Acting as someone else (proxy authorisation) is not offered.
             raise SASLFailure("invalid-authzid")
-        credentials = None
-        if self.username is not None:
-            credentials = yield self._lookup(self.username)
+        if self.username is None:
+            return self._serverFirst(None)
+        credentials = self._cached(self.username)
+        if credentials is not None:
+            return self._serverFirst(credentials)
+        return self._lookup(self.username).addCallback(self._serverFirst)
+
+    def _serverFirst(self, credentials):
         self.step = 1
         return ("challenge", self.scram.serverFirst(credentials, self.username))
 
@@ -90,9 +100,9 @@ class ScramMechanism:
             try:
                 final = self.scram.verifyClientFinal(data)
             except ScramError as e:
-                return defer.fail(SASLFailure(e.condition, e.text))
-            return defer.succeed(("success", final, self.username))
-        return defer.fail(SASLFailure("malformed-request"))
+                raise SASLFailure(e.condition, e.text)
+            return ("success", final, self.username)
+        raise SASLFailure("malformed-request")
 
 
 class PlainMechanism:

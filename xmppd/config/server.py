@@ -152,7 +152,7 @@ TLS = Schema(
                "PEM certificate (chain) file; empty = a self-signed one in data_dir."),
         Option("private_key", "str", "",
                "PEM private key file; empty = in the certificate file or generated."),
-        Option("handshake_threads", "int", 1,
+        Option("handshake_threads", "int", 2,
                "Threads that run the costly step of a TLS handshake beside the event"
                " loop, on another core (0 = all on the event loop).",
                minimum=0, maximum=64),

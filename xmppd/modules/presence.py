@@ -46,7 +46,7 @@ Events fired on the host:
 """
 
 from twisted.internet import defer
-from twisted.python import log
+from twisted.python import failure, log
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 from wokkel.subprotocols import XMPPHandler
@@ -113,10 +113,14 @@ class PresenceHandler(XMPPHandler):
             return
         routeAsServer(self.host, presence)
 
-    @defer.inlineCallbacks
     def broadcastAvailable(self, session, presence):
         initial = not session.available
-        contacts = yield self.contacts(session.bareJID.full(), initial)
+        contacts = self.contacts(session.bareJID.full(), initial)
+        if isinstance(contacts, defer.Deferred):
+            return contacts.addCallback(self._broadcastAvailable, session, presence, initial)
+        self._broadcastAvailable(contacts, session, presence, initial)
+
+    def _broadcastAvailable(self, contacts, session, presence, initial):
         if session.closed:
             return
         oldPriority = session.priority
@@ -188,9 +192,13 @@ class PresenceHandler(XMPPHandler):
         self.host.events.fire(RESOURCE_UNAVAILABLE, session)
         return directed
 
-    @defer.inlineCallbacks
     def tellContactsUnavailable(self, session, presence, directed):
-        contacts = yield self.contacts(session.bareJID.full(), False)
+        contacts = self.contacts(session.bareJID.full(), False)
+        if isinstance(contacts, defer.Deferred):
+            return contacts.addCallback(self._tellContactsUnavailable, presence, directed)
+        self._tellContactsUnavailable(contacts, presence, directed)
+
+    def _tellContactsUnavailable(self, contacts, presence, directed):
         told = set()
         for contact in contacts.subscribers:
             self.sendCopy(presence, contact)
@@ -250,19 +258,33 @@ class PresenceHandler(XMPPHandler):
     # Helpers -------------------------------------------------------------------
 
     def inQueue(self, account, fn, *args):
-        d = self.rosters.lanes.run(account, fn, *args)
-        d.addErrback(log.err, "presence handling for %s failed" % (account,))
-        return d
+        """
+        ``fn(*args)`` in the account's lane; at once on an idle lane, so
+        that a job the kept roster answers costs no Deferred.
+        """
+        outcome = self.rosters.lanes.runNow(account, fn, *args)
+        if isinstance(outcome, defer.Deferred):
+            outcome.addErrback(log.err, "presence handling for %s failed" % (account,))
+        elif isinstance(outcome, failure.Failure):
+            log.err(outcome, "presence handling for %s failed" % (account,))
+        return outcome
 
     def contacts(self, owner, initial):
-        d = defer.maybeDeferred(self.host.events.fire, PRESENCE_CONTACTS, owner, initial)
+        """
+        The roster's Contacts of ``owner``, or a Deferred firing them when
+        the roster module has to read them first.
+        """
+        contacts = self.host.events.fire(PRESENCE_CONTACTS, owner, initial)
+        if contacts is None:
+            return Contacts()
+        if not isinstance(contacts, defer.Deferred):
+            return contacts
 
         def failed(reason):
             # Better available without contacts than never available at all.
             log.err(reason, "could not read the contacts of %s" % (owner,))
             return None
 
-        d.addErrback(failed)
-        d.addCallback(lambda contacts: contacts if contacts is not None else Contacts())
-        return d
-
+        contacts.addErrback(failed)
+        contacts.addCallback(lambda found: found if found is not None else Contacts())
+        return contacts
