@@ -149,7 +149,20 @@ class Session(AckRequests):
             # acknowledgement could keep both waiting.
             self._held.append(stanza)
             return True
-        self.write(stanza)
+        # What write does, in this frame: every routed stanza comes here.
+        # The class asked, not the stanza: isinstance(element, str) reads
+        # the element's __class__, a slow read on a domish Element.
+        message = issubclass(type(stanza), str) or stanza.name == "message"
+        acks = self.acks
+        sm = self.streamManagement
+        acks.wrote(stanza, None, message or sm is not None)
+        if self.stream is not None:
+            self.stream.send(stanza)
+        limit = sm.maxUnacked if sm is not None else self.manager.server.maxUnacknowledged
+        if len(acks.unacked) > limit:
+            self._checkUnacked(False)
+        elif message and not self._ackRequested:
+            self._askForAckSoon()
         return True
 
     def write(self, stanza, rowId=None):
