@@ -166,7 +166,9 @@ class XMPPServer:
             to = attributes["to"] = session.bareJID.full()
         # Modules see what a client sends before it is routed: blocking
         # refuses it, carbons copy it to the sender's other resources.
-        if session.host.events.fire(CLIENT_OUTBOUND_EVENT, session, stanza) is not None:
+        events = session.host.events
+        if CLIENT_OUTBOUND_EVENT in events.handlers and events.fire(
+                CLIENT_OUTBOUND_EVENT, session, stanza) is not None:
             return
         if name == "presence" and JID(to).host not in self.hosts:
             # Presence to another domain is the sender's host's business
