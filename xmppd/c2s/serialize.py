@@ -10,6 +10,10 @@ with payloads in their own ``xmlns``), attributes unqualified but for
 ``xml:lang``; for those, ``toXml`` writes the same text directly, and
 for anything else (a prefixed element, a namespace declared by prefix, an
 attribute of another namespace) it hands the whole stanza to domish.
+
+What a client stream writes goes through ``toBytes``: a message that
+another client sent, unchanged since it was parsed, is written from the
+text it arrived in (with the server's ``from``) and not serialised at all.
 """
 
 from twisted.words.xish.domish import SerializedXML, escapeToXml
