@@ -156,8 +156,15 @@ class StanzaDispatcher(utility.EventDispatcher):
     def dispatch(self, obj, event=None):
         if event is not None:
             return utility.EventDispatcher.dispatch(self, obj, event)
-        name = obj.name
-        kind = obj.attributes.get("type")
+        # One slow read of the element (domish's __getattr__), not two.
+        try:
+            fields = obj.__dict__
+            name = fields["name"]
+            kind = fields["attributes"].get("type")
+        except (AttributeError, KeyError):
+            # An element that keeps its name or attributes elsewhere.
+            name = obj.name
+            kind = obj.attributes.get("type")
         # _observersFor's answer for a name and type seen before, without
         # its call: every stanza a host receives comes here.
         observers = self._candidates.get((name, kind))

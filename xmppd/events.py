@@ -52,7 +52,9 @@ class EventBus:
         # name -> the handlers in calling order, a tuple replaced (never
         # changed in place) on hook and unhook: a handler that hooks or
         # unhooks while the event runs changes the next firing, not this one.
-        self._handlers = {}
+        # Only events with a handler are here: a firer on the path of every
+        # message asks ``name in events.handlers`` before it calls ``fire``.
+        self.handlers = {}
         self._hooked = {}
         # name -> the handlers hooked but suspended (skipped for now).
         self._suspended = {}
@@ -106,14 +108,14 @@ class EventBus:
         suspended = self._suspended.get(name, ())
         handlers = tuple(h for _, _, h in self._hooked.get(name, ()) if h not in suspended)
         if handlers:
-            self._handlers[name] = handlers
+            self.handlers[name] = handlers
         else:
             # An event nobody hooks costs its firer one dictionary miss.
-            self._handlers.pop(name, None)
+            self.handlers.pop(name, None)
 
     def fire(self, name, *args):
         """Run the handlers in order; return the first non-None result."""
-        handlers = self._handlers.get(name)
+        handlers = self.handlers.get(name)
         if handlers is None:
             return None
         for handler in handlers:

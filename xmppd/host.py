@@ -191,8 +191,11 @@ class Host(InternalComponent):
     def receive(self, stanza):
         if not isinstance(stanza, domish.Element):
             return
-        stanza.handled = False
-        to = stanza.attributes.get("to") if stanza.name == "iq" else None
+        # The element's fields read once: its attribute reads take
+        # CPython's slow path (domish's __getattr__).
+        fields = stanza.__dict__
+        fields["handled"] = False
+        to = fields["attributes"].get("to") if fields["name"] == "iq" else None
         if to is not None:
             to = JID(to)
             if to.user and to.resource:

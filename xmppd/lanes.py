@@ -47,6 +47,9 @@ class Lanes:
         # An empty queue and a fresh job state and result for runNow's
         # next lane (see there).
         self._spare = None
+        # A lane with a pump of its own (the cluster's takes the account's
+        # lock first) is always pumped: runNow runs nothing inline there.
+        self._runsInline = type(self)._pump is Lanes._pump
 
     def run(self, key, job, *args):
         """Fire with ``job(*args)``'s result once every earlier job for ``key`` is done."""
@@ -68,9 +71,7 @@ class Lanes:
         ``key`` while it runs waits for it.
         """
         queues = self._queues
-        if key in queues or type(self)._pump is not Lanes._pump:
-            # A lane with a pump of its own (the cluster's takes the
-            # account's lock first) is always pumped.
+        if key in queues or not self._runsInline:
             return self.runOverlapping(key, job, *args)
         # What _pump and the first turn of _pumpLoop do for this job, in
         # one frame: nearly every live message comes this way. The job's
@@ -99,7 +100,7 @@ class Lanes:
         except BaseException:
             outcome = failure.Failure()
         else:
-            if type(outcome) is CoroutineType:
+            if outcome is not None and type(outcome) is CoroutineType:
                 outcome = defer.Deferred.fromCoroutine(outcome)
         if not state.gone and (outcome is None or not isinstance(outcome, defer.Deferred)):
             # _done and _settle for a job that finished at once without
@@ -320,11 +321,15 @@ class _Pending:
 
 
 class _JobState:
-    calling = True
-    finished = False
-    outcome = None
-    gone = False
-    result = None
+    # Slots: read by runNow for every live message.
+    __slots__ = ("calling", "finished", "outcome", "gone", "result")
+
+    def __init__(self):
+        self.calling = True
+        self.finished = False
+        self.outcome = None
+        self.gone = False
+        self.result = None
 
 
 class _Overlapping:

@@ -82,26 +82,17 @@ class Routing:
 _newRouting = object.__new__
 
 
-def _delivery(sessions):
-    """
-    Routing(DELIVER, sessions) for a list of sessions made for this message
-    (one per routed message): no __init__ frame, no copy of the list.
-    """
-    routing = _newRouting(Routing)
-    routing.verdict = DELIVER
-    routing.sessions = sessions
-    routing.bare = None
-    return routing
-
-
-def route(sessions, message):
+def route(sessions, message, attributes=None, account=None):
     """
     The one place that applies RFC 6121 §8.5 to a message; the router acts
     on it and AMP evaluates its rules against it (XEP-0079 §2.2.2).
+    ``attributes`` and ``account`` (the bare JID of its ``to``, a string)
+    are the message's own, when the caller has them already.
     """
+    if attributes is None:
+        attributes = message.attributes
     # Shared, memoised JIDs: each message would otherwise parse its 'to'
     # into a new JID at every step of its way.
-    attributes = message.attributes
     to = internJID(attributes["to"])
     kind = attributes.get("type", "normal")
     if not to.user:
@@ -116,13 +107,21 @@ def route(sessions, message):
             return Routing(BOUNCE)
     if kind == "error":
         return Routing(DROP)
-    bare = to.userhostJID()
-    found = targets(sessions, bare, kind)
+    if kind == "headline" or kind == "groupchat":
+        found = sessions.availableResources(account or to.userhost())
+    else:
+        found = sessions.highestPriorityResources(account or to.userhost())
     if found:
         if kind == "groupchat":
             return Routing(BOUNCE)
-        return _delivery(found)
-    return Routing(OFFLINE, bare=bare)
+        # Routing(DELIVER, found) without its __init__ frame or a copy of
+        # the list, made for this message: one per routed message.
+        routing = _newRouting(Routing)
+        routing.verdict = DELIVER
+        routing.sessions = found
+        routing.bare = None
+        return routing
+    return Routing(OFFLINE, bare=to.userhostJID())
 
 
 def targets(sessions, bare, kind):
@@ -149,28 +148,34 @@ class MessageRouter(XMPPHandler):
         XMPPHandler.connectionLost(self, reason)
 
     def onMessage(self, message):
-        if getattr(message, "handled", False):
+        # The element's fields read once (a domish element's attribute reads
+        # take CPython's slow path); ``handled``, ``handling`` are the
+        # router's notes on it, not XML.
+        fields = message.__dict__
+        if fields.get("handled"):
             return
-        message.handled = True
-        account = preparedForms(message.attributes["to"])[1]
-        outcome = self.host.server.pipeline.runNow(account, self.routeNow, message)
+        fields["handled"] = True
+        attributes = fields["attributes"]
+        account = preparedForms(attributes["to"])[1]
+        outcome = self.host.server.pipeline.runNow(
+            account, self.routeNow, message, attributes, account)
         if outcome is None:
             # Routed at once (a live delivery to an idle lane): handled now.
-            message.handling = None
+            fields["handling"] = None
             return
         if isinstance(outcome, defer.Deferred):
             if outcome.called and not isinstance(outcome.result, Failure):
                 # Routed already: no callback to run on a fired Deferred.
-                message.handling = None
+                fields["handling"] = None
                 return
             outcome.addErrback(self._failed, message)
             # The sender's session counts the message handled (XEP-0198's
             # h, the intake bound) when this fires: delivered, stored or
             # bounced.
-            message.handling = outcome
+            fields["handling"] = outcome
             return
         # Routed at once (a live delivery to an idle lane): handled now.
-        message.handling = None
+        fields["handling"] = None
         if isinstance(outcome, Failure):
             self._failed(outcome, message)
 
@@ -178,15 +183,17 @@ class MessageRouter(XMPPHandler):
         log.err(failure, "message routing failed")
         self.host.bounce(message, "internal-server-error", "wait")
 
-    def routeNow(self, message):
+    def routeNow(self, message, attributes=None, account=None):
         host = self.host
-        if host.events.fire(INBOUND_EVENT, message) is not None:
+        events = host.events
+        handlers = events.handlers
+        if INBOUND_EVENT in handlers and events.fire(INBOUND_EVENT, message) is not None:
             # Taken before any routing (a sender the recipient blocked).
             return None
-        routing = route(host.server.sessions, message)
+        routing = route(host.server.sessions, message, attributes, account)
         verdict = routing.verdict
-        if (verdict == DELIVER or verdict == BOUNCE) and host.events.fire(
-                ROUTE_EVENT, message, routing) is not None:
+        if (verdict == DELIVER or verdict == BOUNCE) and ROUTE_EVENT in handlers and (
+                events.fire(ROUTE_EVENT, message, routing) is not None):
             # Taken (AMP's rules, XEP-0079 §2.2.2).
             return None
         if verdict == DELIVER:

@@ -32,8 +32,12 @@ class ServerRouter(Router):
     """
 
     def route(self, stanza):
+        return self.routeTo(stanza, stanza.attributes["to"])
+
+    def routeTo(self, stanza, to):
+        """``route``, for a stanza whose ``to`` the caller has read already."""
         # Shared and memoised: every stanza that crosses the router asks.
-        destination = internJID(stanza.attributes["to"]).host
+        destination = internJID(to).host
         route = self.routes.get(destination)
         if route is None:
             route = self.routes.get(None)
@@ -148,25 +152,28 @@ class XMPPServer:
     def resourceBound(self, session):
         session.host.resourceBound(session)
 
-    def routeFromClient(self, stanza, session):
+    def routeFromClient(self, stanza, session, name, attributes):
         """
-        Route a checked, stamped stanza from a client. A stanza without ``to``
-        is for the sender's own account (RFC 6120 §10.3), except presence,
-        where no ``to`` means a broadcast that the sender's host handles.
+        Route a checked, stamped stanza from a client (``name`` and
+        ``attributes`` are its own). A stanza without ``to`` is for the
+        sender's own account (RFC 6120 §10.3), except presence, where no
+        ``to`` means a broadcast that the sender's host handles.
         """
-        attributes = stanza.attributes
-        if not attributes.get("to"):
-            if stanza.name == "presence":
+        to = attributes.get("to")
+        if not to:
+            if name == "presence":
                 return session.host.receive(stanza)
-            attributes["to"] = session.bareJID.full()
+            to = attributes["to"] = session.bareJID.full()
         # Modules see what a client sends before it is routed: blocking
         # refuses it, carbons copy it to the sender's other resources.
-        if session.host.events.fire(CLIENT_OUTBOUND_EVENT, session, stanza) is not None:
+        events = session.host.events
+        if CLIENT_OUTBOUND_EVENT in events.handlers and events.fire(
+                CLIENT_OUTBOUND_EVENT, session, stanza) is not None:
             return
-        if stanza.name == "presence" and JID(attributes["to"]).host not in self.hosts:
+        if name == "presence" and JID(to).host not in self.hosts:
             # Presence to another domain is the sender's host's business
             # first (RFC 6121 §3.1.2, §4.6: roster state, directed presence);
             # the host routes it on when done. A local recipient's host
             # does that itself, seeing the sender's session.
             return session.host.receive(stanza)
-        self.router.route(stanza)
+        self.router.routeTo(stanza, to)

@@ -99,12 +99,17 @@ class SessionManager:
 
     def availableResources(self, bareJID):
         """Sessions that count as online for delivery: available, priority ≥ 0."""
-        # A loop, not a comprehension: on CPython 3.11 that is a function
-        # call of its own, for every message routed.
+        if not isinstance(bareJID, str):
+            bareJID = bareJID.userhost()
+        # ``resources`` read in place, and a loop, not a comprehension (on
+        # CPython 3.11 that is a function call of its own): for every
+        # message routed. (A cluster's manager has its own.)
         found = []
-        for session in self.resources(bareJID):
-            if session.available and session.priority >= 0:
-                found.append(session)
+        resources = self.accounts.get(bareJID)
+        if resources:
+            for session in resources.values():
+                if session.available and session.priority >= 0:
+                    found.append(session)
         return found
 
     def highestPriorityResources(self, bareJID):

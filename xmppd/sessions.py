@@ -149,7 +149,20 @@ class Session(AckRequests):
             # acknowledgement could keep both waiting.
             self._held.append(stanza)
             return True
-        self.write(stanza)
+        # What write does, in this frame: every routed stanza comes here.
+        # The class asked, not the stanza: isinstance(element, str) reads
+        # the element's __class__, a slow read on a domish Element.
+        message = issubclass(type(stanza), str) or stanza.name == "message"
+        acks = self.acks
+        sm = self.streamManagement
+        acks.wrote(stanza, None, message or sm is not None)
+        if self.stream is not None:
+            self.stream.send(stanza)
+        limit = sm.maxUnacked if sm is not None else self.manager.server.maxUnacknowledged
+        if len(acks.unacked) > limit:
+            self._checkUnacked(False)
+        elif message and not self._ackRequested:
+            self._askForAckSoon()
         return True
 
     def write(self, stanza, rowId=None):
@@ -350,13 +363,17 @@ class Session(AckRequests):
 
     def receivedFromClient(self, stanza):
         """Check and stamp a stanza from this client, then route it (RFC 6120 §8)."""
-        if stanza.uri != NS_CLIENT:
-            if stanza.name in STANZA_NAMES:
+        # The element's fields read once: every attribute read of a domish
+        # element takes CPython's slow path (its __getattr__).
+        fields = stanza.__dict__
+        name = fields["name"]
+        if fields["uri"] != NS_CLIENT:
+            if name in STANZA_NAMES:
                 return self.sendStreamError("invalid-namespace")
             return self.sendStreamError("unsupported-stanza-type")
-        if stanza.name not in STANZA_NAMES:
+        if name not in STANZA_NAMES:
             return self.sendStreamError("unsupported-stanza-type")
-        attributes = stanza.attributes
+        attributes = fields["attributes"]
         sender = attributes.get("from")
         if sender is not None:
             try:
@@ -367,11 +384,11 @@ class Session(AckRequests):
                 return self.sendStreamError("invalid-from")
         self.received += 1
         number = self.received
-        isIQ = stanza.name == "iq"
+        isIQ = name == "iq"
         if isIQ and self._probeAnswered(stanza):
             return self._handledNow(number)
         attributes["from"] = self.fullJID
-        problem = checkStanza(stanza)
+        problem = checkStanza(stanza, name, attributes)
         if problem is not None:
             if attributes.get("type") != "error":
                 self.writeReply(stanzaError(stanza, *problem))
@@ -381,12 +398,12 @@ class Session(AckRequests):
             self.writeReply(toResponse(stanza, "result"))
             return self._handledNow(number)
         try:
-            self.manager.server.routeFromClient(stanza, self)
+            self.manager.server.routeFromClient(stanza, self, name, attributes)
         except Exception:
             log.err(None, "routing a stanza from %s failed" % self.jid.full())
         # Set by the router on a message; read from the element's own
         # attributes, never its children (a <handling/> child would do).
-        handling = stanza.__dict__.get("handling")
+        handling = fields.get("handling")
         if handling is None or handling.called:
             if number == self.handled + 1 and self._handledAhead is None and not self._paused:
                 # _handledNow's whole work when nothing is out of order or held.

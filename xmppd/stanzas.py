@@ -184,9 +184,11 @@ def isLegacySessionRequest(stanza):
     return child is not None and (child.uri, child.name) == (NS_SESSION, "session")
 
 
-def checkStanza(stanza):
-    """An RFC 6120 §8.3.3 (condition, type, text) for a bad stanza, or None."""
-    attributes = stanza.attributes
+def checkStanza(stanza, name, attributes):
+    """
+    An RFC 6120 §8.3.3 (condition, type, text) for a bad stanza, or None;
+    ``name`` and ``attributes`` are the stanza's own, read once by its session.
+    """
     kind = attributes.get("type")
     to = attributes.get("to")
     if to is not None:
@@ -198,7 +200,6 @@ def checkStanza(stanza):
             attributes["to"] = preparedForms(to)[0]
         except (InvalidFormat, UnicodeError, ValueError):
             return ("jid-malformed", "modify", "invalid 'to' address")
-    name = stanza.name
     if name == "message":
         if kind is not None and kind not in MESSAGE_TYPES:
             return ("bad-request", "modify", "unknown message type")

@@ -51,6 +51,34 @@ async def test_bare_jid_chat_goes_to_highest_priority_resources(xmpp):
 
 
 @asyncioTest
+async def test_a_message_arrives_as_its_sender_wrote_it_with_the_server_from(xmpp):
+    bob = await online(xmpp, "bob", "b")
+    alice = await online(xmpp, "alice", "a")
+    # Written the way the server would not write it (double quotes, entities,
+    # CDATA, whitespace), so that what arrives comes from the sender's text.
+    alice.sendRaw("<message to=\"bob@localhost\" type='chat' id='w1' xml:lang='en'>\n"
+                  " <body>it&apos;s &#x263A; &amp; <![CDATA[<b>]]></body>"
+                  "<active xmlns=\"http://jabber.org/protocol/chatstates\"/></message>")
+    received = await nextMessage(bob)
+    assert received.get("from") == "alice@localhost/a"
+    assert received.get("to") == "bob@localhost" and received.get("id") == "w1"
+    assert received.get("{http://www.w3.org/XML/1998/namespace}lang") == "en"
+    assert body(received) == "it's \u263a & <b>"
+    assert [child.tag for child in received] == [
+        q(NS_CLIENT, "body"), "{http://jabber.org/protocol/chatstates}active"]
+
+
+@asyncioTest
+async def test_a_message_to_an_unprepared_address_arrives_with_the_prepared_one(xmpp):
+    bob = await online(xmpp, "bob", "b")
+    alice = await online(xmpp, "alice", "a")
+    alice.sendRaw("<message to='Bob@LocalHost' type='chat' id='p1'><body>hi</body></message>")
+    received = await nextMessage(bob)
+    assert received.get("to") == "bob@localhost" and body(received) == "hi"
+    assert received.get("from") == "alice@localhost/a"
+
+
+@asyncioTest
 async def test_headline_to_bare_jid_goes_to_every_available_resource(xmpp):
     first = await online(xmpp, "bob", "one", 0)
     second = await online(xmpp, "bob", "two", 3)

@@ -9,6 +9,7 @@ the test shows exactly what alice and bob receive (``roundTrip`` proves
 that nothing else arrived).
 """
 
+import gc
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -419,3 +420,30 @@ async def test_message_to_an_account_that_does_not_exist_is_deliver_none(world):
     assert bounce.get("type") == "error" and bounce.get("id") == "amp1"
     assert stanzaErrorCondition(bounce) == ("cancel", "service-unavailable")
     assert await alice.roundTrip() == []
+
+
+def _ampHooks(host):
+    """The AMP handlers that routing's two events call now."""
+    return [handler for name in ("message/route", "message/offline")
+            for handler in host.events.handlers.get(name, ())
+            if type(getattr(handler, "__self__", None)).__name__ == "AmpHandler"]
+
+
+@asyncioTest
+async def test_routing_asks_amp_only_while_a_message_with_rules_exists(world):
+    alice = await world.connect("alice", "laptop")
+    bob = await world.connect("bob", "phone")
+    host = world.host()
+    assert _ampHooks(host) == []
+    alice.sendRaw("<message to='bob@localhost' id='p1'><body>plain</body></message>")
+    assertMessage(await bob.expect(), "plain", id="p1")
+    alert = rule("alert", "deliver", "direct")
+    alice.sendRaw(ampMessage("bob@localhost", [alert]))
+    # Its rules were evaluated when routing acted on it: the alert fired.
+    assertAmpReply(await alice.expect(), "alert", alert)
+    assert await bob.roundTrip() == [], "alert drops the message"
+    # Dropped and gone: routing no longer asks AMP.
+    gc.collect()
+    assert _ampHooks(host) == []
+    alice.sendRaw(ampMessage("bob@localhost", [alert], id="amp2"))
+    assertAmpReply(await alice.expect(), "alert", alert, id="amp2")

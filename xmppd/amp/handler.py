@@ -19,6 +19,7 @@ A row delivered in time is deleted on delivery and never reaches the sweep.
 """
 
 import time
+import weakref
 
 from twisted.internet import defer
 from twisted.python import log
@@ -64,12 +65,41 @@ class AmpHandler(XMPPHandler):
         self.host = host
         self.clock = clock
         host.addDiscoFeature(NS_AMP)
+        # Weak references to the messages whose rules wait for routing to
+        # act (see _noteRules).
+        self._withRules = set()
 
     def connectionInitialized(self):
+        events = self.host.events
         self.xmlstream.addObserver(AMP_MESSAGE, self.onMessage, PRIORITY)
-        self.host.events.hook(MESSAGE_ROUTE, self.onRoute, PRIORITY)
-        self.host.events.hook(MESSAGE_OFFLINE, self.onOffline, PRIORITY)
-        self.host.events.hook(OFFLINE_EXPIRED, self.onExpired)
+        events.hook(MESSAGE_ROUTE, self.onRoute, PRIORITY)
+        events.hook(MESSAGE_OFFLINE, self.onOffline, PRIORITY)
+        events.hook(OFFLINE_EXPIRED, self.onExpired)
+        # Until a message carries rules, routing has nothing to ask us.
+        events.suspend(MESSAGE_ROUTE, self.onRoute)
+        events.suspend(MESSAGE_OFFLINE, self.onOffline)
+
+    def _noteRules(self, message, request):
+        """
+        Note ``request`` on ``message`` for onRoute and onOffline, which are
+        hooked only while some message has rules: for any other they do
+        nothing, and every message routed would otherwise pay for asking.
+        The rules live as long as the message (an annotation), so they are
+        unhooked again once the last message noted is gone.
+        """
+        if not self._withRules:
+            events = self.host.events
+            events.resume(MESSAGE_ROUTE, self.onRoute)
+            events.resume(MESSAGE_OFFLINE, self.onOffline)
+        self._withRules.add(weakref.ref(message, self._messageGone))
+        annotate(message, REQUEST, request)
+
+    def _messageGone(self, reference):
+        self._withRules.discard(reference)
+        if not self._withRules:
+            events = self.host.events
+            events.suspend(MESSAGE_ROUTE, self.onRoute)
+            events.suspend(MESSAGE_OFFLINE, self.onOffline)
 
     def now(self):
         """
@@ -100,7 +130,7 @@ class AmpHandler(XMPPHandler):
             self.host.send(invalid.toResponse(message))
             return
         # Evaluated when routing acts on it: onRoute, or onOffline.
-        annotate(message, REQUEST, request)
+        self._noteRules(message, request)
         expiresAt = request.expiresAt()
         if expiresAt is not None:
             # Never delivered after expire-at (§3.3.2), even from storage.

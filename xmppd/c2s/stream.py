@@ -13,7 +13,7 @@ from twisted.words.xish import domish
 from zope.interface import implementer
 
 from xmppd.c2s.negotiation import C2SNegotiator
-from xmppd.c2s.serialize import toXml
+from xmppd.c2s.serialize import toBytes
 from xmppd.c2s.xmlstream import HardenedXmlStream
 
 # Received data is parsed in slices this large, so that a paused intake
@@ -118,6 +118,8 @@ class ClientStream(HardenedXmlStream):
     # This class's own attributes in slots: added to Twisted's XmlStream's,
     # they overflowed CPython's shared-key instance dict (about 30 names)
     # into a 1.5 KiB dict of its own in every connection.
+    keepsStanzaText = True
+
     __slots__ = ("readGate", "peerAddress", "lastActivity", "_authTimer", "_idleTimer",
                  "_pingSentAt", "_abortTimer", "_handshakeTimer", "_rateTimer",
                  "_rateLogged", "_unparsed", "_intakeHeld", "_output")
@@ -159,7 +161,7 @@ class ClientStream(HardenedXmlStream):
         if self._output is None:
             return HardenedXmlStream.send(self, obj)
         if isinstance(obj, domish.Element):
-            obj = toXml(obj, self.namespace, self.prefixes)
+            obj = toBytes(obj, self.namespace, self.prefixes)
         elif domish.IElement.providedBy(obj):
             obj = obj.toXml(prefixes=self.prefixes, defaultUri=self.namespace,
                             prefixesInScope=list(self.prefixes.values()))

@@ -28,6 +28,10 @@ from twisted.words.xish import xmlstream as xish
 
 NS_STREAMS = xmlstream.NS_STREAMS
 NS_CLIENT = "jabber:client"
+NS_XML = "http://www.w3.org/XML/1998/namespace"
+# What a client's stream header declares by prefix, nothing else: the
+# stream's own namespace, as on every stream the server writes.
+PLAIN_ROOT_PREFIXES = {"stream": NS_STREAMS}
 STREAM_ERROR_QUERY = "/error[@xmlns='%s']" % NS_STREAMS
 
 
@@ -62,6 +66,11 @@ _newElement = object.__new__
 MAX_SPLIT_NAMES = 1024
 _splitNames = {}
 _weakReference = weakref.ref
+# A message's start tag up to its attributes (where the server's ``from``
+# goes), and its end tag as nearly every client writes it.
+MESSAGE_OPENING = b"<message"
+MESSAGE_END = b"</message>"
+_OPENING_LENGTH, _END_LENGTH = len(MESSAGE_OPENING), len(MESSAGE_END)
 
 
 class ParsedElement(domish.Element):
@@ -89,6 +98,53 @@ class ParsedElement(domish.Element):
     @parent.setter
     def parent(self, parent):
         self._parentRef = None if parent is None else _weakReference(parent)
+
+    # A stanza whose text the parser kept (``HardenedElementStream``) is
+    # written from that text while it is as parsed. Its own attributes and
+    # children are compared with what was parsed when it is written; a
+    # change below it, made through domish's methods, forgets the text of
+    # every element above.
+
+    def addChild(self, node):
+        _changed(self)
+        return domish.Element.addChild(self, node)
+
+    def addContent(self, text):
+        _changed(self)
+        return domish.Element.addContent(self, text)
+
+    def addRawXml(self, rawxmlstring):
+        _changed(self)
+        return domish.Element.addRawXml(self, rawxmlstring)
+
+    def addUniqueId(self):
+        _changed(self)
+        return domish.Element.addUniqueId(self)
+
+    def __setitem__(self, key, value):
+        _changed(self)
+        domish.Element.__setitem__(self, key, value)
+
+    def __delitem__(self, key):
+        _changed(self)
+        domish.Element.__delitem__(self, key)
+
+    def swapAttributeValues(self, left, right):
+        _changed(self)
+        domish.Element.swapAttributeValues(self, left, right)
+
+
+def _changed(element):
+    """Forget the kept text of ``element`` and of every element holding it."""
+    while element is not None:
+        fields = element.__dict__
+        fields.pop("_keptText", None)
+        element = element.parent if isinstance(element, ParsedElement) else fields.get("parent")
+
+
+def _onlyXMLQualified(attrs):
+    """Whether every qualified attribute is in the xml namespace, always bound to its prefix."""
+    return all(type(key) is not tuple or key[0] == NS_XML for key in attrs)
 
 
 def _qualifiedAttributes(attrs):
@@ -139,6 +195,12 @@ class HardenedElementStream(domish.ExpatElementStream):
         # another while it is parsed, since a child holds its parent weakly.
         self.openElements = []
         self.stanzaStart = 0
+        # The read being parsed and where it starts in the stream, for the
+        # stanza text kept when ``keepsText``.
+        self.chunk = None
+        self.chunkStart = 0
+        self.keepsText = False
+        self.keepingText = False
         parser.StartDoctypeDeclHandler = _refuse
         parser.EntityDeclHandler = _refuse
         parser.UnparsedEntityDeclHandler = _refuse
@@ -147,8 +209,35 @@ class HardenedElementStream(domish.ExpatElementStream):
         parser.CommentHandler = _refuse
         parser.ExternalEntityRefHandler = _refuse
 
+    def parse(self, buffer):
+        """
+        domish's, holding the read while expat parses it: a stanza's text
+        is kept from it (``keepsText``).
+        """
+        if type(buffer) is not bytes:
+            # expat counts the bytes of a str's encoding: nothing is kept.
+            self.keepsText = False
+        self.chunk = buffer
+        self.stanzaSize += len(buffer)
+        try:
+            self.parser.Parse(buffer)
+        except self.error as e:
+            raise domish.ParserError(str(e))
+        self.chunk = None
+        self.chunkStart += len(buffer)
+        if self.stanzaSize > self.maxStanzaSize:
+            raise domish.ParserError("Maximum stanza size exceeded")
+
     def _onStartElement(self, name, attrs):
         if not self.documentStarted:
+            if self.keepsText:
+                # A stanza's text means the same on another client stream
+                # only if the header bound no prefix but the stream's own:
+                # one that the stanza uses without declaring it would be
+                # unbound there. (The stanza's own declarations are seen
+                # below.)
+                self.keepsText = (self.localPrefixes == PLAIN_ROOT_PREFIXES
+                                  and self.defaultNsStack[-1] == NS_CLIENT)
             return domish.ExpatElementStream._onStartElement(self, name, attrs)
         # Depth 1 is a stanza, a direct child of the stream root.
         stack = self.openElements
@@ -157,6 +246,7 @@ class HardenedElementStream(domish.ExpatElementStream):
             raise StanzaTooDeep()
         if depth == 1:
             self.stanzaStart = self.parser.CurrentByteIndex
+            self.keepingText = self.keepsText
         self.elementCount += 1
         if self.elementCount > self.maxElementCount:
             raise domish.ParserError("Maximum element count exceeded")
@@ -171,11 +261,14 @@ class HardenedElementStream(domish.ExpatElementStream):
         for key in attrs:
             if " " in key:
                 attrs = _qualifiedAttributes(attrs)
+                if not _onlyXMLQualified(attrs):
+                    self.keepingText = False
                 break
         element = _newElement(ParsedElement)
         localPrefixes = self.localPrefixes
         defaultUri = self.defaultNsStack[-1]
         if localPrefixes:
+            self.keepingText = False
             self.localPrefixes = {}
             if defaultUri is None and uri not in localPrefixes.values():
                 defaultUri = uri
@@ -183,6 +276,9 @@ class HardenedElementStream(domish.ExpatElementStream):
             localPrefixes = {}
             if defaultUri is None:
                 defaultUri = uri
+        if uri != defaultUri:
+            # A name with a prefix.
+            self.keepingText = False
         element.localPrefixes = localPrefixes
         element.uri = uri
         element.name = local
@@ -205,10 +301,37 @@ class HardenedElementStream(domish.ExpatElementStream):
         if stack:
             self.currElem = stack[-1]
             return
-        if self.parser.CurrentByteIndex - self.stanzaStart > self.maxStanzaSize:
+        end = self.parser.CurrentByteIndex
+        if end - self.stanzaStart > self.maxStanzaSize:
             # Twisted counts the bytes of each read, and a whole stanza
             # inside one read (up to 64 KiB) escapes that count.
             raise domish.ParserError("Maximum stanza size exceeded")
+        start = self.stanzaStart - self.chunkStart
+        if self.keepingText and start >= 0:
+            # A message's text, for xmppd.c2s.serialize.toBytes, if it
+            # began in this read (one split across reads is not kept) and
+            # has an end tag (at ``end``): the bytes after ``<message`` and,
+            # when the client wrote no ``from``, that opening, where the
+            # server's goes; with what it has now, to compare with when it
+            # is written. (Only messages: what a server sends on as it
+            # came, and not held for a session's life as its presence is.)
+            fields = current.__dict__
+            children = fields["children"]
+            if children and fields["name"] == "message":
+                chunk = self.chunk
+                # The end tag as nearly every client writes it, else up
+                # to its first '>'.
+                end -= self.chunkStart
+                close = end + _END_LENGTH
+                if chunk[close - 1] != 62:
+                    close = chunk.index(b">", end) + 1
+                attributes = fields["attributes"]
+                if "from" in attributes:
+                    fields["_keptText"] = (None, chunk[start:close], attributes.copy(),
+                                           children, len(children))
+                else:
+                    fields["_keptText"] = (MESSAGE_OPENING, chunk[start + _OPENING_LENGTH:close],
+                                           attributes.copy(), children, len(children))
         # As domish: the stanza is handed on before the counts start again.
         self.ElementEvent(current)
         self.currElem = None
@@ -249,6 +372,9 @@ class HardenedXmlStream(xmlstream.XmlStream):
 
     maxStanzaSize = 256 * 1024
     maxStanzaDepth = HardenedElementStream.maxStanzaDepth
+    # Whether the parser keeps each stanza's text (a client stream's: what
+    # it writes to another client is written from it, see xmppd.c2s.serialize).
+    keepsStanzaText = False
     # Set by restartStream: what the bytes after the restart point are.
     _restartedAfter = None
     # Set once our closing tag or stream error is sent: nothing more is read.
@@ -262,6 +388,7 @@ class HardenedXmlStream(xmlstream.XmlStream):
         stream.DocumentEndEvent = self.onDocumentEnd
         stream.maxStanzaSize = self.maxStanzaSize
         stream.maxStanzaDepth = self.maxStanzaDepth
+        stream.keepsText = self.keepsStanzaText
         self.stream = stream
 
     def onDocumentStart(self, rootElement):
