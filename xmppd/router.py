@@ -107,10 +107,7 @@ def route(sessions, message, attributes=None, account=None):
             return Routing(BOUNCE)
     if kind == "error":
         return Routing(DROP)
-    if kind == "headline" or kind == "groupchat":
-        found = sessions.availableResources(account or to.userhost())
-    else:
-        found = sessions.highestPriorityResources(account or to.userhost())
+    found = targets(sessions, account or to.userhost(), kind)
     if found:
         if kind == "groupchat":
             return Routing(BOUNCE)
@@ -125,6 +122,7 @@ def route(sessions, message, attributes=None, account=None):
 
 
 def targets(sessions, bare, kind):
+    """The resources a message of ``kind`` to ``bare`` (a JID or its string) goes to."""
     if kind == "headline" or kind == "groupchat":
         return sessions.availableResources(bare)
     return sessions.highestPriorityResources(bare)

@@ -149,33 +149,20 @@ class Session(AckRequests):
             # acknowledgement could keep both waiting.
             self._held.append(stanza)
             return True
-        # What write does, in this frame: every routed stanza comes here.
-        # The class asked, not the stanza: isinstance(element, str) reads
-        # the element's __class__, a slow read on a domish Element.
-        message = issubclass(type(stanza), str) or stanza.name == "message"
-        acks = self.acks
-        sm = self.streamManagement
-        acks.wrote(stanza, None, message or sm is not None)
-        if self.stream is not None:
-            self.stream.send(stanza)
-        limit = sm.maxUnacked if sm is not None else self.manager.server.maxUnacknowledged
-        if len(acks.unacked) > limit:
-            self._checkUnacked(False)
-        elif message and not self._ackRequested:
-            self._askForAckSoon()
+        self.write(stanza)
         return True
 
-    def write(self, stanza, rowId=None):
+    def write(self, stanza, rowId=None, bounded=True):
         """
         Write past any hold, counting the stanza and keeping it until the
         client acknowledges it if it is a message (every stanza under
         XEP-0198, which resends them all on resumption). ``stanza`` may be
         the stored XML text of an offline message, with its ``rowId``.
-        """
-        message = self._writeTracked(stanza, rowId)
-        self._checkUnacked(message and rowId is None)
+        Unless ``bounded`` is false (a resumption writes everything again
+        first), the unacknowledged bound is checked after it.
 
-    def _writeTracked(self, stanza, rowId):
+        One frame: every routed stanza comes here through ``send``.
+        """
         if rowId is not None:
             if rowId > self.lastRowWritten:
                 self.lastRowWritten = rowId
@@ -184,10 +171,18 @@ class Session(AckRequests):
             # The class asked, not the stanza: isinstance(element, str)
             # reads the element's __class__, a slow read on a domish Element.
             message = issubclass(type(stanza), str) or stanza.name == "message"
-        self.acks.wrote(stanza, rowId, message or self.streamManagement is not None)
+        acks = self.acks
+        sm = self.streamManagement
+        acks.wrote(stanza, rowId, message or sm is not None)
         if self.stream is not None:
             self.stream.send(stanza)
-        return message
+        if not bounded:
+            return
+        limit = sm.maxUnacked if sm is not None else self.manager.server.maxUnacknowledged
+        if len(acks.unacked) > limit:
+            self._checkUnacked(False)
+        elif message and rowId is None and not self._ackRequested:
+            self._askForAckSoon()
 
     def _checkUnacked(self, askSoon):
         sm = self.streamManagement
@@ -355,7 +350,7 @@ class Session(AckRequests):
         # All of them first, then the bound: a stream closed half way through
         # would otherwise drop what it had not yet been given again.
         for written in lost:
-            self._writeTracked(written.stanza, written.rowId)
+            self.write(written.stanza, written.rowId, bounded=False)
         self.acks.rewaiting(waiters)
         self._checkUnacked(False)
 
