@@ -9,7 +9,6 @@ that arrives in the wrong state gets the stream error RFC 6120 names for it.
 
 import base64
 import binascii
-import os
 import uuid
 
 from twisted.internet import defer
@@ -86,7 +85,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         if (rootElement.uri, rootElement.name) != (NS_STREAMS, "stream"):
             xs.namespace = NS_CLIENT
             return xs.sendStreamError(error.StreamError("invalid-namespace"))
-        _readHeader(xs, rootElement)
+        xmlstream.ListenAuthenticator.streamStarted(self, rootElement)
         if xs.namespace != NS_CLIENT:
             xs.namespace = NS_CLIENT
             return xs.sendStreamError(error.StreamError("invalid-namespace"))
@@ -413,33 +412,6 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         reply.addElement((NS_BIND, "bind")).addElement("jid", content=full.full())
         xs.send(reply)
         self.server.resourceBound(self.session)
-
-
-def _readHeader(xs, rootElement):
-    """
-    What Twisted's ListenAuthenticator.streamStarted reads from a stream
-    header, in one frame: the version (the lower of the two, RFC 6120
-    §4.7.5), the default namespace, the addressed entity, the prefixes, and
-    a new stream id of 64 random bits, as Twisted makes it but with
-    ``os.urandom`` asked directly (a login starts three streams).
-    """
-    attributes = rootElement.attributes
-    version = attributes.get("version")
-    if version is None:
-        version = (0, 0)
-    else:
-        parts = version.split(".")
-        try:
-            version = (int(parts[0]), int(parts[1]))
-        except (IndexError, ValueError):
-            version = (0, 0)
-    xs.version = min(xs.version, version)
-    xs.namespace = rootElement.defaultUri
-    to = attributes.get("to")
-    if to is not None:
-        xs.thisEntity = internJID(to)
-    xs.prefixes = {uri: prefix for prefix, uri in rootElement.localPrefixes.items()}
-    xs.sid = os.urandom(8).hex()
 
 
 def _onlyChild(stanza):
