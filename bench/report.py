@@ -174,10 +174,10 @@ def growthTable(results, servers, plan):
                         if ce and cg:
                             cpu += " (%.2f×)" % (ce / cg)
                     verdicts.append("- %s, %s, %s: %.3f× of its empty control (goal ≥ %.2f×):"
-                                    " %s%s" % (s, grownBy[kind], label.split(":")[0], r,
-                                               1 - GROWTH_TOLERANCE,
-                                               "met" if r >= 1 - GROWTH_TOLERANCE else "NOT met",
-                                               cpu))
+                                    " %s%s%s" % (s, grownBy[kind], label.split(":")[0], r,
+                                                 1 - GROWTH_TOLERANCE,
+                                                 "met" if r >= 1 - GROWTH_TOLERANCE else "NOT met",
+                                                 pairedText(empty, grown, higher), cpu))
             if found:
                 lines.append("| " + " | ".join(row) + " |")
         loadCells = []
@@ -189,6 +189,20 @@ def growthTable(results, servers, plan):
         if loadCells:
             verdicts.append("- %s, 1-minute load during the rounds: %s" % (s, ", ".join(loadCells)))
     return lines, verdicts
+
+
+def pairedText(empty, grown, higher):
+    """
+    For the verdict: the median of the rounds' own ratios, each grown round
+    against the control round run right before or after it. A second
+    estimate beside the ratio of medians; where the two disagree, the
+    machine's speed moved between the rounds.
+    """
+    pairs = [(g / e if higher else e / g) for e, g in zip(empty, grown) if e and g]
+    if len(pairs) < 2 or len(empty) != len(grown):
+        return ""
+    return "; paired rounds %.3f× (%.2f–%.2f)" % (statistics.median(pairs), min(pairs),
+                                                  max(pairs))
 
 
 def _fmt(value):

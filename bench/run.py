@@ -23,7 +23,7 @@ servers of the same build start side by side on fresh storage and register
 as many accounts each; one grows while the other waits; both settle their
 storage (``Server.settle``); then each runs a warm-up store that is not
 counted and ``--grow-reps`` rounds of store and drain (default ``--reps``,
-at least 5: one store lasts half a second), the two taking turns (control
+at least 7: one store lasts half a second), the two taking turns (control
 first, then grown first, ...), so that the machine's changing load and the
 processes' age reach both sides alike. Every round has accounts of its
 own. ``grow-sessions`` grows by ``--grow-sessions`` authenticated sessions
@@ -377,19 +377,26 @@ def runScenario(server, scenario, rep, plan, profile):
                 server.name, n, 1e6 * r["server_cpu"] / n))
             yield "drain%d" % n, r["seconds"]
     elif scenario == "login":
-        r = profiled(driver.scenarioLogin, server, plan.loginUsers, args.login_seconds,
-                     args.procs)
-        if r["errors"]:
-            log("%s login: %d errors, first: %s" % (server.name, r["errors"], r["firstError"]))
-        if r["cpu_per_login"] is not None:
-            log("%s login: %d logins, server CPU %.0f%% of one core, %.0f µs CPU per login;"
-                " load generator %.0f%% of a core, %.0f µs per login"
-                % (server.name, r["logins"], 100 * r["server_cpu"], 1e6 * r["cpu_per_login"],
-                   100 * r["client_cpu"], 1e6 * r["client_cpu_per_login"]))
-        if r.get("reactor_cpu_per_login") is not None:
-            log("%s login: event loop thread %.0f µs CPU per login"
-                % (server.name, 1e6 * r["reactor_cpu_per_login"]))
-        yield "login", r["logins_per_s"]
+        # Adjacent 10 s figures of one server differ by up to 1.4x on this
+        # machine: several rounds per repetition, as for route.
+        base = profile
+        for k in range(args.login_rounds):
+            if base:
+                profile = base.replace(".txt", "-%d.txt" % k)
+            r = profiled(driver.scenarioLogin, server, plan.loginUsers, args.login_seconds,
+                         args.procs)
+            if r["errors"]:
+                log("%s login: %d errors, first: %s" % (server.name, r["errors"],
+                                                        r["firstError"]))
+            if r["cpu_per_login"] is not None:
+                log("%s login: %d logins, server CPU %.0f%% of one core, %.0f µs CPU per login;"
+                    " load generator %.0f%% of a core, %.0f µs per login"
+                    % (server.name, r["logins"], 100 * r["server_cpu"], 1e6 * r["cpu_per_login"],
+                       100 * r["client_cpu"], 1e6 * r["client_cpu_per_login"]))
+            if r.get("reactor_cpu_per_login") is not None:
+                log("%s login: event loop thread %.0f µs CPU per login"
+                    % (server.name, 1e6 * r["reactor_cpu_per_login"]))
+            yield "login", r["logins_per_s"]
     elif scenario == "route":
         # 20,000 messages take xmppd and ejabberd under a second, and one
         # such figure moves by up to 1.8x: several rounds per repetition.
@@ -437,6 +444,8 @@ def parseArgs(argv):
     p.add_argument("--max-drain", type=int, default=10000)
     p.add_argument("--login-clients", type=int, default=20)
     p.add_argument("--login-seconds", type=float, default=10)
+    p.add_argument("--login-rounds", type=int, default=3,
+                   help="login measurements of --login-seconds each per repetition")
     p.add_argument("--route-pairs", type=int, default=50)
     p.add_argument("--route-messages", type=int, default=400, help="per pair")
     p.add_argument("--route-rounds", type=int, default=3,
@@ -451,7 +460,7 @@ def parseArgs(argv):
                    help="the backlog drained on a grown server")
     p.add_argument("--grow-reps", type=int, default=0,
                    help="counted growth rounds per side, empty and grown (default: --reps,"
-                        " at least 5)")
+                        " at least 7)")
     p.add_argument("--profile", metavar="DIR", help="py-spy xmppd into DIR")
     p.add_argument("--json", metavar="FILE", help="also write the raw results here")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
