@@ -198,7 +198,11 @@ class LeanTLSProtocol(handshakes.StepOnWorker, _TLSProtocol):
             # sees of this layer.
             Protocol.makeConnection(self, transport)
             self.factory.registerProtocol(self)
-        self._checkHandshakeStatus()
+        if self.factory._isClient:
+            # A client's handshake starts by writing its ClientHello. A
+            # server's waits for one: asked now, with nothing read, OpenSSL
+            # wants to read, which pyOpenSSL raises as an exception.
+            self._checkHandshakeStatus()
 
     # Reading -----------------------------------------------------------------
 
