@@ -62,7 +62,7 @@ def records(wire):
 class Pair:
     """A Python ssl client and a LeanTLSProtocol server, wired by hand."""
 
-    def __init__(self, tmp_path, recorder=Recorder, maxVersion=None):
+    def __init__(self, tmp_path, recorder=Recorder, maxVersion=None, alpn=None):
         certPath, keyPath = ensureCertificate("", "", str(tmp_path / "data"), ["localhost"])
         self.clock = Clock()
         self.stream = recorder()
@@ -77,6 +77,8 @@ class Pair:
         context.verify_mode = ssl.CERT_NONE
         if maxVersion is not None:
             context.maximum_version = maxVersion
+        if alpn is not None:
+            context.set_alpn_protocols(alpn)
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.client = context.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
 
