@@ -26,14 +26,9 @@ idle worker of ``xmppd.handshakes`` when there is one; meanwhile the
 connection's TLS object is the worker's, and what the socket delivers,
 flushes, closes and the connection's loss wait for the step to be back.
 
-The layer is Twisted's class without ProtocolWrapper's ``__getattr__``,
-which relays every name the wrapper lacks to its transport: a class with
-a ``__getattr__`` takes CPython's slow path (``slot_tp_getattr_hook``,
-never specialised) for every attribute read, its own included, and a
-login read about 330 attributes of its TLS layer, a tenth of a
-millisecond of the event loop. What a stream asks of its transport
-beyond the wrapper's methods (the TCP options, pausing its reads) is
-relayed by name (``RELAYED_TO_TRANSPORT``).
+The layer is Twisted's class without ProtocolWrapper's ``__getattr__``
+(``xmppd.tlsbase``): every attribute read of a class with one takes
+CPython's slow path.
 
 Everything else is Twisted's: the handshake (``do_handshake`` through
 pyOpenSSL, so that its callbacks -- ALPN, certificate verification -- and
@@ -56,9 +51,10 @@ from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
-from zope.interface import classImplements, directlyProvides, implementedBy
+from zope.interface import directlyProvides
 
 from xmppd import handshakes
+from xmppd.tlsbase import TLSProtocolWithoutRelay, relayToTransport
 
 log = Logger()
 
@@ -128,43 +124,7 @@ def _turnFlushFor(clock):
     return flush
 
 
-def _withoutRelay(wrapperClass):
-    """
-    ``wrapperClass``, a ProtocolWrapper, made again on Protocol with every
-    name that it and its bases up to Protocol define, but ProtocolWrapper's
-    ``__getattr__``; it declares the same interfaces.
-    """
-    namespace = {}
-    for base in reversed(wrapperClass.__mro__):
-        if base not in Protocol.__mro__:
-            namespace.update(vars(base))
-    for name in ("__getattr__", "__dict__", "__weakref__", "__module__", "__qualname__",
-                 "__doc__", "__implemented__", "__provides__", "__providedBy__"):
-        namespace.pop(name, None)
-    rebuilt = type(wrapperClass.__name__, (Protocol,), namespace)
-    classImplements(rebuilt, *implementedBy(wrapperClass).interfaces())
-    return rebuilt
-
-
-_TLSProtocol = _withoutRelay(TLSMemoryBIOProtocol)
-
-# What ProtocolWrapper's __getattr__ gave a stream on direct TLS, whose
-# transport this layer is: the TCP connection's options and the pausing of
-# its reads (a stream's read gate), none of them the wrapper's own.
-RELAYED_TO_TRANSPORT = ("getTcpNoDelay", "setTcpNoDelay", "getTcpKeepAlive", "setTcpKeepAlive",
-                        "loseWriteConnection", "pauseProducing", "resumeProducing",
-                        "stopProducing")
-
-
-def _relay(name):
-    def relay(self, *args, **kwargs):
-        return getattr(self.transport, name)(*args, **kwargs)
-    relay.__name__ = relay.__qualname__ = name
-    relay.__doc__ = "The transport's ``%s``." % name
-    return relay
-
-
-class LeanTLSProtocol(handshakes.StepOnWorker, _TLSProtocol):
+class LeanTLSProtocol(handshakes.StepOnWorker, TLSProtocolWithoutRelay):
     """See the module docstring; the interface is TLSMemoryBIOProtocol's."""
 
     _flushDue = False
@@ -465,9 +425,7 @@ class LeanTLSProtocol(handshakes.StepOnWorker, _TLSProtocol):
         TLSMemoryBIOProtocol.connectionLost(self, reason)
 
 
-for _name in RELAYED_TO_TRANSPORT:
-    setattr(LeanTLSProtocol, _name, _relay(_name))
-del _name
+relayToTransport(LeanTLSProtocol)
 
 
 class LeanTLSFactory(TLSMemoryBIOFactory):
