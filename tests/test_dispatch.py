@@ -152,3 +152,26 @@ def test_observers_joining_and_leaving_a_query_are_called_as_xish_calls_them():
     expected = calls(utility.EventDispatcher())
     assert calls(StanzaDispatcher()) == expected
     assert expected == ["one", "one", "two", "one", "two", "once", "one", "two", "two"]
+
+
+def test_a_child_an_observer_adds_or_removes_is_seen_by_the_queries_after_it_as_xish_sees_it():
+    def calls(dispatcher):
+        seen = []
+
+        def addsExtra(element):
+            seen.append("adds")
+            element.addElement(("urn:extra", "extra"))
+
+        def removesQuery(element):
+            seen.append("removes")
+            element.children.remove(element.query)
+
+        dispatcher.addObserver("/iq[@type='get']/query[@xmlns='jabber:iq:roster']", addsExtra, 10)
+        dispatcher.addObserver("/iq/extra[@xmlns='urn:extra']", removesQuery, 5)
+        dispatcher.addObserver("/iq/query", lambda element: seen.append("query"), 0)
+        dispatcher.addObserver("/iq/extra", lambda element: seen.append("extra"), 0)
+        dispatcher.dispatch(parseXml("<iq type='get' id='1'><query xmlns='jabber:iq:roster'/></iq>"))
+        return seen
+
+    expected = calls(utility.EventDispatcher())
+    assert calls(StanzaDispatcher()) == expected == ["adds", "removes", "extra"]

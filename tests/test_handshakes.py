@@ -14,13 +14,14 @@ import socket
 import ssl
 
 import pytest_twisted
+from OpenSSL import SSL
 from twisted.internet import protocol, threads
 from twisted.internet.error import ConnectionLost
 
 from tests.test_tlstransport import HandshakeRecorder, Pair, echoOverTLS, Echo
 from xmppd import handshakes
 from xmppd.handshakes import MAX_HELD_INPUT, HandshakeWorkers
-from xmppd.tls import ensureCertificate, serverContextFactory
+from xmppd.tls import ServerTLSContext, ensureCertificate, serverContextFactory
 
 
 class HeldWorkers:
@@ -175,6 +176,40 @@ def test_without_an_idle_worker_the_step_runs_on_the_event_loop(tmp_path, monkey
     pair.client.do_handshake()
     pair.toServer()
     assert pair.stream.handshakes == 1
+
+
+def test_the_client_hello_step_wants_the_clients_finished_without_an_exception(
+        tmp_path, monkeypatch):
+    workers = held(monkeypatch)
+    pair = Pair(tmp_path, HandshakeRecorder)
+    pair.server.dataReceived(clientHello(pair))
+    raised = []
+    original = SSL.Connection._raise_ssl_error
+
+    def recording(connection, ssl, result):
+        raised.append(result)
+        return original(connection, ssl, result)
+    monkeypatch.setattr(SSL.Connection, "_raise_ssl_error", recording)
+    workers.finish()
+    # The server's flight is written; pyOpenSSL raised nothing for it.
+    assert raised == []
+    assert pair.endTurn() != b""
+    pair.client.do_handshake()
+    pair.toServer()
+    assert pair.stream.handshakes == 1
+
+
+def test_a_handshake_callback_failing_in_the_step_fails_the_connection(tmp_path, monkeypatch):
+    def failingSelection(self, connection, offered):
+        raise ValueError("a bug in the ALPN policy")
+    monkeypatch.setattr(ServerTLSContext, "selectProtocol", failingSelection)
+    workers = held(monkeypatch)
+    pair = Pair(tmp_path, HandshakeRecorder, alpn=["xmpp-client"])
+    pair.server.dataReceived(clientHello(pair))
+    connection, _ = workers.jobs[0]
+    outcome = handshakes.step(connection)
+    assert isinstance(outcome, SSL.Error)
+    assert "a bug in the ALPN policy" in str(outcome)
 
 
 def echoWithWorkers(tmp_path, threads):

@@ -20,10 +20,11 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from zope.interface import implementer
+from twisted.protocols.tls import TLSMemoryBIOProtocol
+from zope.interface import implementedBy, implementer
 
 from xmppd.tls import ensureCertificate, serverContextFactory
-from xmppd.tlstransport import MAX_TURN_PLAINTEXT, LeanTLSFactory
+from xmppd.tlstransport import MAX_TURN_PLAINTEXT, LeanTLSFactory, LeanTLSProtocol
 
 APPLICATION_DATA = 23
 ALERT = 21
@@ -61,7 +62,7 @@ def records(wire):
 class Pair:
     """A Python ssl client and a LeanTLSProtocol server, wired by hand."""
 
-    def __init__(self, tmp_path, recorder=Recorder, maxVersion=None):
+    def __init__(self, tmp_path, recorder=Recorder, maxVersion=None, alpn=None):
         certPath, keyPath = ensureCertificate("", "", str(tmp_path / "data"), ["localhost"])
         self.clock = Clock()
         self.stream = recorder()
@@ -76,6 +77,8 @@ class Pair:
         context.verify_mode = ssl.CERT_NONE
         if maxVersion is not None:
             context.maximum_version = maxVersion
+        if alpn is not None:
+            context.set_alpn_protocols(alpn)
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.client = context.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
 
@@ -243,6 +246,32 @@ def test_garbage_after_the_handshake_ends_the_connection_with_an_ssl_error(tmp_p
     pair.server.connectionLost(protocol.connectionDone)
     from OpenSSL.SSL import Error
     assert pair.stream.lost.check(Error)
+
+
+def test_the_tls_layer_has_twisteds_methods_without_its_attribute_relay():
+    # A __getattr__ anywhere in the class's bases sends every attribute
+    # read of every connection down CPython's slow path.
+    assert not any("__getattr__" in vars(base) for base in LeanTLSProtocol.__mro__)
+    missing = [name for name in dir(TLSMemoryBIOProtocol)
+               if not name.startswith("__") and not hasattr(LeanTLSProtocol, name)]
+    assert missing == []
+    declared = set(implementedBy(TLSMemoryBIOProtocol).flattened())
+    assert declared <= set(implementedBy(LeanTLSProtocol).flattened())
+
+
+def test_a_direct_tls_stream_tunes_and_pauses_its_tcp_connection_through_the_tls_layer(tmp_path):
+    pair = Pair(tmp_path)
+    pair.handshake()
+    transport = pair.stream.transport
+    assert transport is pair.server
+    noDelay = []
+    pair.wire.setTcpNoDelay = noDelay.append
+    transport.setTcpNoDelay(True)
+    assert noDelay == [True]
+    transport.pauseProducing()
+    assert pair.wire.producerState == "paused"
+    transport.resumeProducing()
+    assert pair.wire.producerState == "producing"
 
 
 class Echo(protocol.Protocol):

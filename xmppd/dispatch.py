@@ -57,8 +57,10 @@ def matcherFor(query):
     """
     What is left to check of ``query`` once the index has matched its first
     step: None when nothing is (``/message``, ``/iq[@type='result']``), a
-    plain function for a first step and one child named, in a namespace or
-    not (``/message/amp[@xmlns='…']``), else the query's own XPath match.
+    ``(name, uri)`` key for a first step and one child named, in a
+    namespace or not (``/message/amp[@xmlns='…']``; ``ANY`` for what it
+    leaves open), to look up among the stanza's ``childKeys``, else the
+    query's own XPath match.
     """
     location = query.baseLocation
     name, kind = firstStep(query)
@@ -75,19 +77,30 @@ def matcherFor(query):
         uri = _literalEquality(child.predicates[0], "xmlns")
         if uri is None or len(child.predicates) > 1:
             return query.matches
+    return (childName, uri)
 
-    def hasChild(element):
-        # Asked of every message (AMP's query). The type is asked of its
-        # class, not the node: isinstance(element, str) reads the element's
-        # __class__, which domish's __getattr__ makes a slow read.
-        for node in element.children:
-            if issubclass(type(node), str):
-                continue
-            if (childName is None or node.name == childName) and (
-                    uri is ANY or node.uri == uri):
-                return True
-        return False
-    return hasChild
+
+def childKeys(children):
+    """
+    The ``(name, uri)`` keys that the child elements in ``children`` match,
+    with ``ANY`` in either place: a host's IQ observers all ask for one
+    child (a dozen queries for a roster get), and each read of an element's
+    name or namespace takes CPython's slow path (domish's __getattr__), so
+    the children are read once per stanza, not once per query.
+    """
+    keys = set()
+    for node in children:
+        # The type is asked of its class: isinstance(node, str) would read
+        # the element's __class__, a slow read.
+        if issubclass(type(node), str):
+            continue
+        try:
+            fields = node.__dict__
+            name, uri = fields["name"], fields["uri"]
+        except (AttributeError, KeyError):
+            name, uri = node.name, node.uri
+        keys.update(((name, uri), (name, ANY), (ANY, uri), (ANY, ANY)))
+    return keys
 
 
 class StanzaDispatcher(utility.EventDispatcher):
@@ -163,6 +176,7 @@ class StanzaDispatcher(utility.EventDispatcher):
             kind = fields["attributes"].get("type")
         except (AttributeError, KeyError):
             # An element that keeps its name or attributes elsewhere.
+            fields = None
             name = obj.name
             kind = obj.attributes.get("type")
         # _observersFor's answer for a name and type seen before, without
@@ -173,10 +187,21 @@ class StanzaDispatcher(utility.EventDispatcher):
         foundTarget = False
         self._dispatchDepth += 1
         emptyLists = None
+        keys = None
         try:
             for priority, query, callbacks, matches, direct in observers:
-                if matches is None or matches(obj):
+                if matches is None:
+                    found = True
+                elif type(matches) is tuple:
+                    if keys is None:
+                        keys = childKeys(obj.children if fields is None else fields["children"])
+                    found = matches in keys
+                else:
+                    found = matches(obj)
+                if found:
                     foundTarget = True
+                    # The observer may change the stanza: the keys are read again.
+                    keys = None
                     if direct is not None:
                         try:
                             direct(obj)

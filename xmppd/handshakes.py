@@ -34,6 +34,7 @@ import queue
 import threading
 
 from OpenSSL import SSL
+from OpenSSL._util import lib as _lib
 from twisted.application import service
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -55,15 +56,31 @@ def running():
     return _running
 
 
+_SSL_do_handshake = _lib.SSL_do_handshake
+_SSL_get_error = _lib.SSL_get_error
+_SSL_ERROR_WANT_READ = _lib.SSL_ERROR_WANT_READ
+
+
 def step(connection):
     """
     One handshake step of ``connection``, on whatever thread calls it: None
     (the handshake is complete), WANT_READ, or the SSL.Error it failed with.
     It is pyOpenSSL's own call, not the connection class's, which may log:
     logging a failure is the event loop's business (xmppd.tlstransport).
+
+    The usual outcome, the ClientHello's step wanting the client's
+    Finished, is found without pyOpenSSL's WantReadError: raising it (and
+    reading the connection's context four times past its __getattr__) is
+    Python that holds the GIL the event loop waits for. Every other
+    outcome, and one where a callback recorded a failure, is pyOpenSSL's.
     """
     try:
-        SSL.Connection.do_handshake(connection)
+        ssl = connection._ssl
+        result = _SSL_do_handshake(ssl)
+        if (result <= 0 and _SSL_get_error(ssl, result) == _SSL_ERROR_WANT_READ
+                and not _callbackFailed(connection)):
+            return WANT_READ
+        connection._raise_ssl_error(ssl, result)
         return None
     except SSL.WantReadError:
         return WANT_READ
@@ -71,6 +88,15 @@ def step(connection):
         return e
     except Exception as e:      # a callback's bug: the connection fails, not the worker
         return SSL.Error([("", "", "handshake step failed: %r" % (e,))])
+
+
+def _callbackFailed(connection):
+    """Whether a callback of the handshake (verify, ALPN, OCSP) left a failure to raise."""
+    context = connection._context
+    for helper in (context._verify_helper, context._alpn_select_helper, context._ocsp_helper):
+        if helper is not None and helper._problems:
+            return True
+    return False
 
 
 class HandshakeWorkers(service.Service):

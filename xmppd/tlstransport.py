@@ -26,6 +26,10 @@ idle worker of ``xmppd.handshakes`` when there is one; meanwhile the
 connection's TLS object is the worker's, and what the socket delivers,
 flushes, closes and the connection's loss wait for the step to be back.
 
+The layer is Twisted's class without ProtocolWrapper's ``__getattr__``
+(``xmppd.tlsbase``): every attribute read of a class with one takes
+CPython's slow path.
+
 Everything else is Twisted's: the handshake (``do_handshake`` through
 pyOpenSSL, so that its callbacks -- ALPN, certificate verification -- and
 their errors behave as they always did), close_notify and half-close,
@@ -50,6 +54,7 @@ from twisted.python.failure import Failure
 from zope.interface import directlyProvides
 
 from xmppd import handshakes
+from xmppd.tlsbase import TLSProtocolWithoutRelay, relayToTransport
 
 log = Logger()
 
@@ -119,7 +124,7 @@ def _turnFlushFor(clock):
     return flush
 
 
-class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
+class LeanTLSProtocol(handshakes.StepOnWorker, TLSProtocolWithoutRelay):
     """See the module docstring; the interface is TLSMemoryBIOProtocol's."""
 
     _flushDue = False
@@ -127,9 +132,21 @@ class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
     # The plaintext written in this turn: no list at all in an idle session.
     _plaintext = None
     _plaintextSize = 0
+    # pyOpenSSL's Connection relays unknown names to its socket with a
+    # __getattr__ too: the OpenSSL objects a record's work uses are read
+    # from it once.
+    _ssl = _intoSSL = _fromSSL = None
+    # Where a STARTTLS connection's ciphertext goes: the TCP connection's
+    # own write, past the _BypassTLS relay (another __getattr__).
+    _sendCiphertext = None
 
     def makeConnection(self, transport):
-        self._tlsConnection = self.factory._creatorCallable(self)
+        self._tlsConnection = connection = self.factory._creatorCallable(self)
+        self._ssl = connection._ssl
+        self._intoSSL = connection._into_ssl
+        self._fromSSL = connection._from_ssl
+        if type(transport) is _BypassTLS:
+            self._sendCiphertext = transport._base.write.__get__(transport._connection)
         self._appSendBuffer = []
         if self._connectWrapped:
             # ProtocolWrapper's makeConnection provides the transport's
@@ -141,7 +158,11 @@ class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
             # sees of this layer.
             Protocol.makeConnection(self, transport)
             self.factory.registerProtocol(self)
-        self._checkHandshakeStatus()
+        if self.factory._isClient:
+            # A client's handshake starts by writing its ClientHello. A
+            # server's waits for one: asked now, with nothing read, OpenSSL
+            # wants to read, which pyOpenSSL raises as an exception.
+            self._checkHandshakeStatus()
 
     # Reading -----------------------------------------------------------------
 
@@ -150,9 +171,9 @@ class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
             self._holdInput(data)
             return
         connection = self._tlsConnection
-        written = _BIO_write(connection._into_ssl, data, len(data))
+        written = _BIO_write(self._intoSSL, data, len(data))
         if written <= 0:
-            connection._handle_bio_errors(connection._into_ssl, written)
+            connection._handle_bio_errors(self._intoSSL, written)
         if not self._handshakeDone:
             if not self._helloSeen and not self.factory._isClient:
                 self._helloSeen = True
@@ -186,7 +207,7 @@ class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
 
     def _handshakeSucceeded(self, connection):
         self._handshakeDone = True
-        if not self.factory._isClient and _lib.SSL_version(connection._ssl) == _TLS1_3:
+        if not self.factory._isClient and _lib.SSL_version(self._ssl) == _TLS1_3:
             # All a TLS 1.3 server's finishing handshake call wrote is its
             # session tickets, which the client needs only when it
             # reconnects: they go with the next write (the stream features
@@ -200,7 +221,7 @@ class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
 
     def _flushReceiveBIO(self):
         connection = self._tlsConnection
-        ssl = connection._ssl
+        ssl = self._ssl
         chunks = []
         # SSL_read returns one record at a time, and a client sends a record
         # per stanza: the records of a read are decrypted one after the
@@ -267,25 +288,20 @@ class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
     def write(self, data):
         # Twisted's rule: nothing after loseConnection unless a producer is
         # still registered. What this accepts is sent, before close_notify.
-        # The state is read from the instance's __dict__ (the class holds
-        # the defaults): ProtocolWrapper's __getattr__ makes every plain
-        # attribute read of this object a slow one, and every stanza
-        # written comes here.
-        fields = self.__dict__
-        if fields.get("disconnecting") and fields.get("_producer") is None:
+        if self.disconnecting and self._producer is None:
             return
-        plaintext = fields.get("_plaintext")
+        plaintext = self._plaintext
         if plaintext is None:
             self._plaintext = [data]
             size = len(data)
         else:
             plaintext.append(data)
-            size = fields["_plaintextSize"] + len(data)
+            size = self._plaintextSize + len(data)
         self._plaintextSize = size
-        if size > MAX_TURN_PLAINTEXT and not fields.get("_offloaded"):
+        if size > MAX_TURN_PLAINTEXT and not self._offloaded:
             self._encryptPlaintext()
             self._flushSendBIO()
-        elif not fields.get("_flushDue"):
+        elif not self._flushDue:
             self._flushDue = True
             self.factory.turnFlush.add(self)
 
@@ -330,7 +346,7 @@ class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
         if self._lostTLSConnection:
             return
         connection = self._tlsConnection
-        ssl = connection._ssl
+        ssl = self._ssl
         total = len(data)
         pointer = data
         sent = 0
@@ -355,7 +371,7 @@ class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
             return
 
     def _flushSendBIO(self):
-        bio = self._tlsConnection._from_ssl
+        bio = self._fromSSL
         size = _BIO_read(bio, _buffer, _BUFFER_SIZE)
         if size <= 0:
             return
@@ -367,7 +383,11 @@ class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
                 if size > 0:
                     chunks.append(_copy(_buffer, size)[:])
             data = b"".join(chunks)
-        self.transport.write(data)
+        send = self._sendCiphertext
+        if send is None:
+            self.transport.write(data)
+        else:
+            send(data)
 
     # Closing -----------------------------------------------------------------
 
@@ -403,6 +423,9 @@ class LeanTLSProtocol(handshakes.StepOnWorker, TLSMemoryBIOProtocol):
             return
         self._dropPlaintext()
         TLSMemoryBIOProtocol.connectionLost(self, reason)
+
+
+relayToTransport(LeanTLSProtocol)
 
 
 class LeanTLSFactory(TLSMemoryBIOFactory):

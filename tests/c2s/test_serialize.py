@@ -236,3 +236,45 @@ def test_kept_text_is_written_only_to_a_client_namespace_stream():
     written = toBytes(message, "jabber:server", PREFIXES)
     assert written == message.toXml(prefixes=PREFIXES, defaultUri="jabber:server",
                                     prefixesInScope=["stream"]).encode("utf-8")
+
+
+NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+
+
+@pytest.mark.parametrize("request_, jid", [
+    ("<iq xmlns='jabber:client' type='set' id='bind_1'><bind xmlns='%s'>"
+     "<resource>phone</resource></bind></iq>" % NS_BIND, "juliet@example.com/phone"),
+    ("<iq xmlns='jabber:client' type='set' id='&apos;&quot;&amp;&lt;'><bind xmlns='%s'/></iq>"
+     % NS_BIND, "juliet@example.com/<&>'\""),
+    # Addressed, or without an id: the element's way, as before.
+    ("<iq xmlns='jabber:client' type='set' id='b' to='example.com'><bind xmlns='%s'/></iq>"
+     % NS_BIND, "juliet@example.com/r"),
+    ("<iq xmlns='jabber:client' type='set'><bind xmlns='%s'/></iq>" % NS_BIND,
+     "juliet@example.com/r"),
+])
+def test_the_bind_result_is_written_as_domish_writes_twisteds_response(request_, jid):
+    from twisted.words.protocols.jabber.xmlstream import toResponse
+
+    from xmppd.c2s.negotiation import _bindResult
+    iq = parseXml(request_)
+    expected = toResponse(iq, "result")
+    expected.addElement((NS_BIND, "bind")).addElement("jid", content=jid)
+    written = _bindResult(iq, jid)
+    if not isinstance(written, str):
+        written = _domish(written)
+    assert written == _domish(expected)
+
+
+def test_the_sasl_and_starttls_answers_are_written_as_domish_writes_them():
+    from xmppd.c2s.negotiation import (NS_TLS, PROCEED, SASL_CHALLENGE, SASL_SUCCESS,
+                                       SASL_SUCCESS_WITH_DATA)
+    from xmppd.c2s.sasl import NS_SASL
+    challenge = domish.Element((NS_SASL, "challenge"))
+    challenge.addContent("cj1meWtv+Kw==")
+    success = domish.Element((NS_SASL, "success"))
+    withData = domish.Element((NS_SASL, "success"))
+    withData.addContent("dj1ybUY5cHFWOFM3c3VBb1pXamE0ZEpSa0ZzS1E9")
+    assert PROCEED == _domish(domish.Element((NS_TLS, "proceed")))
+    assert SASL_CHALLENGE % "cj1meWtv+Kw==" == _domish(challenge)
+    assert SASL_SUCCESS == _domish(success)
+    assert SASL_SUCCESS_WITH_DATA % "dj1ybUY5cHFWOFM3c3VBb1pXamE0ZEpSa0ZzS1E9" == _domish(withData)

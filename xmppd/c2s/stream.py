@@ -158,15 +158,21 @@ class ClientStream(HardenedXmlStream):
         self.transport.registerProducer(self._output, True)
 
     def send(self, obj):
-        if self._output is None:
-            return HardenedXmlStream.send(self, obj)
-        if isinstance(obj, domish.Element):
-            obj = toBytes(obj, self.namespace, self.prefixes)
-        elif domish.IElement.providedBy(obj):
-            obj = obj.toXml(prefixes=self.prefixes, defaultUri=self.namespace,
-                            prefixesInScope=list(self.prefixes.values()))
-        if isinstance(obj, str):
+        kind = type(obj)
+        if kind is str:
+            # Text (the header and features, the closing tag) is no
+            # element: zope.interface takes a microsecond to say so of a str.
             obj = obj.encode("utf-8")
+        elif kind is not bytes:
+            if self._output is None:
+                return HardenedXmlStream.send(self, obj)
+            if isinstance(obj, domish.Element):
+                obj = toBytes(obj, self.namespace, self.prefixes)
+            elif domish.IElement.providedBy(obj):
+                obj = obj.toXml(prefixes=self.prefixes, defaultUri=self.namespace,
+                                prefixesInScope=list(self.prefixes.values()))
+            if isinstance(obj, str):
+                obj = obj.encode("utf-8")
         # What XmlStream.send does with bytes, without asking twice more
         # whether they are an element.
         if self.rawDataOutFn:
@@ -174,6 +180,8 @@ class ClientStream(HardenedXmlStream):
         self.transport.write(obj)
         # OutputBudget.wrote, in this frame: every stanza written comes here.
         output = self._output
+        if output is None:
+            return
         if output.paused:
             output.unread += len(obj)
         if output.unread > output.limit:
