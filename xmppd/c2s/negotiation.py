@@ -16,16 +16,20 @@ from twisted.python import failure, log
 from twisted.words.protocols.jabber import error, xmlstream
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
+from twisted.words.xish.domish import escapeToXml
 
 from xmppd.c2s.sasl import NS_SASL, SASLFailure, createMechanism, mechanismsFor
 from xmppd.c2s.xmlstream import NS_CLIENT, NS_STREAMS
 from xmppd.jidprep import internJID
+from xmppd.replies import resultText
 from xmppd.stanzas import NS_SESSION, NS_STANZAS, STANZA_NAMES, stanzaError
 from xmppd.tlstransport import startTLS
 
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_SASL_CB = "urn:xmpp:sasl-cb:0"
+# The bind result's payload, as written (xmppd.replies).
+BIND_RESULT = "<bind xmlns='%s'><jid>%%s</jid></bind>" % NS_BIND
 # What Twisted's XmlStream.sendHeader writes for a receiving c2s stream:
 # the domain and the stream id go in.
 HEADER_TEMPLATE = ("<stream:stream xmlns:stream='%s' xmlns='%s' from='%%s' id='%%s'"
@@ -408,9 +412,7 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         if len(full.resource.encode("utf-8")) > 1023:
             return xs.send(stanzaError(iq, "bad-request", "modify", "resource too long"))
         self.session = self.server.sessions.bind(full, xs)
-        reply = xmlstream.toResponse(iq, "result")
-        reply.addElement((NS_BIND, "bind")).addElement("jid", content=full.full())
-        xs.send(reply)
+        xs.send(resultText(iq, BIND_RESULT % escapeToXml(full.full())))
         self.server.resourceBound(self.session)
 
 
