@@ -88,6 +88,20 @@ class SessionManager:
             fullJID = JID(fullJID)
         return self.accounts.get(fullJID.userhost(), {}).get(fullJID.resource)
 
+    def sessionFor(self, sender):
+        """
+        This process's session whose stamp is ``sender`` (the ``from`` a
+        session puts on what its client sends), or None: the module that
+        answers a client's IQ finds its session without parsing a JID.
+        """
+        bare, _, resource = sender.partition("/")
+        resources = self.accounts.get(bare)
+        if resources:
+            session = resources.get(resource)
+            if session is not None and session.fullJID == sender:
+                return session
+        return None
+
     def resources(self, bareJID):
         """Every bound session of an account, available or not."""
         if not isinstance(bareJID, str):

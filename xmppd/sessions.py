@@ -28,6 +28,7 @@ from twisted.words.protocols.jabber.xmlstream import toResponse
 
 from xmppd.acks import AckRequests, AckTracker
 from xmppd.events import SESSION_LEFT_BEHIND
+from xmppd.replies import resultText
 from xmppd.stanzas import NS_CLIENT, STANZA_NAMES, stanzaError
 from xmppd.stanzas import canWait, checkStanza, isLegacySessionRequest, isMessage, jidFromAttribute
 
@@ -201,6 +202,32 @@ class Session(AckRequests):
         """An answer of the server's own to this client (errors, results)."""
         if not self.closed:
             self.write(stanza)
+
+    def sendResult(self, iq, payload=None):
+        """
+        The server's result for this client's ``iq``, with ``payload`` (an
+        element or its XML text) in it: what ``send(toResponse(iq,
+        "result"))`` writes, from text (``xmppd.replies``). As for any IQ,
+        nothing waits behind a hold, and a session that has ended takes
+        nothing (a result for a resource that is gone goes nowhere).
+        """
+        if self.closed:
+            return False
+        if self.inactive:
+            # XEP-0352: what waited goes first, as ``send`` does for an IQ.
+            self._flushDeferred()
+        text = resultText(iq, payload)
+        sm = self.streamManagement
+        acks = self.acks
+        # Kept under XEP-0198, to be written again on resumption; never
+        # routed again when the session ends (text is not a live stanza).
+        acks.wrote(text, None, sm is not None)
+        if self.stream is not None:
+            self.stream.send(text)
+        limit = sm.maxUnacked if sm is not None else self.manager.server.maxUnacknowledged
+        if len(acks.unacked) > limit:
+            self._checkUnacked(False)
+        return True
 
     def setInactive(self, inactive):
         """XEP-0352: the client's ``<inactive/>`` or ``<active/>``."""

@@ -246,7 +246,7 @@ NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
      "<resource>phone</resource></bind></iq>" % NS_BIND, "juliet@example.com/phone"),
     ("<iq xmlns='jabber:client' type='set' id='&apos;&quot;&amp;&lt;'><bind xmlns='%s'/></iq>"
      % NS_BIND, "juliet@example.com/<&>'\""),
-    # Addressed, or without an id: the element's way, as before.
+    # Addressed, or without an id.
     ("<iq xmlns='jabber:client' type='set' id='b' to='example.com'><bind xmlns='%s'/></iq>"
      % NS_BIND, "juliet@example.com/r"),
     ("<iq xmlns='jabber:client' type='set'><bind xmlns='%s'/></iq>" % NS_BIND,
@@ -255,14 +255,12 @@ NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 def test_the_bind_result_is_written_as_domish_writes_twisteds_response(request_, jid):
     from twisted.words.protocols.jabber.xmlstream import toResponse
 
-    from xmppd.c2s.negotiation import _bindResult
+    from xmppd.c2s.negotiation import BIND_PAYLOAD
+    from xmppd.replies import resultText
     iq = parseXml(request_)
     expected = toResponse(iq, "result")
     expected.addElement((NS_BIND, "bind")).addElement("jid", content=jid)
-    written = _bindResult(iq, jid)
-    if not isinstance(written, str):
-        written = _domish(written)
-    assert written == _domish(expected)
+    assert resultText(iq, BIND_PAYLOAD % domish.escapeToXml(jid)) == _domish(expected)
 
 
 def test_the_sasl_and_starttls_answers_are_written_as_domish_writes_them():

@@ -54,7 +54,14 @@ class Client:
         return d.addTimeout(timeout, reactor)
 
     def _got(self, stanza):
-        self.received.append(stanza)
+        if isinstance(stanza, str):
+            # What a session writes as text (its IQ results, stored
+            # messages) is parsed as the client would read it.
+            wrapped = parseXml(("<stream xmlns='jabber:client'>%s</stream>" % stanza)
+                               .encode("utf-8"))
+            self.received.extend(wrapped.elements())
+        else:
+            self.received.append(stanza)
         self._serve()
 
     def _serve(self):

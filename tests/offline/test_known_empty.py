@@ -4,13 +4,16 @@ A login whose queue a delivery already found empty does not read it again
 that knowledge: bob comes and goes while alice writes to him.
 """
 
+import asyncio
+
 import pytest
 
 from xmppd.offline.emptiness import EmptyQueues
 
-from tests.aio import asyncioTest
+from tests.aio import asyncioTest, wait
 from tests.conftest import WITH_MEMORY
 from tests.offline.transcript import expectMessages, leave, online, send, settle, storedCount
+from tests.rawclient import TIMEOUT
 
 BOB = "bob@localhost"
 BACKENDS = pytest.mark.parametrize("backend", WITH_MEMORY)
@@ -55,6 +58,49 @@ async def test_a_message_stored_after_an_empty_login_is_delivered_at_the_next(se
         assert received.get("id") == "m%d" % turn
         await leave(xmpp, bob)
     assert await storedCount(xmpp, "bob") == 0
+
+
+@BACKENDS
+@asyncioTest
+async def test_a_message_on_its_way_to_storage_at_login_is_delivered_in_that_login(
+        serve, backend):
+    """
+    bob's queue is known empty, but alice's message (AMP rules on it: the
+    router checks bob's account before the insert) is still in bob's lane,
+    its account check held, when bob's next initial presence comes: the
+    delivery waits behind it instead of skipping the known-empty queue.
+    """
+    from twisted.internet import defer
+
+    from tests.modules.test_amp import ampMessage, rule
+    xmpp = await serve(backend)
+    alice = await online(xmpp, "alice")
+    bob = await online(xmpp, "bob", "first")
+    await leave(xmpp, bob)
+    host = xmpp.host()
+    asked, checked = defer.Deferred(), defer.Deferred()
+    isLocalUser = host.isLocalUser
+
+    def heldLookup(jid):
+        if asked.called:
+            # The memory backend's insert asks again, after the router.
+            return isLocalUser(jid)
+        asked.callback(jid.userhost())
+        return checked.addCallback(lambda _: isLocalUser(jid))
+
+    host.isLocalUser = heldLookup
+    try:
+        alice.sendRaw(ampMessage(BOB, [rule("drop", "expire-at", "2999-01-01T00:00:00Z")],
+                                 id="held"))
+        assert await asyncio.wait_for(wait(asked), TIMEOUT) == BOB
+        bob = await online(xmpp, "bob", "second")
+        checked.callback(None)
+        [received] = await expectMessages(bob, 1)
+    finally:
+        del host.isLocalUser
+    assert received.get("id") == "held"
+    assert await storedCount(xmpp, "bob") == 0
+    await leave(xmpp, bob)
 
 
 def test_a_read_that_began_while_a_message_was_being_written_proves_nothing():

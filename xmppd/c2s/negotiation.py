@@ -16,16 +16,20 @@ from twisted.python import failure, log
 from twisted.words.protocols.jabber import error, xmlstream
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
+from twisted.words.xish.domish import escapeToXml
 
 from xmppd.c2s.sasl import NS_SASL, SASLFailure, createMechanism, mechanismsFor
 from xmppd.c2s.xmlstream import NS_CLIENT, NS_STREAMS
 from xmppd.jidprep import internJID
-from xmppd.stanzas import NS_SESSION, NS_STANZAS, STANZA_NAMES, stanzaError
+from xmppd.replies import resultText
+from xmppd.stanzas import NS_SESSION, STANZA_NAMES, stanzaError
 from xmppd.tlstransport import startTLS
 
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_SASL_CB = "urn:xmpp:sasl-cb:0"
+# The bind result's payload, as written (xmppd.replies).
+BIND_PAYLOAD = "<bind xmlns='%s'><jid>%%s</jid></bind>" % NS_BIND
 # What Twisted's XmlStream.sendHeader writes for a receiving c2s stream:
 # the domain and the stream id go in.
 HEADER_TEMPLATE = ("<stream:stream xmlns:stream='%s' xmlns='%s' from='%%s' id='%%s'"
@@ -37,7 +41,6 @@ PROCEED = "<proceed xmlns='%s'/>" % NS_TLS
 SASL_CHALLENGE = "<challenge xmlns='%s'>%%s</challenge>" % NS_SASL
 SASL_SUCCESS = "<success xmlns='%s'/>" % NS_SASL
 SASL_SUCCESS_WITH_DATA = "<success xmlns='%s'>%%s</success>" % NS_SASL
-BIND_RESULT = "<iq id='%%s' type='result'><bind xmlns='%s'><jid>%%s</jid></bind></iq>" % NS_BIND
 # The read-gate reason of a stream whose SASL answer is being delayed.
 LOGIN_THROTTLE = "login throttle"
 # Elements a client may pipeline behind a delayed SASL answer (the rest of
@@ -415,23 +418,8 @@ class C2SNegotiator(xmlstream.ListenAuthenticator):
         if len(full.resource.encode("utf-8")) > 1023:
             return xs.send(stanzaError(iq, "bad-request", "modify", "resource too long"))
         self.session = self.server.sessions.bind(full, xs)
-        xs.send(_bindResult(iq, full.full()))
+        xs.send(resultText(iq, BIND_PAYLOAD % escapeToXml(full.full())))
         self.server.resourceBound(self.session)
-
-
-def _bindResult(iq, jid):
-    """
-    The answer to a bind request: Twisted's toResponse and the bound JID,
-    as text when the request has an id and no addresses (what a client
-    sends before it has a JID), else as an element.
-    """
-    attributes = iq.attributes
-    stanzaID = attributes.get("id")
-    if stanzaID and not attributes.get("to") and not attributes.get("from"):
-        return BIND_RESULT % (domish.escapeToXml(stanzaID, isattrib=1), domish.escapeToXml(jid))
-    reply = xmlstream.toResponse(iq, "result")
-    reply.addElement((NS_BIND, "bind")).addElement("jid", content=jid)
-    return reply
 
 
 def _onlyChild(stanza):

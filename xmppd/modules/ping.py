@@ -24,9 +24,17 @@ class HostPingHandler(PingHandler):
             if self.host is not None:
                 answerOnBehalf(self.host, iq, lambda iq: toResponse(iq, "result"))
             return
-        if "@" in iq.getAttribute("to", ""):
+        attributes = iq.attributes
+        if "@" in attributes.get("to", ""):
             return
-        PingHandler.onPing(self, iq)
+        # A local client's ping (a client's keepalive, every login of the
+        # benchmark's) is answered into its session, not routed back to it.
+        sender = attributes.get("from")
+        session = self.host.sessions.sessionFor(sender) if self.host and sender else None
+        if session is None:
+            return PingHandler.onPing(self, iq)
+        iq.handled = True
+        session.sendResult(iq)
 
 
 def handlersFor(host, options):

@@ -75,13 +75,38 @@ class Delivery:
             session.release()
 
     def schedule(self, session, afterId=0):
-        """Hold the resource's routed stanzas now; pop in the account's lane."""
+        """
+        Hold the resource's routed stanzas now; pop in the account's lane.
+        None instead of the job's Deferred when there is nothing to deliver.
+        """
+        account = session.bareJID.userhost()
+        if afterId == 0 and self._nothingToDeliver(session, account):
+            return None
         if not session.takeCarriedHold():
             session.hold()
-        d = self.service.pipeline.run(session.bareJID.userhost(), self._deliverHeld,
-                                      session, afterId)
+        d = self.service.pipeline.run(account, self._deliverHeld, session, afterId)
         d.addErrback(log.err, "offline delivery failed")
         return d
+
+    def _nothingToDeliver(self, session, account):
+        """
+        Whether a delivery would find nothing and hold nothing: the queue is
+        known empty, the handover is over and the account's lane is idle.
+        The job would then run at once, read nothing and release the hold
+        it took before anything could be held: a login skips the lane, its
+        Deferreds and the coroutine. Only with the lane idle: a message
+        ahead in it may be on its way to storage with the queue still known
+        empty (the account check of a message with AMP rules reads the
+        database before the insert forgets the account), and would wait for
+        the next login if nothing came after it to read the queue.
+        """
+        service = self.service
+        if session.holdCarried or not service.emptyQueues.knownEmpty(account):
+            return False
+        handover = service.handover
+        if handover is not None and not handover.done:
+            return False
+        return not service.pipeline.busy(account)
 
     def _deliverHeld(self, session, afterId):
         # Released within the lane's job, not after it: what the release

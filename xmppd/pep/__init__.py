@@ -72,6 +72,12 @@ class LastItems(XMPPHandler):
         XMPPHandler.connectionLost(self, reason)
 
     def onAvailable(self, session):
+        # Most resources come online wanting nothing (no caps, or caps
+        # without +notify): known at once, that costs no generator and no
+        # Deferreds.
+        features = self.caps.resolvedNow(session.jid.full(), capsOf(session.presence))
+        if features is not None and not notifyNodes(features):
+            return
         self._watch(self.sendWanted(session, NOTHING_BEFORE))
 
     def onUpdated(self, session):

@@ -118,21 +118,34 @@ class ClientCaps(XMPPHandler):
         """
         return self.resolveCaps(session.jid.full(), capsOf(session.presence))
 
-    def resolveCaps(self, jid, caps):
-        """Fire the features of the resource ``jid`` (local or remote) announcing ``caps``."""
+    def resolvedNow(self, jid, caps):
+        """
+        The features of ``jid`` announcing ``caps`` if nothing need be asked
+        (no caps, or caps this resource or the cache knows), else None: a
+        login without caps, or with a known client's, waits for nothing.
+        """
         if caps is None:
             self._known[jid] = (None, NOTHING)
-            return defer.succeed(NOTHING)
+            return NOTHING
         known = self._known.get(jid)
         if known is not None and known[0] == caps:
-            return defer.succeed(known[1])
-        hashName, node, ver = caps
-        cacheable = hashName in HASHES
-        if cacheable:
+            return known[1]
+        hashName, _node, ver = caps
+        if hashName in HASHES:
             features = self.cache.get((hashName, ver))
             if features is not None:
                 self._known[jid] = (caps, features)
-                return defer.succeed(features)
+                return features
+        return None
+
+    def resolveCaps(self, jid, caps):
+        """Fire the features of the resource ``jid`` (local or remote) announcing ``caps``."""
+        features = self.resolvedNow(jid, caps)
+        if features is not None:
+            return defer.succeed(features)
+        hashName, node, ver = caps
+        cacheable = hashName in HASHES
+        if cacheable:
             waiting = self._inflight.get((hashName, ver))
             if waiting is not None:
                 d = defer.Deferred()

@@ -33,6 +33,8 @@ NS_ROSTER_VER = "urn:xmpp:features:rosterver"
 NS_PRE_APPROVAL = "urn:xmpp:features:pre-approval"
 ROSTER_GET = "/iq[@type='get']/query[@xmlns='%s']" % NS_ROSTER
 ROSTER_SET = "/iq[@type='set']/query[@xmlns='%s']" % NS_ROSTER
+# The answer's query for an empty roster without versioning, as written.
+EMPTY_ROSTER = "<query xmlns='%s'/>" % NS_ROSTER
 
 
 class RosterHandler(XMPPHandler):
@@ -62,13 +64,21 @@ class RosterHandler(XMPPHandler):
         XMPPHandler.connectionLost(self, reason)
 
     def onRosterIQ(self, iq, handler):
-        if getattr(iq, "handled", False):
+        # The element's fields read once (domish's __getattr__ makes each
+        # attribute read of an element a slow one).
+        fields = iq.__dict__
+        if fields.get("handled"):
             return
-        iq.handled = True
-        session = self.host.sessions.get(JID(iq["from"]))
+        fields["handled"] = True
+        attributes = fields["attributes"]
+        sessions = self.host.sessions
+        sender = attributes["from"]
+        # The stamp of a local session, nearly always: no JID parsed.
+        session = sessions.sessionFor(sender) or sessions.get(JID(sender))
         if session is None:
             return
-        if JID(iq["to"]) != session.bareJID:
+        to = attributes["to"]
+        if to != session.bareJID.full() and JID(to) != session.bareJID:
             # §2.1.5: a roster is its owner's business only.
             return session.send(StanzaError("forbidden").toResponse(iq))
         # At once on an idle lane: a get the kept roster answers costs no
@@ -98,18 +108,23 @@ class RosterHandler(XMPPHandler):
 
     def answerGet(self, roster, iq, session, cached):
         version, items = roster
-        response = toResponse(iq, "result")
         if cached is not None:
             self.versioned.add(session)
+        query = None
         if cached is None or cached != str(version):
-            query = response.addElement((NS_ROSTER, "query"))
-            if cached is not None:
-                query["ver"] = str(version)
-            for item in items:
-                query.addChild(itemElement(item.toElement()))
+            if not items and cached is None:
+                query = EMPTY_ROSTER
+            else:
+                query = domish.Element((NS_ROSTER, "query"))
+                if cached is not None:
+                    query["ver"] = str(version)
+                for item in items:
+                    query.addChild(itemElement(item.toElement()))
         session.rosterRequested = True
-        session.send(response)
-        self.host.events.fire(ROSTER_REQUESTED, session)
+        session.sendResult(iq, query)
+        events = self.host.events
+        if ROSTER_REQUESTED in events.handlers:
+            events.fire(ROSTER_REQUESTED, session)
 
     # Set and remove ---------------------------------------------------------------
 
