@@ -153,14 +153,16 @@ class Session(AckRequests):
         self.write(stanza)
         return True
 
-    def write(self, stanza, rowId=None, bounded=True):
+    def write(self, stanza, rowId=None, bounded=True, message=None):
         """
         Write past any hold, counting the stanza and keeping it until the
         client acknowledges it if it is a message (every stanza under
         XEP-0198, which resends them all on resumption). ``stanza`` may be
-        the stored XML text of an offline message, with its ``rowId``.
-        Unless ``bounded`` is false (a resumption writes everything again
-        first), the unacknowledged bound is checked after it.
+        the stored XML text of an offline message, with its ``rowId``, or,
+        with ``message`` false, other text (the server's IQ results,
+        ``sendResult``). Unless ``bounded`` is false (a resumption writes
+        everything again first), the unacknowledged bound is checked after
+        it.
 
         One frame: every routed stanza comes here through ``send``.
         """
@@ -168,7 +170,7 @@ class Session(AckRequests):
             if rowId > self.lastRowWritten:
                 self.lastRowWritten = rowId
             message = True
-        else:
+        elif message is None:
             # The class asked, not the stanza: isinstance(element, str)
             # reads the element's __class__, a slow read on a domish Element.
             message = issubclass(type(stanza), str) or stanza.name == "message"
@@ -216,17 +218,9 @@ class Session(AckRequests):
         if self.inactive:
             # XEP-0352: what waited goes first, as ``send`` does for an IQ.
             self._flushDeferred()
-        text = resultText(iq, payload)
-        sm = self.streamManagement
-        acks = self.acks
         # Kept under XEP-0198, to be written again on resumption; never
         # routed again when the session ends (text is not a live stanza).
-        acks.wrote(text, None, sm is not None)
-        if self.stream is not None:
-            self.stream.send(text)
-        limit = sm.maxUnacked if sm is not None else self.manager.server.maxUnacknowledged
-        if len(acks.unacked) > limit:
-            self._checkUnacked(False)
+        self.write(resultText(iq, payload), message=False)
         return True
 
     def setInactive(self, inactive):
