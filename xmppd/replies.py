@@ -11,9 +11,8 @@ bytes that are the same but for the addresses and the id.
 from twisted.words.xish.domish import escapeToXml
 
 from xmppd.c2s.serialize import toXml
+from xmppd.c2s.xmlstream import NS_CLIENT, NS_STREAMS
 
-NS_CLIENT = "jabber:client"
-NS_STREAMS = "http://etherx.jabber.org/streams"
 # What a client stream's serialiser is given (see ClientStream.send).
 _STREAM_PREFIXES = {NS_STREAMS: "stream"}
 
